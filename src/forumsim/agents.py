@@ -1,0 +1,361 @@
+"""People: the Mesa agent classes of the five roles and the arrays that hold their state.
+
+A person's class is their highest rank on any forum (Lurker < Member < VIP < Moderator <
+Admin); their rank on each forum is in their `Membership` there. What a role does lives in
+its class. Because on a given day only a few percent of people act, and a Python call per
+person would cost more than all of numpy's work, each behaviour is a classmethod acting on
+a `Visits` batch: all of today's visits made at that rank, handled at once with numpy.
+Per-person Python runs only on rare events (a promotion, an invitation, a founding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import mesa
+import numpy as np
+
+from forumsim.forum import Address, Membership, Rank
+
+if TYPE_CHECKING:
+    from forumsim.forum import Forum
+    from forumsim.model import Ecosystem
+    from forumsim.scenario import Behaviour
+
+
+class State:
+    """Where a person stands in the ecosystem."""
+
+    OUTSIDE = 0  # not yet registered anywhere
+    ACTIVE = 1
+    DESISTED = 2
+    ARRESTED = 3
+
+
+class Population:
+    """Traits and running totals of all people as arrays indexed by person."""
+
+    def __init__(self, n: int, behaviour: Behaviour, rng: np.random.Generator) -> None:
+        b = behaviour
+        self.n = n
+        self.state = np.full(n, State.OUTSIDE, dtype=np.int8)
+        self.role = np.full(n, Rank.LURKER, dtype=np.int8)
+        self.home = np.full(n, -1, dtype=np.int32)
+        self.entered = np.full(n, -1, dtype=np.int32)
+        self.posts = np.zeros(n, dtype=np.int32)
+        self.shares = np.zeros(n, dtype=np.int32)
+        self.thanks = np.zeros(n, dtype=np.int32)
+        # Daily visit probability: log-normal, so a few people are active almost daily.
+        self.activity = np.minimum(
+            b.activity_median_per_day * np.exp(b.activity_sigma * rng.standard_normal(n)), 1.0
+        ).astype(np.float32)
+        communicator = rng.random(n) < b.communicator_share
+        self.communicate = _propensity(rng, communicator, b.post_prob_per_visit)
+        sharer = communicator & (rng.random(n) < b.sharer_share)
+        self.share = _propensity(rng, sharer, b.share_prob_per_visit)
+        breaker = rng.random(n) < b.rule_breaker_share
+        self.rule_breaking = _propensity(rng, breaker, b.rule_break_prob_per_post)
+        self.skill = rng.beta(2.0, 5.0, n).astype(np.float32)
+        self.risk_aversion = rng.beta(2.0, 2.0, n).astype(np.float32)
+        # Upper bound of each person's daily chance to act, for drawing the active set.
+        self.p_max = np.zeros(n, dtype=np.float32)
+
+    def registered(self) -> np.ndarray:
+        """Mask of people who ever registered on a forum."""
+        return self.entered >= 0
+
+
+def _propensity(rng: np.random.Generator, who: np.ndarray, mean: float) -> np.ndarray:
+    """Beta-distributed propensity with the given mean for `who`, zero for the rest."""
+    value = np.zeros(len(who), dtype=np.float32)
+    if 0.0 < mean < 1.0:
+        a = 1.5
+        value[who] = rng.beta(a, a * (1.0 - mean) / mean, int(who.sum()))
+    elif mean >= 1.0:
+        value[who] = 1.0
+    return value
+
+
+@dataclass
+class Visits:
+    """A batch of today's visits: who visited which forum, through which membership row."""
+
+    people: np.ndarray
+    forums: np.ndarray
+    rows: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.people)
+
+    def where(self, mask: np.ndarray) -> Visits:
+        """The visits selected by a boolean mask."""
+        return Visits(self.people[mask], self.forums[mask], self.rows[mask])
+
+
+class Person(mesa.Agent):
+    """Someone who uses darkweb fora; the common base of the five role classes."""
+
+    rank: ClassVar[Rank]
+
+    def __init__(self, model: Ecosystem, index: int) -> None:
+        super().__init__(model)
+        self.index = index
+
+    @property
+    def state(self) -> int:
+        return int(self.model.people.state[self.index])
+
+    @property
+    def home(self) -> int:
+        return int(self.model.people.home[self.index])
+
+    @property
+    def traits(self) -> dict[str, float]:
+        """The person's fixed traits."""
+        p = self.model.people
+        names = ("activity", "communicate", "share", "rule_breaking", "skill", "risk_aversion")
+        return {name: float(getattr(p, name)[self.index]) for name in names}
+
+    @property
+    def memberships(self) -> list[Membership]:
+        """Current memberships, one per forum."""
+        table = self.model.memberships.table
+        return [Membership(table, int(r)) for r in self.model.memberships.current_rows(self.index)]
+
+    def become(self, cls: type[Person]) -> None:
+        """Change class (promotion) keeping identity, traits, memberships and ties."""
+        unique_id = self.unique_id
+        self.model.deregister_agent(self)
+        self.__class__ = cls
+        self.model.register_agent(self)
+        self.unique_id = unique_id
+
+    @classmethod
+    def visit(cls, eco: Ecosystem, visits: Visits) -> None:
+        """What everyone does on a visit: look around and download (with full access)."""
+        full = eco.memberships.table.full_access[visits.rows]
+        eco.today["downloads"] += int(full.sum())
+
+    @classmethod
+    def explore(cls, eco: Ecosystem, visits: Visits) -> None:
+        """A few visitors also register on another forum whose address they know."""
+        curious = eco.rng.random(len(visits)) < eco.behaviour.join_other_prob_per_visit
+        if curious.any():
+            eco.search_and_join(visits.people[curious])
+
+
+class Lurker(Person):
+    """Visits and downloads, never posts; the first post makes them a Member there."""
+
+    rank = Rank.LURKER
+
+    @classmethod
+    def visit(cls, eco: Ecosystem, visits: Visits) -> None:
+        super().visit(eco, visits)
+        speaks = eco.rng.random(len(visits)) < eco.people.communicate[visits.people]
+        if speaks.any():
+            first = visits.where(speaks)
+            eco.set_rank(first.rows, Rank.MEMBER)
+            Member.contribute(eco, first, posting=np.ones(len(first), dtype=bool))
+
+
+class Member(Person):
+    """Posts threads and replies, shares material, earns thanks, forms ties by replying."""
+
+    rank = Rank.MEMBER
+
+    @classmethod
+    def visit(cls, eco: Ecosystem, visits: Visits) -> None:
+        super().visit(eco, visits)
+        cls.contribute(eco, visits)
+
+    @classmethod
+    def contribute(cls, eco: Ecosystem, visits: Visits, posting: np.ndarray | None = None) -> None:
+        """Posts (new threads or replies) and shares of this batch of visits."""
+        rng, people = eco.rng, eco.people
+        if posting is None:
+            posting = rng.random(len(visits)) < people.communicate[visits.people]
+        posts = visits.where(posting)
+        cls.post(eco, posts)
+        sharing = rng.random(len(visits)) < people.share[visits.people]
+        cls.share(eco, visits.where(sharing))
+        for forum_id in np.unique(visits.forums[posting | sharing]):
+            authors = visits.people[(posting | sharing) & (visits.forums == forum_id)]
+            eco.fora[forum_id].remember_authors(authors)
+
+    @classmethod
+    def post(cls, eco: Ecosystem, posts: Visits) -> None:
+        """Count the posts, tie repliers to the people they answer, queue rule violations."""
+        if not len(posts):
+            return
+        b, rng = eco.behaviour, eco.rng
+        eco.memberships.table.posts[posts.rows] += 1
+        eco.people.posts[posts.people] += 1
+        eco.count_per_forum("posts", posts.forums)
+        replies = posts.where(rng.random(len(posts)) < b.reply_share)
+        for forum_id in np.unique(replies.forums):
+            authors = eco.fora[forum_id].recent_authors
+            if len(authors):
+                repliers = replies.people[replies.forums == forum_id]
+                answered = authors[rng.integers(len(authors), size=len(repliers))]
+                eco.ties.interact(repliers, answered, eco.day, strength=1.0)
+                private = rng.random(len(repliers)) < b.private_exchange_prob
+                eco.ties.interact(repliers[private], answered[private], eco.day, strength=2.0)
+        breaking = rng.random(len(posts)) < eco.people.rule_breaking[posts.people]
+        for forum_id, row in zip(posts.forums[breaking].tolist(), posts.rows[breaking].tolist(),
+                                 strict=True):
+            eco.fora[forum_id].reports.append(row)
+
+    @classmethod
+    def share(cls, eco: Ecosystem, shares: Visits) -> None:
+        """Shares: an application where access is limited, otherwise a contribution."""
+        if not len(shares):
+            return
+        table = eco.memberships.table
+        eco.people.shares[shares.people] += 1
+        eco.count_per_forum("shares", shares.forums)
+        full = table.full_access[shares.rows]
+        for forum_id, row in zip(shares.forums[~full].tolist(), shares.rows[~full].tolist(),
+                                 strict=True):
+            eco.fora[forum_id].applications.append(row)
+        cls.credit(eco, shares.rows[full])
+
+    @classmethod
+    def credit(cls, eco: Ecosystem, rows: np.ndarray) -> None:
+        """A contribution counts and earns thanks; enough of both make a VIP."""
+        b, table = eco.behaviour, eco.memberships.table
+        thanks = eco.rng.poisson(b.thanks_per_share, len(rows)).astype(np.int32)
+        table.contributions[rows] += 1
+        table.thanks[rows] += thanks
+        eco.people.thanks[table.person[rows]] += thanks
+        earned = ((table.rank[rows] == Rank.MEMBER)
+                  & (table.contributions[rows] >= b.vip_contributions)
+                  & (table.thanks[rows] >= b.vip_thanks))
+        if earned.any():
+            eco.set_rank(rows[earned], Rank.VIP)
+
+
+class VIP(Member):
+    """Contributed valuable material: VIP-area access, and may vouch for contacts."""
+
+    rank = Rank.VIP
+
+    @classmethod
+    def visit(cls, eco: Ecosystem, visits: Visits) -> None:
+        super().visit(eco, visits)
+        eco.today["exclusive_downloads"] += len(visits)
+        cls.vouch_for_contacts(eco, visits)
+
+    @classmethod
+    def vouch_for_contacts(cls, eco: Ecosystem, visits: Visits) -> None:
+        """On closed fora, invite a contact now and then (the only way in)."""
+        closed = np.array([eco.fora[f].access.name == "closed" for f in visits.forums.tolist()],
+                          dtype=bool)
+        inviting = closed & (eco.rng.random(len(visits)) < eco.behaviour.invite_prob_per_visit)
+        for person, forum_id in zip(visits.people[inviting].tolist(),
+                                    visits.forums[inviting].tolist(), strict=True):
+            contacts = eco.ties.neighbours(person)
+            if len(contacts):
+                contact = int(contacts[eco.rng.integers(len(contacts))])
+                if eco.known[contact, forum_id] == Address.UNKNOWN or (
+                        eco.known[contact, forum_id] == Address.KNOWN):
+                    eco.known[contact, forum_id] = Address.INVITED
+
+
+class Moderator(VIP):
+    """Staff: screens applicants and enforces rules within a limited daily capacity."""
+
+    rank = Rank.MODERATOR
+
+    @classmethod
+    def screen_applicants(cls, eco: Ecosystem, forum: Forum, capacity: int) -> int:
+        """Review queued contributions of applicants; accepted ones get full access."""
+        table, done = eco.memberships.table, 0
+        while forum.applications and done < capacity:
+            row = forum.applications.popleft()
+            done += 1
+            if eco.memberships.row_of[table.person[row], forum.id] != row:
+                continue  # no longer a member (banned meanwhile)
+            if not table.full_access[row] and eco.rng.random() < eco.behaviour.application_accept_prob:
+                table.full_access[row] = True
+                Member.credit(eco, np.array([row]))
+        return done
+
+    @classmethod
+    def enforce_rules(cls, eco: Ecosystem, forum: Forum, capacity: int) -> int:
+        """Handle reported posts: warn, and ban after too many warnings."""
+        table, done = eco.memberships.table, 0
+        while forum.reports and done < capacity:
+            row = forum.reports.popleft()
+            done += 1
+            person = int(table.person[row])
+            if eco.memberships.row_of[person, forum.id] != row or table.rank[row] >= Rank.MODERATOR:
+                continue
+            table.warnings[row] += 1
+            if table.warnings[row] >= eco.behaviour.warnings_before_ban:
+                eco.ban(person, forum)
+        return done
+
+
+class Admin(Moderator):
+    """Runs a forum: keeps it online, recruits staff, cross-promotes, tightens access."""
+
+    rank = Rank.ADMIN
+
+    @classmethod
+    def keep_online(cls, eco: Ecosystem, forum: Forum) -> None:
+        """Outages are likelier when the forum's most skilled admin is less skilled."""
+        b = eco.behaviour
+        if forum.status == "down" and eco.day >= forum.down_until:
+            forum.status = "online"
+        if forum.online and forum.admins:
+            skill = float(eco.people.skill[forum.admins].max())
+            if eco.rng.random() < b.outage_rate_per_day * (1.0 - skill):
+                forum.status = "down"
+                forum.down_until = eco.day + int(eco.rng.geometric(1.0 / b.outage_days_mean))
+
+    @classmethod
+    def recruit_moderators(cls, eco: Ecosystem, forum: Forum) -> None:
+        """Promote the best long-standing, trusted, active, skilled member when short of staff."""
+        b, table = eco.behaviour, eco.memberships.table
+        rows = np.flatnonzero((table.forum == forum.id) & (table.posts > 0))
+        rows = rows[eco.memberships.row_of[table.person[rows], forum.id] == rows]
+        needed = int(np.ceil(len(rows) / b.members_per_moderator))
+        if len(forum.moderators) >= needed:
+            return
+        people = table.person[rows]
+        eligible = ((table.rank[rows] <= Rank.VIP) & (table.rank[rows] >= Rank.MEMBER)
+                    & (eco.day - table.joined[rows] >= b.moderator_min_tenure_days)
+                    & (eco.people.state[people] == State.ACTIVE))
+        if not eligible.any():
+            return
+        p = eco.people
+        score = ((table.thanks[rows] + 1.0) * p.skill[people] * p.activity[people]
+                 * (1.0 - p.rule_breaking[people]))
+        best = rows[eligible][np.argmax(score[eligible])]
+        eco.set_rank(np.array([best]), Rank.MODERATOR)
+
+    @classmethod
+    def cross_promote(cls, eco: Ecosystem, forum: Forum) -> None:
+        """Today's visitors may learn the addresses of fora where this forum's admins are."""
+        if not len(forum.visitors) or not forum.admins:
+            return
+        rows = eco.memberships.row_of[forum.admins, : len(eco.fora)]
+        allies = [f for f in np.flatnonzero((rows >= 0).any(axis=0)).tolist()
+                  if f != forum.id and not eco.fora[f].gone]
+        for ally in allies:
+            told = forum.visitors[eco.rng.random(len(forum.visitors))
+                                  < eco.behaviour.cross_promotion_prob]
+            known = eco.known[told, ally]
+            eco.known[told, ally] = np.where(known == Address.UNKNOWN, Address.KNOWN, known)
+
+    @classmethod
+    def tighten_access(cls, eco: Ecosystem, forum: Forum, backlog: bool) -> None:
+        """An open forum whose staff stay swamped for long goes restricted."""
+        forum.backlog_days = forum.backlog_days + 1 if backlog else 0
+        if forum.backlog_days >= eco.behaviour.tighten_backlog_days and forum.access.name == "open":
+            eco.change_access(forum, "restricted")
+
+
+ROLE_CLASSES: tuple[type[Person], ...] = (Lurker, Member, VIP, Moderator, Admin)

@@ -1,0 +1,334 @@
+"""The ecosystem: fora, people, ties and interventions, stepped one day at a time."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import mesa
+import numpy as np
+
+from forumsim import relocation
+from forumsim.access import policy
+from forumsim.agents import ROLE_CLASSES, Admin, Moderator, Person, Population, State, Visits
+from forumsim.forum import Address, Forum, Memberships, Rank, Status
+from forumsim.scenario import Scenario, embedded_scenario
+from forumsim.ties import Ties
+
+ROLE_NAMES = ("lurkers", "members", "vips", "moderators", "admins")
+DAILY_COUNTERS = ("posts", "shares", "downloads", "exclusive_downloads", "registrations",
+                  "failed_visits")
+
+
+class Ecosystem(mesa.Model):
+    """A darkweb forum ecosystem. `step()` is one day, in this order:
+
+    1. interventions due today are applied;
+    2. fora update their status (outages start and end);
+    3. activity: today's active people are drawn at once; each visits one forum and acts
+       through the behaviour of their rank there;
+    4. governance: staff screen applicants and handle reports; admins recruit,
+       cross-promote and tighten access;
+    5. relocation: people with no forum left search for one; a new forum may be
+       founded; careers end;
+    6. data collection.
+    """
+
+    def __init__(self, scenario: Scenario | None = None) -> None:
+        scenario = scenario or embedded_scenario()
+        super().__init__(rng=scenario.seed)
+        self.config = scenario  # mesa.Model.scenario is Mesa's own
+        self.behaviour = b = scenario.behaviour
+        self.day = 0
+        n = scenario.people
+        self.people = Population(n, b, self.rng)
+        self.persons: list[Person] = [ROLE_CLASSES[Rank.LURKER](self, i) for i in range(n)]
+        self.memberships = Memberships(n)
+        self.known = np.zeros((n, self.memberships.row_of.shape[1]), dtype=np.int8)
+        self.ties = Ties(n, b.tie_half_life_days)
+        self.fora: list[Forum] = []
+        self.founded_count = 0
+        self.role_counts = np.zeros(len(ROLE_CLASSES), dtype=np.int64)
+        self.today: dict[str, int] = dict.fromkeys(DAILY_COUNTERS, 0)
+        self.active_today = 0
+        self._careers_end: dict[int, list[np.ndarray]] = defaultdict(list)
+        self._set_up_fora()
+        self.datacollector = mesa.DataCollector(
+            model_reporters={"day": "day", "active_people": "active_today",
+                             **{name: _today(name) for name in DAILY_COUNTERS},
+                             "online_fora": lambda m: sum(f.online for f in m.fora),
+                             "fora": lambda m: sum(not f.gone for f in m.fora),
+                             "ties": lambda m: len(m.ties),
+                             **{name: _role_count(i) for i, name in enumerate(ROLE_NAMES)}},
+            tables={"forums": ["day", "forum", "access", "status", "members",
+                               "active_members", "posts", "shares", "staff"]},
+        )
+
+    # ----- the day -----------------------------------------------------------------------
+    def step(self) -> None:
+        """One day, in the phase order of the class docstring."""
+        self.day = int(self.time)
+        self._new_day()
+        self.apply_interventions()
+        for forum in self.fora:
+            if not forum.gone:
+                Admin.keep_online(self, forum)
+        self.act()
+        self.govern()
+        self.relocate()
+        self.collect()
+
+    def apply_interventions(self) -> None:
+        """Shocks scheduled for today (none in the baseline model)."""
+
+    def act(self) -> None:
+        """Draw today's active people at once; only they act."""
+        active = self._draw_active()
+        outside = self.people.state[active] == State.OUTSIDE
+        self.search_and_join(active[outside])
+        visits, unplaced = self._choose_visits(active[~outside])
+        self.search_and_join(unplaced)
+        online = np.array([f.online for f in self.fora], dtype=bool)[visits.forums]
+        self.today["failed_visits"] += int((~online).sum())
+        visits = visits.where(online)
+        self.active_today = len(visits)
+        for forum_id in np.unique(visits.forums).tolist():
+            self.fora[forum_id].visitors = visits.people[visits.forums == forum_id]
+        ranks = self.memberships.table.rank[visits.rows]
+        for rank, cls in enumerate(ROLE_CLASSES):
+            at_rank = visits.where(ranks == rank)
+            if len(at_rank):
+                cls.visit(self, at_rank)
+        Person.explore(self, visits)
+
+    def govern(self) -> None:
+        """Staff work through queues within capacity; admins tend their forum."""
+        b = self.behaviour
+        weekly = self.day % 7 == 0
+        for forum in self.fora:
+            if not forum.online:
+                continue
+            capacity = len(forum.staff) * b.moderator_capacity_per_day
+            used = Moderator.screen_applicants(self, forum, capacity)
+            used += Moderator.enforce_rules(self, forum, capacity - used)
+            Admin.tighten_access(self, forum, backlog=bool(forum.applications or forum.reports))
+            Admin.cross_promote(self, forum)
+            if weekly:
+                Admin.recruit_moderators(self, forum)
+
+    def relocate(self) -> None:
+        """New fora are founded now and then; careers that end today end."""
+        relocation.maybe_found_forum(self)
+        ending = self._careers_end.pop(self.day, None)
+        if ending:
+            relocation.desist(self, np.concatenate(ending))
+
+    def collect(self) -> None:
+        """Append today's rows to the data collector."""
+        self.datacollector.collect(self)
+        for f in self.fora:
+            self.datacollector.add_table_row("forums", {
+                "day": self.day, "forum": f.name, "access": f.access.name, "status": f.status,
+                "members": f.members, "active_members": len(f.visitors), "posts": f.posts,
+                "shares": f.shares, "staff": len(f.staff)})
+
+    # ----- activity ------------------------------------------------------------------------
+    def _new_day(self) -> None:
+        self.today = dict.fromkeys(DAILY_COUNTERS, 0)
+        self.active_today = 0
+        for forum in self.fora:
+            forum.new_day()
+
+    def _draw_active(self) -> np.ndarray:
+        """Today's active people: a cheap draw against each person's upper bound, thinned
+        by the novelty of their registration (so the O(n) part is one comparison)."""
+        p = self.people
+        candidates = np.flatnonzero(self.rng.random(p.n, dtype=np.float32) < p.p_max)
+        registered = p.state[candidates] == State.ACTIVE
+        chance = np.ones(len(candidates), dtype=np.float32)
+        who = candidates[registered]
+        b = self.behaviour
+        novelty = 1.0 + b.novelty_boost * np.exp(-(self.day - p.entered[who]) / b.novelty_days)
+        chance[registered] = np.minimum(p.activity[who] * novelty, 1.0) / p.p_max[who]
+        return candidates[self.rng.random(len(candidates)) < chance]
+
+    def _choose_visits(self, people: np.ndarray) -> tuple[Visits, np.ndarray]:
+        """Each active person visits their home forum (or another forum they belong to);
+        returns the visits and the people who have no usable membership left."""
+        n_fora = len(self.fora)
+        rows = self.memberships.row_of[people, :n_fora]
+        usable = (rows >= 0) & ~np.array([f.gone for f in self.fora], dtype=bool)
+        keys = self.rng.random(rows.shape)
+        keys[~usable] = -1.0
+        home = self.people.home[people]
+        has_home = (home >= 0) & usable[np.arange(len(people)), np.maximum(home, 0)]
+        loyal = has_home & (self.rng.random(len(people)) < self.behaviour.home_loyalty)
+        keys[loyal, home[loyal]] = 2.0
+        away = has_home & ~loyal
+        keys[away, home[away]] = -0.5  # home only if it is the sole usable forum
+        forums = np.argmax(keys, axis=1)
+        placed = usable.any(axis=1)
+        chosen = rows[np.arange(len(people)), forums]
+        return Visits(people[placed], forums[placed], chosen[placed]), people[~placed]
+
+    def count_per_forum(self, counter: str, forums: np.ndarray) -> None:
+        """Add one to today's `counter` of each forum in `forums` (and the ecosystem's)."""
+        self.today[counter] += len(forums)
+        for forum_id, count in zip(*np.unique(forums, return_counts=True), strict=True):
+            forum = self.fora[int(forum_id)]
+            setattr(forum, counter, getattr(forum, counter) + int(count))
+
+    # ----- events: joining, ranks, staff, access ------------------------------------------
+    def search_and_join(self, people: np.ndarray) -> int:
+        """People look for a forum they know and may enter (see `relocation`)."""
+        return relocation.search_and_join(self, people) if len(people) else 0
+
+    def join(self, people: np.ndarray, forum: Forum, rank: int = Rank.LURKER,
+             joined: int | np.ndarray | None = None) -> None:
+        """Register `people` on `forum`; newcomers enter the ecosystem."""
+        p = self.people
+        day = self.day if joined is None else joined
+        full = forum.access.full_access_on_join or rank >= Rank.VIP
+        rows = self.memberships.add(people, forum.id, day, Rank.LURKER, full_access=full)
+        forum.members += len(people)
+        forum.registrations += len(people)
+        self.today["registrations"] += len(people)
+        known = self.known[people, forum.id]
+        self.known[people, forum.id] = np.maximum(known, Address.KNOWN)
+        homeless = p.home[people] < 0
+        homeless |= np.array([self.fora[h].gone for h in p.home[people].tolist()], dtype=bool)
+        p.home[people[homeless]] = forum.id
+        new = people[p.state[people] == State.OUTSIDE]
+        if len(new):
+            entered = day if np.isscalar(day) else np.asarray(day)[p.state[people] == State.OUTSIDE]
+            self._enter(new, entered)
+        if rank > Rank.LURKER:
+            self.set_rank(rows, rank)
+
+    def _enter(self, people: np.ndarray, entered: int | np.ndarray) -> None:
+        """People enter the ecosystem: they become active and their career clock starts."""
+        p, b = self.people, self.behaviour
+        p.state[people] = State.ACTIVE
+        p.entered[people] = entered
+        p.p_max[people] = np.minimum(p.activity[people] * (1.0 + b.novelty_boost), 1.0)
+        self.role_counts += np.bincount(p.role[people], minlength=len(self.role_counts))
+        careers = np.ceil(self.rng.exponential(b.career_days_mean, len(people))).astype(np.int64)
+        ends = np.maximum(p.entered[people] + careers, self.day + 1)
+        for day in np.unique(ends).tolist():
+            self._careers_end[day].append(people[ends == day])
+
+    def set_rank(self, rows: np.ndarray, rank: int) -> None:
+        """Raise the rank of memberships `rows`; a person's class follows their highest rank."""
+        table, p = self.memberships.table, self.people
+        rows = rows[table.rank[rows] < rank]
+        table.rank[rows] = rank
+        if rank >= Rank.VIP:
+            table.full_access[rows] = True
+        for row in rows.tolist():
+            person, forum = int(table.person[row]), self.fora[int(table.forum[row])]
+            if rank == Rank.MODERATOR:
+                forum.moderators.append(person)
+            elif rank == Rank.ADMIN:
+                if person in forum.moderators:
+                    forum.moderators.remove(person)
+                forum.admins.append(person)
+            if p.role[person] < rank:
+                if p.state[person] == State.ACTIVE:
+                    self.role_counts[p.role[person]] -= 1
+                    self.role_counts[rank] += 1
+                p.role[person] = rank
+                self.persons[person].become(ROLE_CLASSES[rank])
+
+    def leave_staff(self, person: int, forum: Forum) -> None:
+        """A staff member is gone; an admin-less forum hands over to a moderator or closes."""
+        if person in forum.moderators:
+            forum.moderators.remove(person)
+        if person in forum.admins:
+            forum.admins.remove(person)
+        if not forum.admins and not forum.gone:
+            if forum.moderators:
+                successor = forum.moderators[0]
+                self.set_rank(np.array([self.memberships.row_of[successor, forum.id]]), Rank.ADMIN)
+            else:
+                forum.status, forum.ended = Status.CLOSED, self.day
+
+    def ban(self, person: int, forum: Forum) -> None:
+        """Staff ban a member: the membership ends and they cannot register again."""
+        self.memberships.end(person, forum.id)
+        self.known[person, forum.id] = Address.BANNED
+        forum.members -= 1
+        if self.people.home[person] == forum.id:
+            self.people.home[person] = -1
+
+    def change_access(self, forum: Forum, access: str) -> None:
+        """Admins switch the forum to another access regime."""
+        forum.access = policy(access)
+
+    def add_forum(self, name: str, access: str, founder: int = -1) -> Forum:
+        """A new forum comes online today."""
+        forum = Forum(id=len(self.fora), name=name, access=policy(access), founded=self.day,
+                      founder=founder)
+        self.memberships.ensure_forum_slot(forum.id)
+        if forum.id >= self.known.shape[1]:
+            self.known = np.hstack([self.known, np.zeros_like(self.known)])
+        self.fora.append(forum)
+        return forum
+
+    # ----- day 0 ---------------------------------------------------------------------------
+    def _set_up_fora(self) -> None:
+        """Fora of the scenario with their staff and initial members (tenure up to a year)."""
+        p, rng = self.people, self.rng
+        n = p.n
+        specs = self.config.fora
+        order = rng.permutation(n)
+        n_staff = sum(s.admins + s.moderators for s in specs)
+        # Staff are drawn from the most skilled communicators (they run and post).
+        talent = p.skill[order] * (p.communicate[order] > 0) + 1e-3 * p.skill[order]
+        staff_pool = order[np.argsort(-talent, kind="stable")[:n_staff]].tolist()
+        staff_set = set(staff_pool)
+        rest = np.array([i for i in order.tolist() if i not in staff_set], dtype=np.int64)
+        n_initial = int(round(self.behaviour.initial_registered_share * len(rest)))
+        initial = rest[:n_initial]
+        weights = np.array([s.size_weight for s in specs])
+        homes = rng.choice(len(specs), size=n_initial, p=weights / weights.sum())
+        for i, spec in enumerate(specs):
+            forum = self.add_forum(spec.name, spec.access)
+            admins = [staff_pool.pop() for _ in range(spec.admins)]
+            mods = [staff_pool.pop() for _ in range(spec.moderators)]
+            for group, rank in ((admins, Rank.ADMIN), (mods, Rank.MODERATOR)):
+                group = np.array(group, dtype=np.int64)
+                if len(group):
+                    self.join(group, forum, rank, joined=-365)
+            staff = np.array(admins + mods)
+            pairs = np.array([(a, c) for a in staff for c in staff if a < c]).reshape(-1, 2)
+            self.ties.interact(pairs[:, 0], pairs[:, 1], 0, strength=3.0)
+            members = initial[homes == i]
+            if len(members):
+                self.join(members, forum, joined=-rng.integers(0, 365, len(members)))
+        self.today = dict.fromkeys(DAILY_COUNTERS, 0)
+        for forum in self.fora:
+            forum.new_day()
+        # Not-yet-registered people look for a forum at the entry rate.
+        outside = p.state == State.OUTSIDE
+        p.p_max[outside] = self.behaviour.entry_rate_per_day
+
+    # ----- convenience -----------------------------------------------------------------------
+    def forum(self, name: str) -> Forum:
+        """The forum called `name`."""
+        for forum in self.fora:
+            if forum.name == name:
+                return forum
+        raise KeyError(name)
+
+    def run(self, days: int | None = None) -> Ecosystem:
+        """Step `days` days (default: the scenario's horizon)."""
+        for _ in range(self.config.days if days is None else days):
+            self.step()
+        return self
+
+
+def _today(name: str):
+    return lambda m: m.today[name]
+
+
+def _role_count(i: int):
+    return lambda m: int(m.role_counts[i])

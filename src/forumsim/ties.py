@@ -1,0 +1,86 @@
+"""The social network of trust ties between people.
+
+Ties are undirected and weighted. They form only when two people interact (a reply, a
+private exchange, an invitation) and strengthen with each further interaction; their
+effective strength halves every `half_life_days` without contact.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from forumsim.table import Table
+
+
+class Ties:
+    """Trust ties: an edge table plus adjacency lists, updated only on interactions."""
+
+    def __init__(self, n_people: int, half_life_days: float) -> None:
+        self.n_people = n_people
+        self.half_life_days = half_life_days
+        self.edges = Table({"u": np.int32, "v": np.int32, "weight": np.float32,
+                            "formed": np.int32, "last": np.int32})
+        self._row: dict[int, int] = {}
+        self._adjacent: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.edges)
+
+    def interact(self, a: np.ndarray, b: np.ndarray, day: int, strength: float = 1.0) -> int:
+        """Record interactions between pairs (a[i], b[i]); returns how many ties were new."""
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        keep = a != b
+        lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+        keys, counts = np.unique(lo * self.n_people + hi, return_counts=True)
+        known = np.array([self._row.get(int(k), -1) for k in keys], dtype=np.int64)
+        old = known >= 0
+        rows = known[old]
+        self.edges.weight[rows] += strength * counts[old]
+        self.edges.last[rows] = day
+        fresh = keys[~old]
+        if len(fresh):
+            u, v = fresh // self.n_people, fresh % self.n_people
+            new_rows = self.edges.append(u=u, v=v, weight=strength * counts[~old],
+                                         formed=day, last=day)
+            for key, row, x, y in zip(fresh.tolist(), new_rows.tolist(), u.tolist(), v.tolist(),
+                                      strict=True):
+                self._row[key] = row
+                self._adjacent.setdefault(x, []).append(y)
+                self._adjacent.setdefault(y, []).append(x)
+        return len(fresh)
+
+    def neighbours(self, person: int) -> np.ndarray:
+        """People tied to `person`."""
+        return np.asarray(self._adjacent.get(int(person), ()), dtype=np.int64)
+
+    def has_tie(self, a: int, b: int) -> bool:
+        """Whether `a` and `b` have ever interacted."""
+        lo, hi = min(a, b), max(a, b)
+        return lo * self.n_people + hi in self._row
+
+    def strength(self, day: int) -> np.ndarray:
+        """Effective weight of every tie on `day`, after decay since its last contact."""
+        age = day - self.edges.last
+        return self.edges.weight * np.exp2(-age / self.half_life_days)
+
+    def degree(self) -> np.ndarray:
+        """Number of ties of each person."""
+        return np.bincount(np.concatenate([self.edges.u, self.edges.v]),
+                           minlength=self.n_people)
+
+    def to_networkx(self, people: np.ndarray | None = None, day: int | None = None) -> nx.Graph:
+        """The tie graph (optionally restricted to `people`), edge attribute `weight`."""
+        u, v = self.edges.u, self.edges.v
+        weight = self.edges.weight if day is None else self.strength(day)
+        if people is not None:
+            inside = np.zeros(self.n_people, dtype=bool)
+            inside[people] = True
+            keep = inside[u] & inside[v]
+            u, v, weight = u[keep], v[keep], weight[keep]
+        graph = nx.Graph()
+        if people is not None:
+            graph.add_nodes_from(np.asarray(people).tolist())
+        graph.add_weighted_edges_from(zip(u.tolist(), v.tolist(), weight.tolist(), strict=True))
+        return graph
