@@ -1,0 +1,199 @@
+import math
+
+import numpy as np
+import pytest
+
+from forumsim import metrics
+from forumsim.metrics import (
+    days_to_recovery,
+    gini,
+    key_player_dependence,
+    lasting_loss,
+    lorenz_curve,
+    loss,
+    mean_ci,
+    relative_gap,
+    top_share,
+    triangle,
+)
+
+SHOCK_DAY = 10
+
+
+def dip_and_climb(days: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Counterfactual flat at 100; actual drops to 60 on day 10 and climbs 2 a day to 100."""
+    counterfactual = np.full(days, 100.0)
+    day = np.arange(days)
+    actual = np.clip(60.0 + 2.0 * (day - SHOCK_DAY), 60.0, 100.0)
+    actual[:SHOCK_DAY] = 100.0
+    return actual, counterfactual
+
+
+# --- inequality -------------------------------------------------------------------------
+
+
+def test_lorenz_curve_of_equal_values_is_the_diagonal():
+    x, y = lorenz_curve([3, 3, 3, 3])
+    np.testing.assert_allclose(x, [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_allclose(y, x)
+
+
+def test_lorenz_curve_of_all_zero_values_is_the_diagonal():
+    x, y = lorenz_curve(np.zeros(5))
+    assert x[0] == 0 and x[-1] == 1
+    np.testing.assert_allclose(y, x)
+
+
+def test_lorenz_curve_sorts_people_from_least_to_most():
+    x, y = lorenz_curve([5, 0, 0, 5])
+    np.testing.assert_allclose(x, [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_allclose(y, [0, 0, 0, 0.5, 1])
+
+
+def test_top_share_when_one_in_a_hundred_holds_everything_is_one():
+    assert top_share([0] * 99 + [1]) == 1.0
+
+
+def test_top_share_counts_at_least_one_entry():
+    assert top_share([1, 1, 2], fraction=0.01) == pytest.approx(0.5)
+
+
+def test_top_share_of_seven_percent_takes_seven_of_a_hundred():
+    values = np.arange(1, 101)
+    assert top_share(values, fraction=0.07) == pytest.approx(values[-7:].sum() / values.sum())
+
+
+def test_top_share_of_a_zero_total_is_zero():
+    assert top_share(np.zeros(10)) == 0.0
+
+
+def test_gini_of_equal_values_is_zero():
+    assert gini([7, 7, 7, 7]) == pytest.approx(0.0)
+
+
+def test_gini_when_one_holds_everything_is_n_minus_one_over_n():
+    assert gini([0] * 99 + [1]) == pytest.approx(0.99)
+
+
+def test_inequality_measures_reject_negative_values():
+    with pytest.raises(ValueError):
+        gini([1, -1])
+
+
+# --- resilience -------------------------------------------------------------------------
+
+
+def test_relative_gap_is_zero_where_counterfactual_is_zero():
+    gap = relative_gap([5, 50, 0], [0, 100, 0])
+    np.testing.assert_allclose(gap, [0, 0.5, 0])
+
+
+def test_loss_is_largest_relative_drop_below_counterfactual():
+    actual, counterfactual = dip_and_climb()
+    assert loss(actual, counterfactual, SHOCK_DAY) == pytest.approx(0.4)
+
+
+def test_loss_ignores_days_above_the_counterfactual():
+    assert loss([120, 130, 150], [100, 100, 100], 0) == 0.0
+
+
+def test_recovery_is_counted_from_the_shock_to_re_entering_the_band():
+    actual, counterfactual = dip_and_climb()
+    # 60 + 2j >= 95 first at j = 18 days after the shock.
+    assert days_to_recovery(actual, counterfactual, SHOCK_DAY, tolerance=0.05) == 18
+
+
+def test_recovery_band_edge_counts_as_recovered():
+    actual, counterfactual = dip_and_climb()
+    # 60 + 2j reaches exactly 90 at j = 15.
+    assert days_to_recovery(actual, counterfactual, SHOCK_DAY, tolerance=0.1) == 15
+
+
+def test_recovery_that_relapses_counts_only_the_last_return():
+    actual, counterfactual = dip_and_climb()
+    actual[40:45] = 50.0
+    assert days_to_recovery(actual, counterfactual, SHOCK_DAY) == 45 - SHOCK_DAY
+
+
+def test_series_still_below_the_band_at_the_end_has_not_recovered():
+    actual, counterfactual = dip_and_climb()
+    actual[-1] = 80.0
+    assert days_to_recovery(actual, counterfactual, SHOCK_DAY) is None
+
+
+def test_overshooting_the_counterfactual_counts_as_recovered():
+    assert days_to_recovery([100, 50, 200, 300], [100, 100, 100, 100], 1) == 1
+
+
+def test_triangle_sums_the_daily_shortfall():
+    actual, counterfactual = dip_and_climb()
+    # Shortfall 40, 38, ..., 2 over days 10..29.
+    assert triangle(actual, counterfactual, SHOCK_DAY) == pytest.approx(420.0)
+
+
+def test_triangle_is_not_paid_back_by_an_overshoot():
+    assert triangle([50, 150], [100, 100], 0) == pytest.approx(50.0)
+
+
+def test_identical_series_show_no_loss_no_recovery_time_and_no_triangle():
+    series = np.linspace(10, 50, 40)
+    assert loss(series, series, 5) == 0.0
+    assert days_to_recovery(series, series, 5) == 0
+    assert triangle(series, series, 5) == 0.0
+    assert lasting_loss(series, series) == 0.0
+
+
+def test_lasting_loss_averages_the_gap_over_the_last_days():
+    counterfactual = np.full(50, 100.0)
+    actual = counterfactual.copy()
+    actual[-10:] = 80.0
+    assert lasting_loss(actual, counterfactual, window=20) == pytest.approx(0.1)
+
+
+def test_lasting_loss_is_negative_when_the_actual_ends_above():
+    assert lasting_loss([100, 110, 130], [100, 100, 100], window=2) == pytest.approx(-0.2)
+
+
+def test_lasting_loss_skips_days_without_a_counterfactual():
+    assert lasting_loss([0, 5, 50], [100, 0, 100], window=2) == pytest.approx(0.5)
+
+
+def test_shock_day_outside_the_series_is_rejected():
+    with pytest.raises(ValueError):
+        loss([1, 2], [1, 2], start=2)
+
+
+def test_series_of_different_lengths_are_rejected():
+    with pytest.raises(ValueError):
+        relative_gap([1, 2, 3], [1, 2])
+
+
+def test_key_player_dependence_is_the_ratio_of_losses():
+    assert key_player_dependence(0.6, 0.2) == pytest.approx(3.0)
+
+
+def test_key_player_dependence_is_undefined_without_random_loss():
+    assert math.isnan(key_player_dependence(0.3, 0.0))
+
+
+# --- replicate statistics ---------------------------------------------------------------
+
+
+def test_mean_ci_uses_student_t():
+    pytest.importorskip("scipy")
+    mean, low, high = mean_ci([1.0, 2.0, 3.0])
+    # t(0.975, 2) = 4.302653; sd = 1; half width = 4.302653 / sqrt(3).
+    assert mean == pytest.approx(2.0)
+    assert high - mean == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)
+    assert mean - low == pytest.approx(high - mean)
+
+
+def test_mean_ci_falls_back_to_normal_without_scipy(monkeypatch):
+    monkeypatch.setattr(metrics, "_student_t", None)
+    mean, low, high = mean_ci([1.0, 2.0, 3.0])
+    assert high - mean == pytest.approx(1.959964 / math.sqrt(3), rel=1e-5)
+
+
+def test_mean_ci_of_a_single_replicate_has_no_interval():
+    mean, low, high = mean_ci([4.0])
+    assert mean == 4.0 and math.isnan(low) and math.isnan(high)
