@@ -63,7 +63,7 @@ class Population:
 
     def registered(self) -> np.ndarray:
         """Mask of people who ever registered on a forum."""
-        return self.entered >= 0
+        return self.state != State.OUTSIDE
 
 
 def _propensity(rng: np.random.Generator, who: np.ndarray, mean: float) -> np.ndarray:
@@ -138,11 +138,10 @@ class Person(mesa.Agent):
         eco.today["downloads"] += int(full.sum())
 
     @classmethod
-    def explore(cls, eco: Ecosystem, visits: Visits) -> None:
-        """A few visitors also register on another forum whose address they know."""
+    def explorers(cls, eco: Ecosystem, visits: Visits) -> np.ndarray:
+        """The few visitors who will also look for another forum whose address they know."""
         curious = eco.rng.random(len(visits)) < eco.behaviour.join_other_prob_per_visit
-        if curious.any():
-            eco.search_and_join(visits.people[curious])
+        return visits.people[curious]
 
 
 class Lurker(Person):
@@ -194,14 +193,18 @@ class Member(Person):
         eco.people.posts[posts.people] += 1
         eco.count_per_forum("posts", posts.forums)
         replies = posts.where(rng.random(len(posts)) < b.reply_share)
-        for forum_id in np.unique(replies.forums):
+        repliers, answered = [], []
+        for forum_id in np.unique(replies.forums).tolist():
             authors = eco.fora[forum_id].recent_authors
             if len(authors):
-                repliers = replies.people[replies.forums == forum_id]
-                answered = authors[rng.integers(len(authors), size=len(repliers))]
-                eco.ties.interact(repliers, answered, eco.day, strength=1.0)
-                private = rng.random(len(repliers)) < b.private_exchange_prob
-                eco.ties.interact(repliers[private], answered[private], eco.day, strength=2.0)
+                here = replies.people[replies.forums == forum_id]
+                repliers.append(here)
+                answered.append(authors[rng.integers(len(authors), size=len(here))])
+        if repliers:
+            repliers, answered = np.concatenate(repliers), np.concatenate(answered)
+            # A private exchange after a reply makes the tie three times as strong.
+            private = rng.random(len(repliers)) < b.private_exchange_prob
+            eco.ties.interact(repliers, answered, eco.day, strength=np.where(private, 3.0, 1.0))
         breaking = rng.random(len(posts)) < eco.people.rule_breaking[posts.people]
         for forum_id, row in zip(posts.forums[breaking].tolist(), posts.rows[breaking].tolist(),
                                  strict=True):
@@ -277,7 +280,8 @@ class Moderator(VIP):
             done += 1
             if eco.memberships.row_of[table.person[row], forum.id] != row:
                 continue  # no longer a member (banned meanwhile)
-            if not table.full_access[row] and eco.rng.random() < eco.behaviour.application_accept_prob:
+            accept = eco.rng.random() < eco.behaviour.application_accept_prob
+            if not table.full_access[row] and accept:
                 table.full_access[row] = True
                 Member.credit(eco, np.array([row]))
         return done

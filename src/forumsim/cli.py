@@ -57,7 +57,8 @@ def run(
         help="Scenario YAML file, or an embedded scenario name (default, small, large). "
              "Without it, the embedded default scenario runs.")] = None,
     people: Annotated[int | None, typer.Option(min=10, help="Number of people.")] = None,
-    fora: Annotated[int | None, typer.Option(min=1, max=60, help="Number of fora at day 0.")] = None,
+    fora: Annotated[int | None, typer.Option(min=1, max=60,
+                                            help="Number of fora at day 0.")] = None,
     days: Annotated[int | None, typer.Option(min=1, help="Days to simulate.")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder "
@@ -97,3 +98,7 @@ def _print_summary(summary: dict, target: Path) -> None:
     table.add_row("wall time", f"{summary['wall_seconds']:.1f} s")
     out.print(table)
     out.print(f"results written to [bold]{target}/[/]")
+
+
+if __name__ == "__main__":
+    app()

@@ -65,6 +65,7 @@ class Forum:
     reports: deque = field(default_factory=deque)
     backlog_days: int = 0
     registrations_open: bool = True
+    abandoned: bool = False  # no admin or moderator left: closes at the next day's start
     recent_authors: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     # Today's counters, reset at the start of each day.
     visitors: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -107,7 +108,8 @@ class Memberships:
     def __init__(self, n_people: int, forum_capacity: int = 16) -> None:
         self.table = Table({"person": np.int32, "forum": np.int16, "rank": np.int8,
                             "posts": np.int32, "contributions": np.int32, "thanks": np.int32,
-                            "joined": np.int32, "warnings": np.int16, "full_access": bool},
+                            "joined": np.int32, "promoted": np.int32, "warnings": np.int16,
+                            "full_access": bool},
                            capacity=max(1024, n_people // 2))
         self.row_of = np.full((n_people, forum_capacity), -1, dtype=np.int32)
 
@@ -124,7 +126,7 @@ class Memberships:
             full_access: bool) -> np.ndarray:
         """Register `people` (not yet members) on `forum`; returns the new rows."""
         rows = self.table.append(person=people, forum=forum, rank=rank, joined=day,
-                                 full_access=full_access)
+                                 promoted=day, full_access=full_access)
         self.row_of[people, forum] = rows
         return rows
 
@@ -144,7 +146,8 @@ class Memberships:
 
 
 class Membership:
-    """A view of one membership row: rank, posts, contributions, thanks, joined, warnings."""
+    """A view of one membership row: rank, posts, contributions, thanks, joined, day of the
+    last promotion, warnings."""
 
     def __init__(self, table: Table, row: int) -> None:
         self._table, self.row = table, row
@@ -159,6 +162,7 @@ class Membership:
     contributions = property(lambda self: self._get("contributions"))
     thanks = property(lambda self: self._get("thanks"))
     joined = property(lambda self: self._get("joined"))
+    promoted = property(lambda self: self._get("promoted"))
     warnings = property(lambda self: self._get("warnings"))
     full_access = property(lambda self: bool(self._get("full_access")))
 

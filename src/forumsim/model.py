@@ -70,6 +70,8 @@ class Ecosystem(mesa.Model):
         self._new_day()
         self.apply_interventions()
         for forum in self.fora:
+            if forum.abandoned and not forum.gone:
+                forum.status, forum.ended = Status.CLOSED, self.day
             if not forum.gone:
                 Admin.keep_online(self, forum)
         self.act()
@@ -84,9 +86,7 @@ class Ecosystem(mesa.Model):
         """Draw today's active people at once; only they act."""
         active = self._draw_active()
         outside = self.people.state[active] == State.OUTSIDE
-        self.search_and_join(active[outside])
         visits, unplaced = self._choose_visits(active[~outside])
-        self.search_and_join(unplaced)
         online = np.array([f.online for f in self.fora], dtype=bool)[visits.forums]
         self.today["failed_visits"] += int((~online).sum())
         visits = visits.where(online)
@@ -98,7 +98,9 @@ class Ecosystem(mesa.Model):
             at_rank = visits.where(ranks == rank)
             if len(at_rank):
                 cls.visit(self, at_rank)
-        Person.explore(self, visits)
+        # Newcomers, people with no forum left and curious visitors look for a forum.
+        self.search_and_join(np.concatenate([active[outside], unplaced,
+                                             Person.explorers(self, visits)]))
 
     def govern(self) -> None:
         """Staff work through queues within capacity; admins tend their forum."""
@@ -142,6 +144,8 @@ class Ecosystem(mesa.Model):
         """Today's active people: a cheap draw against each person's upper bound, thinned
         by the novelty of their registration (so the O(n) part is one comparison)."""
         p = self.people
+        if self.day % 7 == 1:
+            self._tighten_activity_bounds()
         candidates = np.flatnonzero(self.rng.random(p.n, dtype=np.float32) < p.p_max)
         registered = p.state[candidates] == State.ACTIVE
         chance = np.ones(len(candidates), dtype=np.float32)
@@ -151,23 +155,36 @@ class Ecosystem(mesa.Model):
         chance[registered] = np.minimum(p.activity[who] * novelty, 1.0) / p.p_max[who]
         return candidates[self.rng.random(len(candidates)) < chance]
 
+    def _tighten_activity_bounds(self) -> None:
+        """Novelty only decays, so today's chance bounds the next days' (fewer rejections)."""
+        p, b = self.people, self.behaviour
+        active = np.flatnonzero(p.state == State.ACTIVE)
+        novelty = 1.0 + b.novelty_boost * np.exp(-(self.day - p.entered[active]) / b.novelty_days)
+        p.p_max[active] = np.minimum(p.activity[active] * novelty, 1.0)
+
     def _choose_visits(self, people: np.ndarray) -> tuple[Visits, np.ndarray]:
         """Each active person visits their home forum (or another forum they belong to);
         returns the visits and the people who have no usable membership left."""
         n_fora = len(self.fora)
-        rows = self.memberships.row_of[people, :n_fora]
+        rows = np.take(self.memberships.row_of, people, axis=0)[:, :n_fora]
         usable = (rows >= 0) & ~np.array([f.gone for f in self.fora], dtype=bool)
-        keys = self.rng.random(rows.shape)
-        keys[~usable] = -1.0
+        n_usable = usable.sum(axis=1)
         home = self.people.home[people]
-        has_home = (home >= 0) & usable[np.arange(len(people)), np.maximum(home, 0)]
-        loyal = has_home & (self.rng.random(len(people)) < self.behaviour.home_loyalty)
-        keys[loyal, home[loyal]] = 2.0
-        away = has_home & ~loyal
-        keys[away, home[away]] = -0.5  # home only if it is the sole usable forum
-        forums = np.argmax(keys, axis=1)
-        placed = usable.any(axis=1)
-        chosen = rows[np.arange(len(people)), forums]
+        everyone = np.arange(len(people))
+        has_home = (home >= 0) & usable[everyone, np.maximum(home, 0)]
+        forums = np.where(has_home, home, np.argmax(usable, axis=1))
+        # Only people with a choice to make draw where they go instead of home.
+        choosing = n_usable > 1
+        choosing[choosing] = ~(has_home[choosing] & (self.rng.random(int(choosing.sum()))
+                                                      < self.behaviour.home_loyalty))
+        if choosing.any():
+            keys = self.rng.random((int(choosing.sum()), n_fora))
+            keys[~usable[choosing]] = -1.0
+            elsewhere = has_home[choosing]
+            keys[elsewhere, home[choosing][elsewhere]] = -0.5
+            forums[choosing] = np.argmax(keys, axis=1)
+        placed = n_usable > 0
+        chosen = rows[everyone, forums]
         return Visits(people[placed], forums[placed], chosen[placed]), people[~placed]
 
     def count_per_forum(self, counter: str, forums: np.ndarray) -> None:
@@ -194,8 +211,9 @@ class Ecosystem(mesa.Model):
         self.today["registrations"] += len(people)
         known = self.known[people, forum.id]
         self.known[people, forum.id] = np.maximum(known, Address.KNOWN)
-        homeless = p.home[people] < 0
-        homeless |= np.array([self.fora[h].gone for h in p.home[people].tolist()], dtype=bool)
+        gone = np.array([f.gone for f in self.fora], dtype=bool)
+        home = p.home[people]
+        homeless = (home < 0) | gone[np.maximum(home, 0)]
         p.home[people[homeless]] = forum.id
         new = people[p.state[people] == State.OUTSIDE]
         if len(new):
@@ -212,15 +230,21 @@ class Ecosystem(mesa.Model):
         p.p_max[people] = np.minimum(p.activity[people] * (1.0 + b.novelty_boost), 1.0)
         self.role_counts += np.bincount(p.role[people], minlength=len(self.role_counts))
         careers = np.ceil(self.rng.exponential(b.career_days_mean, len(people))).astype(np.int64)
-        ends = np.maximum(p.entered[people] + careers, self.day + 1)
-        for day in np.unique(ends).tolist():
-            self._careers_end[day].append(people[ends == day])
+        # Careers are memoryless: people registered before day 0 get a fresh remainder.
+        ends = np.maximum(p.entered[people], self.day) + np.maximum(careers, 1)
+        order = np.argsort(ends, kind="stable")
+        ends, people = ends[order], people[order]
+        days, starts = np.unique(ends, return_index=True)
+        stops = np.append(starts[1:], len(people))
+        for day, start, stop in zip(days.tolist(), starts.tolist(), stops.tolist(), strict=True):
+            self._careers_end[day].append(people[start:stop])
 
     def set_rank(self, rows: np.ndarray, rank: int) -> None:
         """Raise the rank of memberships `rows`; a person's class follows their highest rank."""
         table, p = self.memberships.table, self.people
         rows = rows[table.rank[rows] < rank]
         table.rank[rows] = rank
+        table.promoted[rows] = self.day
         if rank >= Rank.VIP:
             table.full_access[rows] = True
         for row in rows.tolist():
@@ -249,7 +273,7 @@ class Ecosystem(mesa.Model):
                 successor = forum.moderators[0]
                 self.set_rank(np.array([self.memberships.row_of[successor, forum.id]]), Rank.ADMIN)
             else:
-                forum.status, forum.ended = Status.CLOSED, self.day
+                forum.abandoned = True  # closes at the start of tomorrow
 
     def ban(self, person: int, forum: Forum) -> None:
         """Staff ban a member: the membership ends and they cannot register again."""

@@ -85,14 +85,14 @@ class Behaviour(Strict):
         0.35, description="share of people already registered somewhere at day 0"
     )
     entry_rate_per_day: Probability = Field(
-        0.004, description="daily probability that a not-yet-registered person looks for a forum"
+        0.0025, description="daily probability that a not-yet-registered person looks for a forum"
     )
     career_days_mean: PositiveFloat = Field(
-        500.0, description="mean days from registering to desisting for good (exponential)"
+        800.0, description="mean days from registering to desisting for good (exponential)"
     )
     # Participation: who posts and shares.
     communicator_share: Probability = Field(
-        0.06, description="share of people with any propensity to post publicly"
+        0.045, description="share of people with any propensity to post publicly"
     )
     post_prob_per_visit: Probability = Field(
         0.3, description="mean probability that a communicator posts on a visit"
@@ -189,7 +189,8 @@ class Scenario(Strict):
         smallest = min(f.size_weight for f in self.fora)
         while len(fora) < k:
             i = len(fora)
-            fora.append(ForumSpec(name=f"Forum {i + 1}", access=regimes[i % 3], size_weight=smallest))
+            fora.append(ForumSpec(name=f"Forum {i + 1}", access=regimes[i % 3],
+                                  size_weight=smallest))
         return self.model_copy(update={"fora": fora})
 
     def overridden(self, **values: object) -> Scenario:
@@ -242,11 +243,13 @@ def load_scenario(path: str | Path) -> Scenario:
         return embedded_scenario(str(path))
     path = Path(path)
     if not path.is_file():
-        raise ScenarioError(f"{path}: no such scenario file (embedded ones: {', '.join(EMBEDDED)}).")
+        raise ScenarioError(
+            f"{path}: no such scenario file (embedded ones: {', '.join(EMBEDDED)}).")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ScenarioError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}.")
+        problem = getattr(error, "problem", error)
+        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}.") from None
     return parse_scenario(data, source=str(path))

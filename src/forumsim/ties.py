@@ -27,28 +27,32 @@ class Ties:
     def __len__(self) -> int:
         return len(self.edges)
 
-    def interact(self, a: np.ndarray, b: np.ndarray, day: int, strength: float = 1.0) -> int:
-        """Record interactions between pairs (a[i], b[i]); returns how many ties were new."""
+    def interact(self, a: np.ndarray, b: np.ndarray, day: int,
+                 strength: float | np.ndarray = 1.0) -> int:
+        """Record interactions between pairs (a[i], b[i]) of the given strength(s);
+        returns how many ties were new."""
         a = np.asarray(a, dtype=np.int64)
         b = np.asarray(b, dtype=np.int64)
+        strength = np.broadcast_to(np.asarray(strength, dtype=np.float64), a.shape)
         keep = a != b
         lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-        keys, counts = np.unique(lo * self.n_people + hi, return_counts=True)
-        known = np.array([self._row.get(int(k), -1) for k in keys], dtype=np.int64)
+        keys, inverse = np.unique(lo * self.n_people + hi, return_inverse=True)
+        added = np.bincount(inverse, weights=strength[keep], minlength=len(keys))
+        row_of = self._row.get
+        known = np.array([row_of(k, -1) for k in keys.tolist()], dtype=np.int64)
         old = known >= 0
         rows = known[old]
-        self.edges.weight[rows] += strength * counts[old]
+        self.edges.weight[rows] += added[old]
         self.edges.last[rows] = day
         fresh = keys[~old]
         if len(fresh):
             u, v = fresh // self.n_people, fresh % self.n_people
-            new_rows = self.edges.append(u=u, v=v, weight=strength * counts[~old],
-                                         formed=day, last=day)
-            for key, row, x, y in zip(fresh.tolist(), new_rows.tolist(), u.tolist(), v.tolist(),
-                                      strict=True):
-                self._row[key] = row
-                self._adjacent.setdefault(x, []).append(y)
-                self._adjacent.setdefault(y, []).append(x)
+            new_rows = self.edges.append(u=u, v=v, weight=added[~old], formed=day, last=day)
+            self._row.update(zip(fresh.tolist(), new_rows.tolist(), strict=True))
+            adjacent = self._adjacent
+            for x, y in zip(u.tolist(), v.tolist(), strict=True):
+                adjacent.setdefault(x, []).append(y)
+                adjacent.setdefault(y, []).append(x)
         return len(fresh)
 
     def neighbours(self, person: int) -> np.ndarray:

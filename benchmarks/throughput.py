@@ -1,0 +1,102 @@
+"""Throughput of the ecosystem model against bare Mesa stepping.
+
+Prints person-days per second for the default scenario and for 200,000 people over
+365 days, and, on the same number of agents, for a bare Mesa model whose agents do
+nothing but `shuffle_do("step")` each day. Set-up (creating people and fora) is timed
+separately from stepping; the ratio compares stepping throughput.
+
+    python benchmarks/throughput.py [--people 200000] [--days 365] [--bare-days 20]
+
+Targets (issue 2): default scenario under 10 s; 200,000 people x 365 days under 60 s
+and under 2 GB peak memory; stepping throughput at least 30x bare Mesa's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import mesa
+
+from forumsim import Ecosystem, embedded_scenario
+
+
+class IdleAgent(mesa.Agent):
+    """An agent that does nothing."""
+
+    def step(self) -> None:
+        pass
+
+
+class BareModel(mesa.Model):
+    """Bare Mesa stepping: every agent's step() every day, in random order."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(rng=1)
+        IdleAgent.create_agents(self, n)
+
+    def step(self) -> None:
+        self.agents.shuffle_do("step")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_ecosystem(people: int | None, days: int | None) -> dict[str, float]:
+    """Set up and step the default scenario (optionally resized)."""
+    scenario = embedded_scenario().overridden(people=people, days=days)
+    start = time.perf_counter()
+    eco = Ecosystem(scenario)
+    built = time.perf_counter()
+    eco.run()
+    done = time.perf_counter()
+    step_s = done - built
+    return {"people": scenario.people, "days": scenario.days, "setup_s": built - start,
+            "step_s": step_s, "total_s": done - start,
+            "person_days_per_s": scenario.people * scenario.days / step_s}
+
+
+def time_bare(people: int, days: int) -> dict[str, float]:
+    """Step a bare Mesa model for `days` days."""
+    model = BareModel(people)
+    start = time.perf_counter()
+    for _ in range(days):
+        model.step()
+    step_s = time.perf_counter() - start
+    return {"people": people, "days": days, "step_s": step_s,
+            "person_days_per_s": people * days / step_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--people", type=int, default=200_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--bare-days", type=int, default=20,
+                        help="days of bare Mesa stepping to time (its cost per day is flat)")
+    args = parser.parse_args()
+
+    default = time_ecosystem(None, None)
+    print(f"default scenario: {default['people']:,} people x {default['days']} days: "
+          f"setup {default['setup_s']:.2f} s, stepping {default['step_s']:.2f} s, "
+          f"total {default['total_s']:.2f} s (target < 10 s); "
+          f"{default['person_days_per_s']:,.0f} person-days/s")
+
+    large = time_ecosystem(args.people, args.days)
+    rss = peak_rss_mb()
+    print(f"large: {large['people']:,} people x {large['days']} days: "
+          f"setup {large['setup_s']:.2f} s, stepping {large['step_s']:.2f} s, "
+          f"total {large['total_s']:.2f} s (target < 60 s); peak RSS {rss:,.0f} MB "
+          f"(target < 2048 MB); {large['person_days_per_s']:,.0f} person-days/s")
+
+    bare = time_bare(args.people, args.bare_days)
+    ratio = large["person_days_per_s"] / bare["person_days_per_s"]
+    print(f"bare Mesa shuffle_do('step'): {bare['people']:,} agents x {bare['days']} days: "
+          f"{bare['step_s']:.2f} s; {bare['person_days_per_s']:,.0f} person-days/s")
+    print(f"ratio (forumsim stepping / bare Mesa stepping): {ratio:.1f}x (target >= 30x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Access regimes: semi-open addresses, closed fora by invitation, restricted by contribution."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forumsim import Ecosystem
+from forumsim.access import ClosedAccess, OpenAccess, RestrictedAccess, stricter
+from forumsim.agents import Moderator, State
+from forumsim.forum import Address, Rank
+
+
+def _outsiders(eco: Ecosystem, k: int) -> np.ndarray:
+    return np.flatnonzero(eco.people.state == State.OUTSIDE)[:k]
+
+
+def _forum(eco: Ecosystem, access: str):
+    return next(f for f in eco.fora if f.access.name == access)
+
+
+def test_closed_forum_admits_only_invited_people(small_scenario):
+    eco = Ecosystem(small_scenario)
+    closed = _forum(eco, "closed")
+    for forum in eco.fora:
+        if forum is not closed:
+            forum.registrations_open = False  # leave the closed forum as the only option
+    knowing, invited = _outsiders(eco, 40)[:20], _outsiders(eco, 40)[20:]
+    eco.known[knowing, closed.id] = Address.KNOWN
+    eco.known[invited, closed.id] = Address.INVITED
+    eco.search_and_join(np.concatenate([knowing, invited]))
+    assert (eco.memberships.row_of[knowing, closed.id] == -1).all()
+    assert (eco.memberships.row_of[invited, closed.id] >= 0).all()
+
+
+def test_closed_forum_members_joined_by_invitation_during_a_run(busy_run):
+    for forum in busy_run.fora:
+        if forum.access.name != "closed":
+            continue
+        table = busy_run.memberships.table
+        rows = np.flatnonzero((table.forum == forum.id) & (table.joined > forum.founded))
+        people = table.person[rows]
+        people = people[people != forum.founder]
+        assert (busy_run.known[people, forum.id] == Address.INVITED).all()
+
+
+def test_closed_fora_are_not_on_the_public_link_list(small_scenario):
+    eco = Ecosystem(small_scenario)
+    open_forum = _forum(eco, "open")
+    for forum in eco.fora:
+        forum.registrations_open = forum is open_forum or forum.access.name == "closed"
+    unaware = _outsiders(eco, 50)
+    eco.search_and_join(unaware)
+    closed = _forum(eco, "closed")
+    assert (eco.memberships.row_of[unaware, closed.id] == -1).all()
+    assert (eco.memberships.row_of[unaware, open_forum.id] >= 0).all()
+
+
+def test_restricted_forum_grants_full_access_only_after_accepted_contribution(small_scenario):
+    eco = Ecosystem(small_scenario)
+    restricted = _forum(eco, "restricted")
+    for forum in eco.fora:
+        forum.registrations_open = forum is restricted
+    person = _outsiders(eco, 1)
+    eco.search_and_join(person)
+    row = eco.memberships.row_of[person[0], restricted.id]
+    table = eco.memberships.table
+    assert row >= 0 and not table.full_access[row]
+    restricted.applications.append(int(row))
+    eco.behaviour.application_accept_prob = 1.0
+    Moderator.screen_applicants(eco, restricted, capacity=0)
+    assert not table.full_access[row], "reviewed without staff capacity"
+    Moderator.screen_applicants(eco, restricted, capacity=5)
+    assert table.full_access[row]
+    assert table.contributions[row] == 1
+
+
+def test_restricted_members_with_full_access_had_a_contribution_accepted(busy_run):
+    table = busy_run.memberships.table
+    for forum in busy_run.fora:
+        if forum.access.name != "restricted" or forum.founded != 0:
+            continue
+        rows = np.flatnonzero((table.forum == forum.id) & table.full_access
+                              & (table.rank < Rank.VIP))
+        assert len(rows)
+        assert (table.contributions[rows] >= 1).all()
+
+
+def test_nobody_registers_on_a_forum_they_were_banned_from(small_scenario):
+    eco = Ecosystem(small_scenario)
+    open_forum = _forum(eco, "open")
+    for forum in eco.fora:
+        forum.registrations_open = forum is open_forum
+    people = _outsiders(eco, 10)
+    eco.known[people, open_forum.id] = Address.BANNED
+    assert eco.search_and_join(people) == 0
+
+
+def test_tightening_goes_open_to_restricted_to_closed():
+    assert isinstance(stricter(OpenAccess()), RestrictedAccess)
+    assert isinstance(stricter(RestrictedAccess()), ClosedAccess)
+    assert isinstance(stricter(ClosedAccess()), ClosedAccess)

@@ -1,0 +1,90 @@
+"""The `forumsim` command: outputs of `run`, and bad input stopping early and clearly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from forumsim.cli import app
+
+runner = CliRunner()
+SMALL = ["run", "small", "--days", "40", "--people", "800", "--quiet"]
+
+
+def test_run_writes_summary_tables_and_figures(tmp_path):
+    out = tmp_path / "res"
+    result = runner.invoke(app, [*SMALL, "--out", str(out), "--seed", "11"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"scenario", "seed", "days", "people", "version", "config_sha256",
+            "wall_seconds", "metrics"} <= set(summary)
+    assert summary["seed"] == 11 and summary["days"] == 40 and summary["people"] == 800
+    assert {"share_lurkers", "share_posting", "share_sharing", "top1pct_post_share",
+            "online_fora"} <= set(summary["metrics"])
+    ecosystem = pq.read_table(out / "ecosystem.parquet").to_pandas()
+    assert len(ecosystem) == 40
+    assert {"day", "active_people", "posts", "shares", "registrations", "online_fora",
+            "lurkers", "members", "vips", "moderators", "admins"} <= set(ecosystem.columns)
+    forums = pq.read_table(out / "forums.parquet").to_pandas()
+    assert {"day", "forum", "access", "status", "members", "active_members", "posts",
+            "shares", "staff"} <= set(forums.columns)
+    figures = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert figures == ["activity_per_forum.png", "participation_lorenz.png",
+                       "role_composition.png"]
+    assert "share_lurkers" in result.output  # the summary table
+
+
+def test_fora_option_sets_the_number_of_fora(tmp_path):
+    out = tmp_path / "res"
+    result = runner.invoke(app, [*SMALL, "--fora", "5", "--out", str(out), "--no-figures"])
+    assert result.exit_code == 0, result.output
+    forums = pq.read_table(out / "forums.parquet").to_pandas()
+    assert forums[forums["day"] == 1]["forum"].nunique() == 5
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--people", "-5"], "--people"),
+    (["--days", "0"], "--days"),
+    (["--seed", "-1"], "--seed"),
+    (["--fora", "0"], "--fora"),
+])
+def test_bad_command_line_values_exit_2_naming_the_option(tmp_path, args, words):
+    out = tmp_path / "res"
+    result = runner.invoke(app, ["run", "small", *args, "--out", str(out)])
+    assert result.exit_code == 2
+    assert words in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("content, words", [
+    ("name: x\nfora: [\n", "not valid YAML"),
+    ("name: x\npeople: 100\nfora: [{name: A, access: open}]\ncolour: red\n",
+     "unknown field 'colour'"),
+    ("name: x\npeople: 5\nfora: [{name: A, access: open}]\n", "field 'people'"),
+    ("- just\n- a list\n", "expected a mapping"),
+    ("name: x\nfora: [{name: A, access: public}]\n", "fora.0.access"),
+])
+def test_bad_scenario_files_exit_2_with_one_clear_message(tmp_path, content, words):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    out = tmp_path / "res"
+    result = runner.invoke(app, ["run", str(path), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert words in result.output
+    assert str(path) in result.output.replace("\n", "")
+    assert not out.exists()
+
+
+def test_unknown_file_exits_2_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "forumsim.cli", "run", str(tmp_path / "no.yaml")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no such scenario file" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "results").exists()

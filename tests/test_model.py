@@ -1,0 +1,101 @@
+"""The ecosystem's promises: reproducibility, sane counts, staff and ranks consistent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forumsim import Ecosystem
+from forumsim.agents import ROLE_CLASSES, State
+from forumsim.forum import Rank
+from forumsim.runner import run
+from forumsim.store import write_run
+
+
+def test_same_seed_gives_identical_parquet_files(small_scenario, tmp_path):
+    scenario = small_scenario.overridden(days=90)
+    first = write_run(run(scenario), tmp_path / "first")
+    second = write_run(run(scenario), tmp_path / "second")
+    for name in ("ecosystem.parquet", "forums.parquet"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+def test_different_seeds_give_different_runs(small_scenario):
+    a = run(small_scenario.overridden(days=60, seed=1)).ecosystem
+    b = run(small_scenario.overridden(days=60, seed=2)).ecosystem
+    assert not a.equals(b)
+
+
+def test_one_row_per_day_and_per_forum_and_day(small_run, small_scenario):
+    daily = small_run.datacollector.get_model_vars_dataframe()
+    assert list(daily["day"]) == list(range(1, small_scenario.days + 1))
+    forums = small_run.datacollector.get_table_dataframe("forums")
+    per_day = forums.groupby("day")["forum"].nunique()
+    # Every forum that exists on a day has exactly one row that day.
+    assert (forums.groupby(["day", "forum"]).size() == 1).all()
+    assert per_day.iloc[0] == len(small_scenario.fora)
+
+
+def test_counts_are_never_negative(small_run):
+    daily = small_run.datacollector.get_model_vars_dataframe()
+    forums = small_run.datacollector.get_table_dataframe("forums")
+    numeric = pd.concat([daily.select_dtypes("number"), forums.select_dtypes("number")], axis=1)
+    assert (numeric.fillna(0) >= 0).all().all()
+    table = small_run.memberships.table
+    for column in ("posts", "contributions", "thanks", "warnings"):
+        assert (getattr(table, column) >= 0).all()
+
+
+def test_role_counts_match_a_recount_of_people_in_the_ecosystem(busy_run):
+    p = busy_run.people
+    inside = p.state == State.ACTIVE
+    recount = np.bincount(p.role[inside], minlength=5)
+    assert list(busy_run.role_counts) == list(recount)
+    assert busy_run.role_counts[Rank.VIP] > 0 and busy_run.role_counts[Rank.MODERATOR] > 0
+
+
+def test_every_staff_member_is_a_member_of_their_forum(busy_run):
+    table = busy_run.memberships.table
+    for forum in busy_run.fora:
+        for person, rank in [(a, Rank.ADMIN) for a in forum.admins] + [
+                (m, Rank.MODERATOR) for m in forum.moderators]:
+            row = busy_run.memberships.row_of[person, forum.id]
+            assert row >= 0, f"staff {person} of {forum.name} is not a member"
+            assert table.rank[row] == rank
+            assert busy_run.people.state[person] == State.ACTIVE
+
+
+def test_a_persons_class_is_their_highest_rank(busy_run):
+    table = busy_run.memberships.table
+    highest = np.zeros(busy_run.people.n, dtype=np.int8)
+    np.maximum.at(highest, table.person, table.rank)
+    registered = busy_run.people.registered()
+    assert (busy_run.people.role[registered] == highest[registered]).all()
+    for person in np.flatnonzero(registered)[:500]:
+        assert type(busy_run.persons[person]) is ROLE_CLASSES[highest[person]]
+
+
+def test_mesa_agent_sets_hold_each_person_once_by_class(busy_run):
+    by_type = busy_run.agents_by_type
+    assert sum(len(agents) for agents in by_type.values()) == busy_run.people.n
+    for cls, agents in by_type.items():
+        assert all(type(agent) is cls for agent in agents)
+
+
+def test_active_people_only_visit_online_fora(busy_run):
+    forums = busy_run.datacollector.get_table_dataframe("forums")
+    offline = forums[forums["status"] != "online"]
+    assert (offline[["active_members", "posts", "shares"]] == 0).all().all()
+
+
+def test_fora_are_founded_during_a_long_run():
+    from forumsim import embedded_scenario
+    eco = Ecosystem(embedded_scenario().overridden(people=3000, days=400, seed=5)).run()
+    founded = [f for f in eco.fora if f.founded > 0]
+    assert founded, "no forum was founded in 400 days"
+    for forum in founded:
+        assert busy_founder_is_skilled(eco, forum)
+
+
+def busy_founder_is_skilled(eco, forum) -> bool:
+    return eco.people.skill[forum.founder] >= eco.behaviour.founder_min_skill

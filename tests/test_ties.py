@@ -1,0 +1,55 @@
+"""Ties: formed only by interaction, strengthened by repetition, decaying without contact."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forumsim.ties import Ties
+
+
+def test_interaction_creates_then_strengthens_a_tie():
+    ties = Ties(10, half_life_days=100)
+    assert ties.interact(np.array([1, 2]), np.array([2, 1]), day=3) == 1
+    assert len(ties) == 1 and ties.has_tie(1, 2) and ties.has_tie(2, 1)
+    assert ties.edges.weight[0] == 2.0
+    assert ties.interact(np.array([1]), np.array([2]), day=5, strength=3.0) == 0
+    assert ties.edges.weight[0] == 5.0 and ties.edges.last[0] == 5
+
+
+def test_self_interactions_make_no_tie():
+    ties = Ties(5, half_life_days=10)
+    assert ties.interact(np.array([3]), np.array([3]), day=0) == 0
+    assert len(ties) == 0
+
+
+def test_neighbours_are_symmetric():
+    ties = Ties(6, half_life_days=10)
+    ties.interact(np.array([0, 0, 4]), np.array([1, 2, 0]), day=0)
+    assert sorted(ties.neighbours(0).tolist()) == [1, 2, 4]
+    assert ties.neighbours(4).tolist() == [0]
+    assert ties.neighbours(5).tolist() == []
+
+
+def test_strength_halves_after_the_half_life():
+    ties = Ties(4, half_life_days=30)
+    ties.interact(np.array([0]), np.array([1]), day=10, strength=4.0)
+    assert np.isclose(ties.strength(day=40)[0], 2.0)
+
+
+def test_ties_link_only_people_who_were_on_a_common_forum(busy_run):
+    table = busy_run.memberships.table
+    fora_of: dict[int, set[int]] = {}
+    for person, forum in zip(table.person.tolist(), table.forum.tolist(), strict=True):
+        fora_of.setdefault(person, set()).add(forum)
+    edges = busy_run.ties.edges
+    assert len(edges) > 100
+    for u, v in zip(edges.u.tolist(), edges.v.tolist(), strict=True):
+        assert fora_of.get(u, set()) & fora_of.get(v, set()), (u, v)
+
+
+def test_graph_export_keeps_people_and_weights():
+    ties = Ties(5, half_life_days=10)
+    ties.interact(np.array([0, 1]), np.array([1, 2]), day=0, strength=2.0)
+    graph = ties.to_networkx(people=np.array([0, 1, 3]))
+    assert set(graph.nodes) == {0, 1, 3}
+    assert graph[0][1]["weight"] == 2.0 and not graph.has_edge(1, 2)
