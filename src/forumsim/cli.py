@@ -87,7 +87,7 @@ def run(
 
 def _print_summary(summary: dict, target: Path) -> None:
     metrics = summary["metrics"]
-    table = Table(title=f"forumsim run: {summary['scenario']} (seed {summary['seed']}, "
+    table = Table(min_width=64, title=f"forumsim run: {summary['scenario']} (seed {summary['seed']}, "
                         f"{summary['days']} days, {summary['people']:,} people)")
     table.add_column("figure")
     table.add_column("value", justify="right")
