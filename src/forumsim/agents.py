@@ -58,6 +58,8 @@ class Population:
         self.rule_breaking = _propensity(rng, breaker, b.rule_break_prob_per_post)
         self.skill = rng.beta(2.0, 5.0, n).astype(np.float32)
         self.risk_aversion = rng.beta(2.0, 2.0, n).astype(np.float32)
+        # Drawn up front so that a person's career is the same in paired runs.
+        self.career_days = rng.exponential(b.career_days_mean, n).astype(np.float32) + 1.0
         # Upper bound of each person's daily chance to act, for drawing the active set.
         self.p_max = np.zeros(n, dtype=np.float32)
 
@@ -202,6 +204,11 @@ class Member(Person):
                 answered.append(authors[rng.integers(len(authors), size=len(here))])
         if repliers:
             repliers, answered = np.concatenate(repliers), np.concatenate(answered)
+            if eco.cautious:
+                # After enforcement news, new ties form rarely; known contacts stay in touch.
+                known = eco.ties.have_ties(repliers, answered)
+                keep = known | (rng.random(len(repliers)) < b.threat_new_tie_factor)
+                repliers, answered = repliers[keep], answered[keep]
             # A private exchange after a reply makes the tie three times as strong.
             private = rng.random(len(repliers)) < b.private_exchange_prob
             eco.ties.interact(repliers, answered, eco.day, strength=np.where(private, 3.0, 1.0))
@@ -293,6 +300,8 @@ class Moderator(VIP):
         while forum.reports and done < capacity:
             row = forum.reports.popleft()
             done += 1
+            if row < 0:
+                continue  # a bot registration, cleared
             person = int(table.person[row])
             if eco.memberships.row_of[person, forum.id] != row or table.rank[row] >= Rank.MODERATOR:
                 continue
@@ -315,9 +324,11 @@ class Admin(Moderator):
             forum.status = "online"
         if forum.online and forum.admins:
             skill = float(eco.people.skill[forum.admins].max())
-            if eco.rng.random() < b.outage_rate_per_day * (1.0 - skill):
+            # Draws from the forum's own stream keep outages in step between paired runs.
+            outage, length = forum.rng.random(), int(forum.rng.geometric(1 / b.outage_days_mean))
+            if outage < b.outage_rate_per_day * (1.0 - skill):
                 forum.status = "down"
-                forum.down_until = eco.day + int(eco.rng.geometric(1.0 / b.outage_days_mean))
+                forum.down_until = eco.day + length
 
     @classmethod
     def recruit_moderators(cls, eco: Ecosystem, forum: Forum) -> None:
@@ -358,6 +369,8 @@ class Admin(Moderator):
     def tighten_access(cls, eco: Ecosystem, forum: Forum, backlog: bool) -> None:
         """An open forum whose staff stay swamped for long goes restricted."""
         forum.backlog_days = forum.backlog_days + 1 if backlog else 0
+        if forum.infiltrated:
+            return  # law enforcement keeps the doors open
         if forum.backlog_days >= eco.behaviour.tighten_backlog_days and forum.access.name == "open":
             eco.change_access(forum, "restricted")
 

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from forumsim import __version__
@@ -76,27 +82,49 @@ def run(
     from forumsim.store import write_run
 
     target = out_dir or Path("results") / scenario.name
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("days"), TimeRemainingColumn(), console=err,
+    runs = "" if not scenario.interventions else " + counterfactual"
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TaskProgressColumn(), TimeRemainingColumn(), console=err,
                   disable=quiet) as bar:
-        task = bar.add_task(f"{scenario.name}: {scenario.people:,} people", total=scenario.days)
-        result = run_scenario(scenario, progress=lambda day: bar.update(task, completed=day))
+        task = bar.add_task(f"{scenario.name}: {scenario.people:,} people, "
+                            f"{scenario.days} days{runs}", total=1.0)
+        result = run_scenario(scenario, progress=lambda done: bar.update(task, completed=done))
     write_run(result, target, run_figures if figures else None)
     _print_summary(result.summary(), target)
 
 
+def _shown(key: str, value: object) -> str:
+    if value is None:
+        return "-"
+    if key.startswith(("share_", "top1pct", "loss", "lasting", "rehomed", "top_dest",
+                       "network_giant")):
+        return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def _print_summary(summary: dict, target: Path) -> None:
     metrics = summary["metrics"]
-    table = Table(min_width=64, title=f"forumsim run: {summary['scenario']} (seed {summary['seed']}, "
-                        f"{summary['days']} days, {summary['people']:,} people)")
+    title = (f"forumsim run: {summary['scenario']} (seed {summary['seed']}, "
+             f"{summary['days']} days, {summary['people']:,} people)")
+    table = Table(min_width=64, title=title)
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        shown = f"{value:.1%}" if key.startswith(("share_", "top1pct")) else (
-            f"{value:,.1f}" if isinstance(value, float) else f"{value:,}")
-        table.add_row(key, shown)
+        if key != "interventions":
+            table.add_row(key, _shown(key, value))
     table.add_row("wall time", f"{summary['wall_seconds']:.1f} s")
     out.print(table)
+    for record in metrics.get("interventions", []):
+        shock = Table(min_width=64, title=f"{record['type']} on day {record['day']} "
+                                          f"({record['target']}), against the counterfactual")
+        shock.add_column("figure")
+        shock.add_column("value", justify="right")
+        for key, value in record.items():
+            if key not in ("type", "day", "target", "destinations"):
+                shock.add_row(key, _shown(key, value))
+        out.print(shock)
     out.print(f"results written to [bold]{target}/[/]")
 
 

@@ -55,6 +55,7 @@ class Forum:
     access: AccessPolicy
     founded: int
     founder: int = -1
+    rng: np.random.Generator = field(default_factory=np.random.default_rng, repr=False)
     status: str = Status.ONLINE
     down_until: int = -1
     ended: int = -1
@@ -66,9 +67,13 @@ class Forum:
     backlog_days: int = 0
     registrations_open: bool = True
     abandoned: bool = False  # no admin or moderator left: closes at the next day's start
+    hidden: bool = False  # admins hide member lists and activity (after enforcement news)
+    infiltrated: bool = False  # covertly run by law enforcement
+    frozen_until: int = -1  # registrations frozen until this day
     recent_authors: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     # Today's counters, reset at the start of each day.
     visitors: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    visitors_yesterday: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     posts: int = 0
     shares: int = 0
     registrations: int = 0
@@ -90,6 +95,7 @@ class Forum:
 
     def new_day(self) -> None:
         """Reset today's counters."""
+        self.visitors_yesterday = self.visitors
         self.visitors = np.empty(0, dtype=np.int64)
         self.posts = self.shares = self.registrations = 0
 
@@ -108,7 +114,8 @@ class Memberships:
     def __init__(self, n_people: int, forum_capacity: int = 16) -> None:
         self.table = Table({"person": np.int32, "forum": np.int16, "rank": np.int8,
                             "posts": np.int32, "contributions": np.int32, "thanks": np.int32,
-                            "joined": np.int32, "promoted": np.int32, "warnings": np.int16,
+                            "joined": np.int32, "promoted": np.int32, "last_visit": np.int32,
+                            "warnings": np.int16,
                             "full_access": bool},
                            capacity=max(1024, n_people // 2))
         self.row_of = np.full((n_people, forum_capacity), -1, dtype=np.int32)
@@ -126,7 +133,7 @@ class Memberships:
             full_access: bool) -> np.ndarray:
         """Register `people` (not yet members) on `forum`; returns the new rows."""
         rows = self.table.append(person=people, forum=forum, rank=rank, joined=day,
-                                 promoted=day, full_access=full_access)
+                                 promoted=day, last_visit=-1, full_access=full_access)
         self.row_of[people, forum] = rows
         return rows
 

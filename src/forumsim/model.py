@@ -8,11 +8,31 @@ import mesa
 import numpy as np
 
 from forumsim import relocation
-from forumsim.access import policy
+from forumsim.access import policy, stricter
 from forumsim.agents import ROLE_CLASSES, Admin, Moderator, Person, Population, State, Visits
 from forumsim.forum import Address, Forum, Memberships, Rank, Status
+from forumsim.interventions import Event, build
 from forumsim.scenario import Scenario, embedded_scenario
 from forumsim.ties import Ties
+
+
+class Streams:
+    """Independent random streams derived from the scenario's seed, one per process that
+    must stay in step between paired runs (common random numbers): daily activity, each
+    forum's outages, new fora, and the choices of interventions. Everything else uses
+    the model's own `rng`, seeded from the same seed."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        activity, founding, interventions = np.random.SeedSequence(seed).spawn(3)
+        self.activity = np.random.default_rng(activity)
+        self.founding = np.random.default_rng(founding)
+        self.interventions = np.random.default_rng(interventions)
+
+    def forum(self, forum_id: int) -> np.random.Generator:
+        """The stream of forum `forum_id` (its outages)."""
+        return np.random.default_rng(np.random.SeedSequence([self.seed, 1_000_003, forum_id]))
+
 
 ROLE_NAMES = ("lurkers", "members", "vips", "moderators", "admins")
 DAILY_COUNTERS = ("posts", "shares", "downloads", "exclusive_downloads", "registrations",
@@ -37,6 +57,7 @@ class Ecosystem(mesa.Model):
         scenario = scenario or embedded_scenario()
         super().__init__(rng=scenario.seed)
         self.config = scenario  # mesa.Model.scenario is Mesa's own
+        self.streams = Streams(scenario.seed)
         self.behaviour = b = scenario.behaviour
         self.day = 0
         n = scenario.people
@@ -51,6 +72,12 @@ class Ecosystem(mesa.Model):
         self.today: dict[str, int] = dict.fromkeys(DAILY_COUNTERS, 0)
         self.active_today = 0
         self._careers_end: dict[int, list[np.ndarray]] = defaultdict(list)
+        self.interventions = build(scenario.interventions)
+        self.events: list[Event] = []
+        self.takedowns = 0
+        self.cautious_until = -1
+        self.deterred_on: int | None = None
+        self._successors: dict[int, list[tuple[Forum, list[int], Event]]] = defaultdict(list)
         self._set_up_fora()
         self.datacollector = mesa.DataCollector(
             model_reporters={"day": "day", "active_people": "active_today",
@@ -60,7 +87,8 @@ class Ecosystem(mesa.Model):
                              "ties": lambda m: len(m.ties),
                              **{name: _role_count(i) for i, name in enumerate(ROLE_NAMES)}},
             tables={"forums": ["day", "forum", "access", "status", "members",
-                               "active_members", "posts", "shares", "staff"]},
+                               "active_members", "posts", "shares", "staff", "registrations",
+                               "infiltrated"]},
         )
 
     # ----- the day -----------------------------------------------------------------------
@@ -72,6 +100,11 @@ class Ecosystem(mesa.Model):
         for forum in self.fora:
             if forum.abandoned and not forum.gone:
                 forum.status, forum.ended = Status.CLOSED, self.day
+                for event in self.events:  # e.g. all staff arrested: the shock downed it
+                    if event.forum == forum.id and not len(event.displaced):
+                        event.displace(self.recently_active_members(forum))
+            if 0 <= forum.frozen_until <= self.day:
+                forum.registrations_open, forum.frozen_until = True, -1
             if not forum.gone:
                 Admin.keep_online(self, forum)
         self.act()
@@ -80,7 +113,10 @@ class Ecosystem(mesa.Model):
         self.collect()
 
     def apply_interventions(self) -> None:
-        """Shocks scheduled for today (none in the baseline model)."""
+        """Shocks scheduled for today, in the scenario's order."""
+        for intervention in self.interventions:
+            if intervention.due(self.day):
+                intervention.apply(self)
 
     def act(self) -> None:
         """Draw today's active people at once; only they act."""
@@ -91,6 +127,9 @@ class Ecosystem(mesa.Model):
         self.today["failed_visits"] += int((~online).sum())
         visits = visits.where(online)
         self.active_today = len(visits)
+        self.memberships.table.last_visit[visits.rows] = self.day
+        for event in self.events:
+            event.follow(self.day, visits)
         for forum_id in np.unique(visits.forums).tolist():
             self.fora[forum_id].visitors = visits.people[visits.forums == forum_id]
         ranks = self.memberships.table.rank[visits.rows]
@@ -101,6 +140,7 @@ class Ecosystem(mesa.Model):
         # Newcomers, people with no forum left and curious visitors look for a forum.
         self.search_and_join(np.concatenate([active[outside], unplaced,
                                              Person.explorers(self, visits)]))
+        relocation.give_up(self, unplaced)
 
     def govern(self) -> None:
         """Staff work through queues within capacity; admins tend their forum."""
@@ -118,7 +158,12 @@ class Ecosystem(mesa.Model):
                 Admin.recruit_moderators(self, forum)
 
     def relocate(self) -> None:
-        """New fora are founded now and then; careers that end today end."""
+        """Successors of downed fora open; new fora are founded now and then; careers that
+        end today end."""
+        for forum, staff, event in self._successors.pop(self.day, []):
+            successor = relocation.found_successor(self, forum, staff, event.displaced)
+            if successor is not None:
+                event.successors.append(successor.name)
         relocation.maybe_found_forum(self)
         ending = self._careers_end.pop(self.day, None)
         if ending:
@@ -131,7 +176,8 @@ class Ecosystem(mesa.Model):
             self.datacollector.add_table_row("forums", {
                 "day": self.day, "forum": f.name, "access": f.access.name, "status": f.status,
                 "members": f.members, "active_members": len(f.visitors), "posts": f.posts,
-                "shares": f.shares, "staff": len(f.staff)})
+                "shares": f.shares, "staff": len(f.staff), "registrations": f.registrations,
+                "infiltrated": f.infiltrated})
 
     # ----- activity ------------------------------------------------------------------------
     def _new_day(self) -> None:
@@ -146,14 +192,19 @@ class Ecosystem(mesa.Model):
         p = self.people
         if self.day % 7 == 1:
             self._tighten_activity_bounds()
-        candidates = np.flatnonzero(self.rng.random(p.n, dtype=np.float32) < p.p_max)
+        # One uniform per person and day from a stream nothing else uses, so a person is
+        # active on the same days in paired runs unless the shock changed them.
+        draw = self.streams.activity.random(p.n, dtype=np.float32)
+        candidates = np.flatnonzero(draw < p.p_max)
         registered = p.state[candidates] == State.ACTIVE
-        chance = np.ones(len(candidates), dtype=np.float32)
+        chance = p.p_max[candidates].copy()
         who = candidates[registered]
         b = self.behaviour
         novelty = 1.0 + b.novelty_boost * np.exp(-(self.day - p.entered[who]) / b.novelty_days)
-        chance[registered] = np.minimum(p.activity[who] * novelty, 1.0) / p.p_max[who]
-        return candidates[self.rng.random(len(candidates)) < chance]
+        chance[registered] = np.minimum(p.activity[who] * novelty, 1.0)
+        if self.deterred_on is not None:
+            chance[registered] *= self.deterrence()
+        return candidates[draw[candidates] < chance]
 
     def _tighten_activity_bounds(self) -> None:
         """Novelty only decays, so today's chance bounds the next days' (fewer rejections)."""
@@ -229,7 +280,7 @@ class Ecosystem(mesa.Model):
         p.entered[people] = entered
         p.p_max[people] = np.minimum(p.activity[people] * (1.0 + b.novelty_boost), 1.0)
         self.role_counts += np.bincount(p.role[people], minlength=len(self.role_counts))
-        careers = np.ceil(self.rng.exponential(b.career_days_mean, len(people))).astype(np.int64)
+        careers = np.ceil(p.career_days[people]).astype(np.int64)
         # Careers are memoryless: people registered before day 0 get a fresh remainder.
         ends = np.maximum(p.entered[people], self.day) + np.maximum(careers, 1)
         order = np.argsort(ends, kind="stable")
@@ -284,13 +335,104 @@ class Ecosystem(mesa.Model):
             self.people.home[person] = -1
 
     def change_access(self, forum: Forum, access: str) -> None:
-        """Admins switch the forum to another access regime."""
-        forum.access = policy(access)
+        """Admins switch the forum to another access regime (or one step 'stricter')."""
+        forum.access = stricter(forum.access) if access == "stricter" else policy(access)
+
+    # ----- shocks ------------------------------------------------------------------------------
+    @property
+    def cautious(self) -> bool:
+        """Whether enforcement news is recent enough to make people wary of strangers."""
+        return self.day <= self.cautious_until
+
+    def resolve_forum(self, target: str) -> Forum | None:
+        """The forum a shock aims at: by name, or the largest / most central / a random
+        forum among those not gone (None if there is none)."""
+        alive = [f for f in self.fora if not f.gone]
+        if target not in ("largest", "most_central", "random"):
+            forum = self.forum(target)
+            return None if forum.gone else forum
+        if not alive:
+            return None
+        if target == "largest":
+            return max(alive, key=lambda f: (f.members, -f.id))
+        if target == "random":
+            return alive[int(self.streams.interventions.integers(len(alive)))]
+        return max(alive, key=lambda f: (self.shared_members(f), -f.id))
+
+    def shared_members(self, forum: Forum) -> int:
+        """Members of `forum` who also belong to another forum still there (its centrality
+        in the forum overlap network)."""
+        members = self.members_of(forum)
+        others = [f.id for f in self.fora if f is not forum and not f.gone]
+        rows = np.take(self.memberships.row_of, members, axis=0)[:, others]
+        return int((rows >= 0).any(axis=1).sum()) if others else 0
+
+    def members_of(self, forum: Forum) -> np.ndarray:
+        """People in the ecosystem with a current membership of `forum`."""
+        table = self.memberships.table
+        rows = np.flatnonzero(table.forum == forum.id)
+        people = table.person[rows].astype(np.int64)
+        current = self.memberships.row_of[people, forum.id] == rows
+        people = people[current]
+        return people[self.people.state[people] == State.ACTIVE]
+
+    def record_event(self, intervention, forum: Forum | None) -> Event:
+        """Start the record of a shock applied today."""
+        event = Event(type=intervention.spec.type, day=self.day, index=intervention.index,
+                      target=forum.name if forum is not None else None,
+                      forum=forum.id if forum is not None else -1,
+                      window=self.behaviour.rehoming_window_days)
+        self.events.append(event)
+        return event
+
+    def take_down(self, forum: Forum, event: Event) -> None:
+        """The forum goes offline for good; its recently active members are displaced;
+        surviving staff may found a successor."""
+        event.displace(self.recently_active_members(forum))
+        forum.status, forum.ended, forum.infiltrated = Status.SEIZED, self.day, False
+        self.takedowns += 1
+        relocation.plan_successor(self, forum, event)
+
+    def recently_active_members(self, forum: Forum) -> np.ndarray:
+        """People in the ecosystem who visited `forum` within the rehoming window."""
+        table = self.memberships.table
+        rows = np.flatnonzero(table.forum == forum.id)
+        recent = rows[table.last_visit[rows] >= self.day - self.behaviour.rehoming_window_days]
+        people = table.person[recent].astype(np.int64)
+        return people[self.people.state[people] == State.ACTIVE]
+
+    def arrest(self, people: np.ndarray) -> int:
+        """Arrest people still in the ecosystem; they never act again. Returns how many."""
+        people = np.unique(np.asarray(people, dtype=np.int64))
+        people = people[self.people.state[people] == State.ACTIVE]
+        relocation.desist(self, people, State.ARRESTED)
+        return len(people)
+
+    def alarm(self) -> None:
+        """Enforcement news: people turn cautious; admins hide member lists and activity."""
+        self.cautious_until = self.day + int(self.behaviour.threat_days)
+        for forum in self.fora:
+            forum.hidden = True
+
+    def deter(self) -> None:
+        """A publicized takedown: activity drops for a while; the most risk-averse quit."""
+        self.deterred_on = self.day
+        p, b = self.people, self.behaviour
+        active = np.flatnonzero(p.state == State.ACTIVE)
+        quits = (self.streams.interventions.random(len(active))
+                 < b.deterrence_desist_prob * p.risk_aversion[active])
+        relocation.desist(self, active[quits])
+
+    def deterrence(self) -> float:
+        """Today's activity multiplier after a publicized takedown (1 = no effect)."""
+        b = self.behaviour
+        elapsed = self.day - self.deterred_on
+        return 1.0 - b.deterrence_activity_drop * float(np.exp(-elapsed / b.threat_days))
 
     def add_forum(self, name: str, access: str, founder: int = -1) -> Forum:
         """A new forum comes online today."""
         forum = Forum(id=len(self.fora), name=name, access=policy(access), founded=self.day,
-                      founder=founder)
+                      founder=founder, rng=self.streams.forum(len(self.fora)))
         self.memberships.ensure_forum_slot(forum.id)
         if forum.id >= self.known.shape[1]:
             self.known = np.hstack([self.known, np.zeros_like(self.known)])

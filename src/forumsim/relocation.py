@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from forumsim.access import stricter
 from forumsim.agents import State
 from forumsim.forum import Address, Rank
 
 if TYPE_CHECKING:
+    from forumsim.forum import Forum
     from forumsim.model import Ecosystem
 
 
@@ -29,14 +31,18 @@ def search_and_join(eco: Ecosystem, people: np.ndarray) -> int:
     known = eco.known[people, :n_fora]
     open_now = np.array([f.online and f.registrations_open for f in eco.fora])
     listed = np.array([f.access.publicly_listed for f in eco.fora])
-    allowed = (open_now & (listed | (known >= Address.KNOWN)) & (known != Address.BANNED)
-               & (eco.memberships.row_of[people, :n_fora] < 0))
+    allowed = open_now & (listed | (known >= Address.KNOWN)) & (known != Address.BANNED)
+    contacts, vouchers = _contacts_on_fora(eco, people, n_fora)
+    # A contact's forum is known; a VIP or staff contact on a closed forum vouches.
+    allowed |= open_now & (contacts > 0) & (known != Address.BANNED)
+    allowed &= eco.memberships.row_of[people, :n_fora] < 0
+    invited = (known == Address.INVITED) | (vouchers > 0)
     for forum in eco.fora:
         column = allowed[:, forum.id]
         if column.any():
-            column[column] = forum.access.admits(known[column, forum.id] == Address.INVITED)
+            column[column] = forum.access.admits(invited[column, forum.id])
     size = np.array([f.members + 1.0 for f in eco.fora])
-    weight = np.where(allowed, size, 0.0)
+    weight = np.where(allowed, size * (1.0 + eco.behaviour.contact_weight * contacts), 0.0)
     total = weight.sum(axis=1)
     can = total > 0
     if not can.any():
@@ -46,8 +52,30 @@ def search_and_join(eco: Ecosystem, people: np.ndarray) -> int:
     choice = (cumulative <= pick[:, None]).sum(axis=1)
     joined = people[can]
     for forum_id in np.unique(choice).tolist():
-        eco.join(joined[choice == forum_id], eco.fora[forum_id])
+        newcomers = joined[choice == forum_id]
+        if eco.fora[forum_id].access.name == "closed":  # a vouching contact invites them
+            eco.known[newcomers, forum_id] = Address.INVITED
+        eco.join(newcomers, eco.fora[forum_id])
     return len(joined)
+
+
+def _contacts_on_fora(eco: Ecosystem, people: np.ndarray,
+                      n_fora: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each person and forum: how many of their contacts are members there, and how
+    many of those are VIPs or staff (who can vouch for them)."""
+    contacts = np.zeros((len(people), n_fora), dtype=np.int64)
+    vouchers = np.zeros((len(people), n_fora), dtype=np.int64)
+    table = eco.memberships.table
+    for i, person in enumerate(people.tolist()):
+        neighbours = eco.ties.neighbours(person)
+        if not len(neighbours):
+            continue  # most newcomers know nobody yet
+        neighbours = neighbours[eco.people.state[neighbours] == State.ACTIVE]
+        rows = np.take(eco.memberships.row_of, neighbours, axis=0)[:, :n_fora]
+        member = rows >= 0
+        contacts[i] = member.sum(axis=0)
+        vouchers[i] = (member & (table.rank[np.maximum(rows, 0)] >= Rank.VIP)).sum(axis=0)
+    return contacts, vouchers
 
 
 def found_forum(eco: Ecosystem, founder: int, access: str, name: str | None = None) -> int:
@@ -65,7 +93,8 @@ def found_forum(eco: Ecosystem, founder: int, access: str, name: str | None = No
 def maybe_found_forum(eco: Ecosystem) -> int | None:
     """Now and then a skilled, active person founds a new forum (weighted by skill)."""
     b = eco.behaviour
-    if eco.rng.random() >= b.founding_rate_per_day:
+    stream = eco.streams.founding
+    if stream.random() >= b.founding_rate_per_day:
         return None
     p = eco.people
     candidates = np.flatnonzero((p.state == State.ACTIVE) & (p.skill >= b.founder_min_skill)
@@ -73,10 +102,11 @@ def maybe_found_forum(eco: Ecosystem) -> int | None:
     if not len(candidates):
         return None
     weight = p.skill[candidates].astype(np.float64)
-    founder = int(eco.rng.choice(candidates, p=weight / weight.sum()))
+    founder = int(stream.choice(candidates, p=weight / weight.sum()))
     mix = b.new_forum_access
-    access = str(eco.rng.choice(["open", "restricted", "closed"],
-                                p=[mix.open, mix.restricted, mix.closed]))
+    # Each takedown halves the appeal of open access to founders.
+    weights = np.array([mix.open * 0.5 ** eco.takedowns, mix.restricted, mix.closed])
+    access = str(stream.choice(["open", "restricted", "closed"], p=weights / weights.sum()))
     return found_forum(eco, founder, access)
 
 
@@ -94,3 +124,56 @@ def desist(eco: Ecosystem, people: np.ndarray, state: int = State.DESISTED) -> N
         for forum in eco.fora:
             if person in forum.staff:
                 eco.leave_staff(person, forum)
+
+
+def give_up(eco: Ecosystem, people: np.ndarray) -> None:
+    """Displaced people who still found no forum today may desist for good."""
+    p = eco.people
+    people = people[p.state[people] == State.ACTIVE]
+    rows = np.take(eco.memberships.row_of, people, axis=0)[:, : len(eco.fora)]
+    gone = np.array([f.gone for f in eco.fora], dtype=bool)
+    stranded = people[~((rows >= 0) & ~gone).any(axis=1)]
+    quits = eco.rng.random(len(stranded)) < eco.behaviour.displaced_desist_prob
+    desist(eco, stranded[quits])
+
+
+def plan_successor(eco: Ecosystem, forum: Forum, event) -> None:
+    """Staff of a downed forum may open a successor after a set-up time that is shorter
+    for a more skilled founder."""
+    b = eco.behaviour
+    staff = [s for s in forum.staff if eco.people.state[s] == State.ACTIVE]
+    if not staff or eco.rng.random() >= b.successor_prob:
+        return
+    skill = float(eco.people.skill[staff].max())
+    delay = max(1, int(np.ceil(b.successor_delay_days * (1.0 - skill / 2.0))))
+    eco._successors[eco.day + delay].append((forum, list(forum.staff), event))
+
+
+def found_successor(eco: Ecosystem, old: Forum, staff: list[int],
+                    audience: np.ndarray) -> Forum | None:
+    """The most skilled surviving former staff member opens a successor (often stricter);
+    the other survivors join its staff; they tell their contacts and announce it to the
+    old forum's displaced members (`audience`) on the fora they moved to."""
+    survivors = [s for s in staff if eco.people.state[s] == State.ACTIVE]
+    if not survivors:
+        return None
+    survivors.sort(key=lambda s: (-float(eco.people.skill[s]), s))
+    founder = survivors[0]
+    access = old.access.name
+    if eco.rng.random() < eco.behaviour.successor_stricter_prob:
+        access = stricter(old.access).name
+    generation = sum(f.name.startswith(old.name.split(" (")[0]) for f in eco.fora)
+    forum = eco.fora[found_forum(eco, founder, access,
+                                 name=f"{old.name.split(' (')[0]} ({generation + 1})")]
+    helpers = np.array(survivors[1:], dtype=np.int64)
+    helpers = helpers[eco.memberships.row_of[helpers, forum.id] < 0]
+    if len(helpers):
+        eco.join(helpers, forum, rank=Rank.MODERATOR)
+    tell = Address.INVITED if access == "closed" else Address.KNOWN
+    audience = audience[eco.known[audience, forum.id] != Address.BANNED]
+    eco.known[audience, forum.id] = np.maximum(eco.known[audience, forum.id], Address.KNOWN)
+    for person in survivors[1:]:
+        contacts = eco.ties.neighbours(person)
+        contacts = contacts[eco.known[contacts, forum.id] != Address.BANNED]
+        eco.known[contacts, forum.id] = np.maximum(eco.known[contacts, forum.id], tell)
+    return forum

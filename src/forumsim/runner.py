@@ -1,32 +1,40 @@
 """Running scenarios: one run from a Scenario to a RunResult (time series, metrics,
-provenance)."""
+provenance), and paired runs that measure each intervention against its counterfactual."""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from forumsim import __version__
-from forumsim.metrics import top_share
+from forumsim import __version__, keyplayers
+from forumsim import metrics as m
+from forumsim.agents import State
+from forumsim.interventions import Event
 from forumsim.model import Ecosystem
 from forumsim.scenario import Scenario
+
+SMOOTHING_DAYS = 7  # resilience metrics compare 7-day means: single days are noisy
 
 
 @dataclass
 class RunResult:
-    """What one run produced: daily tables, end-of-run metrics and provenance."""
+    """What one run produced: daily tables, end-of-run metrics and provenance; with
+    interventions, also the counterfactual's daily table and the shocks' records."""
 
     scenario: Scenario
     ecosystem: pd.DataFrame
     forums: pd.DataFrame
-    metrics: dict[str, float]
+    metrics: dict[str, object]
     contributions: np.ndarray  # posts + shares per registered person (participation)
     wall_seconds: float
-    provenance: dict[str, object] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    fora_names: list[str] = field(default_factory=list)
+    counterfactual: pd.DataFrame | None = None
 
     def summary(self) -> dict[str, object]:
         """The content of summary.json."""
@@ -36,21 +44,22 @@ class RunResult:
                 "wall_seconds": round(self.wall_seconds, 3), "metrics": self.metrics}
 
 
-def end_of_run_metrics(eco: Ecosystem) -> dict[str, float]:
-    """Flat end-of-run figures: participation inequality, roles, fora, network size."""
+def end_of_run_metrics(eco: Ecosystem) -> dict[str, object]:
+    """Flat end-of-run figures: participation inequality, roles, fora, network."""
     p = eco.people
     registered = p.registered()
     n = max(int(registered.sum()), 1)
     contributions = (p.posts + p.shares)[registered]
     roles = np.bincount(p.role[registered], minlength=5)
     daily = eco.datacollector.get_model_vars_dataframe()
-    last30 = daily.tail(30)
+    graph = eco.ties.to_networkx(people=np.flatnonzero(p.state == State.ACTIVE))
+    graph.remove_nodes_from([v for v, d in list(graph.degree) if d == 0])
     return {
         "registered_people": int(registered.sum()),
         "share_lurkers": float(roles[0] / n),
         "share_posting": float((contributions > 0).sum() / n),
         "share_sharing": float((p.shares[registered] > 0).sum() / n),
-        "top1pct_post_share": top_share(contributions, 0.01),
+        "top1pct_post_share": m.top_share(contributions, 0.01),
         "share_vips": float(roles[2] / n),
         "share_staff": float((roles[3] + roles[4]) / n),
         "online_fora": int(sum(f.online for f in eco.fora)),
@@ -58,13 +67,17 @@ def end_of_run_metrics(eco: Ecosystem) -> dict[str, float]:
         "fora_founded": eco.founded_count,
         "posts_total": int(daily["posts"].sum()),
         "shares_total": int(daily["shares"].sum()),
-        "active_people_mean_last30": float(last30["active_people"].mean()),
+        "active_people_mean_last30": float(daily.tail(30)["active_people"].mean()),
+        "arrested": int((p.state == State.ARRESTED).sum()),
         "ties": len(eco.ties),
+        # Among people in the ecosystem who have at least one tie.
+        "network_giant_share": keyplayers.giant_component_share(graph),
+        "network_fragmentation": keyplayers.fragmentation(graph),
     }
 
 
-def run(scenario: Scenario, progress: Callable[[int], None] | None = None) -> RunResult:
-    """Run a scenario to its horizon; `progress(day)` is called after each day."""
+def simulate(scenario: Scenario, progress: Callable[[int], None] | None = None) -> RunResult:
+    """Run a scenario exactly as given (no counterfactual); `progress(day)` after each day."""
     start = time.perf_counter()
     eco = Ecosystem(scenario)
     for _ in range(scenario.days):
@@ -79,4 +92,98 @@ def run(scenario: Scenario, progress: Callable[[int], None] | None = None) -> Ru
         metrics=end_of_run_metrics(eco),
         contributions=(eco.people.posts + eco.people.shares)[registered],
         wall_seconds=time.perf_counter() - start,
+        events=eco.events,
+        fora_names=[f.name for f in eco.fora],
     )
+
+
+def run(scenario: Scenario, progress: Callable[[float], None] | None = None) -> RunResult:
+    """Run a scenario; with interventions, also its counterfactual (same scenario and
+    seed, no shocks: common random numbers) and, for targeted arrests, the same arrests at
+    random, then add one record per intervention to `metrics['interventions']`.
+    `progress(fraction)` reports the share of simulated days done."""
+    targeted = [i for i, spec in enumerate(scenario.interventions)
+                if spec.type == "arrests" and spec.strategy != "random"]
+    runs = 1 + bool(scenario.interventions) + len(targeted)
+    done = 0
+
+    def advance(day: int) -> None:
+        if progress is not None:
+            progress((done + day) / (runs * scenario.days))
+
+    start = time.perf_counter()
+    result = simulate(scenario, advance)
+    if scenario.interventions:
+        done += scenario.days
+        counterfactual = simulate(scenario.without_interventions(), advance)
+        result.counterfactual = counterfactual.ecosystem
+        randoms = {}
+        for i in targeted:
+            done += scenario.days
+            randoms[i] = simulate(_random_variant(result, i), advance)
+        result.metrics["interventions"] = [
+            intervention_record(result, counterfactual, i, randoms.get(i))
+            for i in range(len(scenario.interventions))]
+    result.wall_seconds = time.perf_counter() - start
+    return result
+
+
+def _random_variant(result: RunResult, index: int) -> Scenario:
+    """The scenario with intervention `index` replaced by as many arrests at random, among
+    everyone in the ecosystem, as the strategy made (at its first application)."""
+    scenario = result.scenario
+    first = next((e for e in result.events if e.index == index), None)
+    k = max(first.arrested if first is not None else 0, 1)
+    specs = [spec.model_copy(update={"strategy": "random", "k": k, "share": None,
+                                     "forum": None}) if i == index else spec
+             for i, spec in enumerate(scenario.interventions)]
+    return scenario.model_copy(update={"interventions": specs})
+
+
+def _smooth(series: pd.Series) -> np.ndarray:
+    return series.rolling(SMOOTHING_DAYS, min_periods=1).mean().to_numpy()
+
+
+def activity_loss(result: RunResult, counterfactual: RunResult, day: int) -> float:
+    """Largest relative drop of (7-day mean) active people below the counterfactual."""
+    return m.loss(_smooth(result.ecosystem["active_people"]),
+                  _smooth(counterfactual.ecosystem["active_people"]), day - 1)
+
+
+def intervention_record(result: RunResult, counterfactual: RunResult, index: int,
+                        random_run: RunResult | None = None) -> dict[str, object]:
+    """Resilience figures of intervention `index` against the counterfactual."""
+    spec = result.scenario.interventions[index]
+    events = [e for e in result.events if e.index == index]
+    day = events[0].day if events else spec.day
+    actual = result.ecosystem["active_people"]
+    other = counterfactual.ecosystem["active_people"]
+    smooth_actual, smooth_other = _smooth(actual), _smooth(other)
+    displaced = np.unique(np.concatenate([e.displaced for e in events])) if events else []
+    rehomed: dict[int, int] = {}
+    for event in events:
+        rehomed.update(event.rehomed)
+    destinations = Counter(rehomed.values())
+    record: dict[str, object] = {
+        "type": spec.type,
+        "day": day,
+        "target": next((e.target for e in events if e.target), getattr(spec, "strategy", None)),
+        "loss": m.loss(smooth_actual, smooth_other, day - 1),
+        "days_to_recovery": m.days_to_recovery(smooth_actual, smooth_other, day - 1, 0.1),
+        "triangle": m.triangle(actual.to_numpy(), other.to_numpy(), day - 1),
+        "lasting_loss": m.lasting_loss(smooth_actual, smooth_other, window=30),
+        "arrested": int(sum(e.arrested for e in events)),
+        "displaced": len(displaced),
+        "rehomed_30d": len(rehomed) / len(displaced) if len(displaced) else None,
+        "top_destination_share": (max(destinations.values()) / len(rehomed)
+                                  if rehomed else None),
+        "destinations": {result.fora_names[f]: n for f, n in destinations.most_common()},
+        "successor_fora": sum(len(e.successors) for e in events),
+        "network_giant_share_counterfactual": counterfactual.metrics["network_giant_share"],
+        "network_fragmentation_counterfactual": counterfactual.metrics["network_fragmentation"],
+    }
+    if random_run is not None:
+        loss_random = activity_loss(random_run, counterfactual, day)
+        record["loss_random"] = loss_random
+        record["kpd"] = m.key_player_dependence(record["loss"], loss_random)
+    return record

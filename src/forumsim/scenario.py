@@ -158,6 +158,137 @@ class Behaviour(Strict):
         0.6, description="technical skill needed to found a forum"
     )
     new_forum_access: AccessMix = Field(default_factory=AccessMix)
+    # Relocation, succession and reactions to enforcement.
+    contact_weight: float = Field(
+        1.0, ge=0.0, le=100.0,
+        description="extra pull of a forum per contact already there, when choosing where to go"
+    )
+    displaced_desist_prob: Probability = Field(
+        0.03, description="probability that a displaced person who finds no forum on an "
+                          "active day gives up for good"
+    )
+    successor_prob: Probability = Field(
+        0.8, description="probability that surviving staff of a downed forum found a successor"
+    )
+    successor_delay_days: PositiveFloat = Field(
+        21.0, description="set-up time of a successor forum for a founder of skill 0, days "
+                          "(a founder of skill s needs (1 - s/2) times this)"
+    )
+    successor_stricter_prob: Probability = Field(
+        0.6, description="probability that a successor forum is one step stricter"
+    )
+    threat_days: PositiveFloat = Field(
+        90.0, description="days that enforcement news keeps people cautious"
+    )
+    threat_new_tie_factor: Probability = Field(
+        0.3, description="while cautious, chance that a reply to a stranger still forms a tie"
+    )
+    deterrence_activity_drop: Probability = Field(
+        0.3, description="largest drop in activity right after a publicized takedown (share)"
+    )
+    deterrence_desist_prob: Probability = Field(
+        0.05, description="probability that a fully risk-averse person desists on a "
+                          "publicized takedown"
+    )
+    poor_opsec_threshold: Probability = Field(
+        0.35, description="operational security (mean of skill and risk aversion) below "
+                          "which seized data can identify a person"
+    )
+    hiding_effect: Probability = Field(
+        0.5, description="reduction of identification chances once admins hide member activity"
+    )
+    undercover_detection_prob_per_day: Probability = Field(
+        0.01, description="daily chance that staff of skill 1 detect law enforcement running "
+                          "their forum"
+    )
+    rehoming_window_days: int = Field(
+        30, ge=1, le=3650, description="days after a shock within which the displaced count "
+                                       "as rehomed"
+    )
+
+
+ForumTarget = Annotated[str, Field(
+    min_length=1, description="a forum's name, or 'largest', 'most_central' or 'random'")]
+STRATEGIES = ("random", "admins", "moderators", "staff", "vips", "degree", "betweenness",
+              "eigenvector", "fragmentation", "network_capital")
+
+
+class Scheduled(Strict):
+    """When an intervention happens: on `day`, and again every `every_days`, `times` times."""
+
+    day: int = Field(ge=1, description="day of the (first) shock")
+    every_days: int | None = Field(None, ge=1, le=36_500, description="repeat interval, days")
+    times: int = Field(1, ge=1, le=10_000, description="how many times it happens")
+
+    def days(self) -> list[int]:
+        """All days on which it happens."""
+        return [self.day + i * (self.every_days or 0) for i in range(self.times)]
+
+    @model_validator(mode="after")
+    def _repeat_needs_interval(self) -> Scheduled:
+        if self.times > 1 and self.every_days is None:
+            raise ValueError("times > 1 needs every_days (the repeat interval)")
+        return self
+
+
+class TakedownSpec(Scheduled):
+    """A forum is seized and goes offline for good."""
+
+    type: Literal["takedown"]
+    target: ForumTarget = "largest"
+    data_seized: Probability = Field(
+        0.0, description="probability that each member with poor opsec is identified and arrested")
+    publicized: bool = Field(False, description="deterrence: perceived risk rises for a while")
+
+
+class ArrestsSpec(Scheduled):
+    """People chosen by a targeting strategy are arrested and never act again."""
+
+    type: Literal["arrests"]
+    strategy: Literal["random", "admins", "moderators", "staff", "vips", "degree",
+                      "betweenness", "eigenvector", "fragmentation", "network_capital"] = "random"
+    k: int | None = Field(None, ge=1, le=10_000_000, description="people arrested each time")
+    share: Probability | None = Field(None, description="or: share of the candidates arrested")
+    forum: str | None = Field(None, description="only among members of this forum (by name)")
+
+    @model_validator(mode="after")
+    def _k_or_share(self) -> ArrestsSpec:
+        if (self.k is None) == (self.share is None):
+            raise ValueError("give exactly one of k (a number of people) or share")
+        return self
+
+
+class InfiltrationSpec(Scheduled):
+    """Law enforcement covertly runs a forum for a while, identifying active members."""
+
+    type: Literal["infiltration"]
+    target: ForumTarget = "largest"
+    duration_days: int = Field(90, ge=1, le=36_500)
+    identify_prob_per_day: Probability = Field(
+        0.02, description="daily chance that an active member is identified")
+    ending: Literal["takedown", "quiet"] = "takedown"
+
+
+class OutageSpec(Scheduled):
+    """A forum is down for a while (DDoS, failure) and comes back."""
+
+    type: Literal["outage"]
+    target: ForumTarget = "largest"
+    duration_days: int = Field(7, ge=1, le=36_500)
+
+
+class BotWaveSpec(Scheduled):
+    """Hacktivists flood a forum with bot registrations; admins may freeze registrations."""
+
+    type: Literal["bot_wave"]
+    target: ForumTarget = "largest"
+    bots_per_day: int = Field(500, ge=1, le=10_000_000)
+    duration_days: int = Field(7, ge=1, le=36_500)
+    freeze_days: int = Field(30, ge=1, le=36_500, description="how long admins freeze sign-ups")
+
+
+InterventionSpec = Annotated[TakedownSpec | ArrestsSpec | InfiltrationSpec | OutageSpec
+                             | BotWaveSpec, Field(discriminator="type")]
 
 
 class Scenario(Strict):
@@ -170,6 +301,25 @@ class Scenario(Strict):
     people: int = Field(20_000, ge=10, le=20_000_000, description="people in the population")
     fora: list[ForumSpec] = Field(min_length=1, max_length=60)
     behaviour: Behaviour = Field(default_factory=Behaviour)
+    interventions: list[InterventionSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _schedules_fit(self) -> Scenario:
+        names = {f.name for f in self.fora} | {"largest", "most_central", "random"}
+        for i, spec in enumerate(self.interventions):
+            last = spec.days()[-1]
+            if last > self.days:
+                raise ValueError(f"interventions.{i}: happens on day {last}, after the last "
+                                 f"simulated day {self.days}")
+            target = getattr(spec, "target", None) or getattr(spec, "forum", None)
+            if target is not None and target not in names:
+                raise ValueError(f"interventions.{i}: no forum '{target}' at day 0; use one of "
+                                 f"{', '.join(sorted(names))}")
+        return self
+
+    def without_interventions(self) -> Scenario:
+        """The counterfactual: the same scenario and seed with no shocks."""
+        return self.model_copy(update={"interventions": []})
 
     @field_validator("fora")
     @classmethod
@@ -205,18 +355,28 @@ class Scenario(Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_UNION_TAGS = {"takedown", "arrests", "infiltration", "outage", "bot_wave"}
+
+
 def _describe(error: ValidationError, source: str) -> str:
+    """One sentence naming the field, the bad value and what is allowed."""
     first = error.errors()[0]
-    path = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    value = first.get("input")
-    shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
-    if first["type"] == "extra_forbidden":
-        return f"{source}: unknown field '{path}'. Remove it or check its spelling."
-    if first["type"] == "missing":
-        return f"{source}: field '{path}' is required but missing."
+    loc = [p for p in first["loc"] if p not in _UNION_TAGS]  # pydantic adds the union tag
+    path = ".".join(str(p) for p in loc)
     more = len(error.errors()) - 1
     extra = f" ({more} more problem{'s' if more > 1 else ''} after this one.)" if more else ""
-    return f"{source}: field '{path}' has value {shown}, but {first['msg'].lower()}.{extra}"
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown field '{path}'. Remove it or check its spelling.{extra}"
+    if first["type"] == "missing":
+        return f"{source}: field '{path}' is required but missing.{extra}"
+    message = first["msg"].removeprefix("Value error, ")
+    value = first.get("input")
+    if isinstance(value, dict | list):
+        where = f"field '{path}': " if path else ""
+        return f"{source}: {where}{message}.{extra}"
+    shown = json.dumps(value, default=str)
+    rule = message[0].lower() + message[1:]
+    return f"{source}: field '{path}' has value {shown}, but {rule}.{extra}"
 
 
 def parse_scenario(data: object, source: str = "scenario") -> Scenario:
@@ -237,11 +397,19 @@ def embedded_scenario(name: str = "default") -> Scenario:
     return parse_scenario(yaml.safe_load(text), source=f"embedded scenario '{name}'")
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a YAML scenario file (or the name of an embedded scenario)."""
-    if str(path) in EMBEDDED:
-        return embedded_scenario(str(path))
-    path = Path(path)
+def _merged(base: dict, override: dict) -> dict:
+    """`base` with `override` laid over it; nested mappings merge, lists are replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    """A scenario file's mapping with its `extends:` chain resolved."""
     if not path.is_file():
         raise ScenarioError(
             f"{path}: no such scenario file (embedded ones: {', '.join(EMBEDDED)}).")
@@ -252,4 +420,28 @@ def load_scenario(path: str | Path) -> Scenario:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", error)
         raise ScenarioError(f"{path}: not valid YAML{where}: {problem}.") from None
-    return parse_scenario(data, source=str(path))
+    if not isinstance(data, dict) or "extends" not in data:
+        return data
+    parent = data.pop("extends")
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: field 'extends' must be a file name or one of "
+                            f"{', '.join(EMBEDDED)}, got {parent!r}.")
+    if parent in EMBEDDED:
+        base = embedded_scenario(parent).model_dump(mode="json")
+    else:
+        parent_path = (path.parent / parent).resolve()
+        if parent_path in chain:
+            raise ScenarioError(f"{path}: 'extends' makes a cycle through {parent_path}.")
+        base = _read_yaml(parent_path, (*chain, parent_path))
+        if not isinstance(base, dict):
+            raise ScenarioError(f"{parent_path}: expected a mapping of fields.")
+    return _merged(base, data)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a YAML scenario file (or the name of an embedded scenario).
+    A file may start from another with `extends: other.yaml` (or an embedded name)."""
+    if str(path) in EMBEDDED:
+        return embedded_scenario(str(path))
+    path = Path(path)
+    return parse_scenario(_read_yaml(path.resolve(), (path.resolve(),)), source=str(path))

@@ -64,6 +64,12 @@ class Ties:
         lo, hi = min(a, b), max(a, b)
         return lo * self.n_people + hi in self._row
 
+    def have_ties(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Whether each pair (a[i], b[i]) has a tie."""
+        lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
+        keys = (lo * self.n_people + hi).tolist()
+        return np.array([k in self._row for k in keys], dtype=bool)
+
     def strength(self, day: int) -> np.ndarray:
         """Effective weight of every tie on `day`, after decay since its last contact."""
         age = day - self.edges.last

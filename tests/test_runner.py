@@ -1,0 +1,92 @@
+"""Paired runs: an intervention is measured against the same scenario and seed without it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from forumsim.cli import app
+from forumsim.runner import run, simulate
+from forumsim.scenario import parse_scenario
+
+
+def _with(scenario, *interventions):
+    data = scenario.model_dump()
+    data["interventions"] = list(interventions)
+    return parse_scenario(data)
+
+
+@pytest.fixture(scope="module")
+def paired(small_scenario):
+    scenario = _with(small_scenario.overridden(people=3000),
+                     {"type": "takedown", "day": 90, "target": "largest"})
+    return run(scenario)
+
+
+def test_without_interventions_paired_runs_are_identical(small_scenario):
+    scenario = small_scenario.overridden(days=60)
+    a, b = simulate(scenario), simulate(scenario.without_interventions())
+    assert a.ecosystem.equals(b.ecosystem) and a.forums.equals(b.forums)
+
+
+def test_paired_runs_are_identical_until_the_shock(paired):
+    before = paired.ecosystem["day"] < 90
+    assert paired.ecosystem[before].equals(paired.counterfactual[before])
+    after = ~before
+    assert not paired.ecosystem[after]["active_people"].equals(
+        paired.counterfactual[after]["active_people"])
+
+
+def test_takedown_record_has_every_resilience_figure(paired):
+    record = paired.metrics["interventions"][0]
+    assert {"type", "day", "target", "loss", "days_to_recovery", "triangle", "lasting_loss",
+            "displaced", "rehomed_30d", "top_destination_share", "successor_fora",
+            "arrested"} <= set(record)
+    assert record["type"] == "takedown" and record["day"] == 90
+    assert 0.05 < record["loss"] <= 1.0
+    assert record["triangle"] > 0
+    assert record["displaced"] > 0 and 0 < record["rehomed_30d"] <= 1
+    assert 0 < record["top_destination_share"] <= 1
+    assert sum(record["destinations"].values()) == round(record["rehomed_30d"]
+                                                          * record["displaced"])
+
+
+def test_triangle_is_the_area_between_the_paired_curves(paired):
+    record = paired.metrics["interventions"][0]
+    gap = (paired.counterfactual["active_people"] - paired.ecosystem["active_people"]).to_numpy()
+    assert np.isclose(record["triangle"], gap[89:][gap[89:] > 0].sum())
+
+
+def test_targeted_arrests_get_a_key_player_dependence(small_scenario):
+    scenario = _with(small_scenario, {"type": "arrests", "day": 60, "k": 5,
+                                      "strategy": "degree"})
+    record = run(scenario).metrics["interventions"][0]
+    assert "kpd" in record and "loss_random" in record
+    if record["loss_random"] > 0:
+        assert np.isclose(record["kpd"], record["loss"] / record["loss_random"])
+
+
+def test_run_with_interventions_writes_records_and_shock_figures(tmp_path):
+    path = tmp_path / "shock.yaml"
+    path.write_text("extends: small\nname: shock\npeople: 1500\n"
+                    "interventions:\n  - {type: takedown, day: 60, target: largest}\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["interventions"][0]["type"] == "takedown"
+    names = {p.name for p in (out / "figures").glob("*.png")}
+    assert {"activity_vs_counterfactual.png", "members_around_shocks.png",
+            "displaced_destinations.png"} <= names
+    assert "against the counterfactual" in result.output
+
+
+@pytest.mark.parametrize("name", ["takedown_largest", "decapitation", "key_players_single"])
+def test_shipped_experiments_are_valid(name):
+    from forumsim import load_scenario
+    scenario = load_scenario(Path(__file__).parents[1] / "experiments" / f"{name}.yaml")
+    assert scenario.name == name and scenario.interventions
