@@ -10,6 +10,7 @@ Per-person Python runs only on rare events (a promotion, an invitation, a foundi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -94,6 +95,14 @@ class Visits:
         """The visits selected by a boolean mask."""
         return Visits(self.people[mask], self.forums[mask], self.rows[mask])
 
+    def by_forum(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(forum id, visiting people) for each forum visited, in forum order."""
+        order = np.argsort(self.forums, kind="stable")
+        forums, people = self.forums[order], self.people[order]
+        bounds = np.flatnonzero(np.diff(forums)) + 1
+        for group in np.split(np.arange(len(forums)), bounds) if len(forums) else []:
+            yield int(forums[group[0]]), people[group[0]:group[-1] + 1]
+
 
 class Person(mesa.Agent):
     """Someone who uses darkweb fora; the common base of the five role classes."""
@@ -137,7 +146,7 @@ class Person(mesa.Agent):
     def visit(cls, eco: Ecosystem, visits: Visits) -> None:
         """What everyone does on a visit: look around and download (with full access)."""
         full = eco.memberships.table.full_access[visits.rows]
-        eco.today["downloads"] += int(full.sum())
+        eco.today["downloads"] += int(np.count_nonzero(full))
 
     @classmethod
     def explorers(cls, eco: Ecosystem, visits: Visits) -> np.ndarray:
@@ -181,8 +190,7 @@ class Member(Person):
         cls.post(eco, posts)
         sharing = rng.random(len(visits)) < people.share[visits.people]
         cls.share(eco, visits.where(sharing))
-        for forum_id in np.unique(visits.forums[posting | sharing]):
-            authors = visits.people[(posting | sharing) & (visits.forums == forum_id)]
+        for forum_id, authors in visits.where(posting | sharing).by_forum():
             eco.fora[forum_id].remember_authors(authors)
 
     @classmethod
@@ -196,10 +204,9 @@ class Member(Person):
         eco.count_per_forum("posts", posts.forums)
         replies = posts.where(rng.random(len(posts)) < b.reply_share)
         repliers, answered = [], []
-        for forum_id in np.unique(replies.forums).tolist():
+        for forum_id, here in replies.by_forum():
             authors = eco.fora[forum_id].recent_authors
             if len(authors):
-                here = replies.people[replies.forums == forum_id]
                 repliers.append(here)
                 answered.append(authors[rng.integers(len(authors), size=len(here))])
         if repliers:

@@ -58,6 +58,7 @@ class Ecosystem(mesa.Model):
         super().__init__(rng=scenario.seed)
         self.config = scenario  # mesa.Model.scenario is Mesa's own
         self.streams = Streams(scenario.seed)
+        self._draw_buffer = np.empty(scenario.people, dtype=np.float32)
         self.behaviour = b = scenario.behaviour
         self.day = 0
         n = scenario.people
@@ -123,15 +124,17 @@ class Ecosystem(mesa.Model):
         active = self._draw_active()
         outside = self.people.state[active] == State.OUTSIDE
         visits, unplaced = self._choose_visits(active[~outside])
-        online = np.array([f.online for f in self.fora], dtype=bool)[visits.forums]
-        self.today["failed_visits"] += int((~online).sum())
-        visits = visits.where(online)
+        offline = ~np.array([f.online for f in self.fora], dtype=bool)
+        if offline.any():
+            failed = offline[visits.forums]
+            self.today["failed_visits"] += int(np.count_nonzero(failed))
+            visits = visits.where(~failed)
         self.active_today = len(visits)
         self.memberships.table.last_visit[visits.rows] = self.day
         for event in self.events:
             event.follow(self.day, visits)
-        for forum_id in np.unique(visits.forums).tolist():
-            self.fora[forum_id].visitors = visits.people[visits.forums == forum_id]
+        for forum_id, people in visits.by_forum():
+            self.fora[forum_id].visitors = people
         ranks = self.memberships.table.rank[visits.rows]
         for rank, cls in enumerate(ROLE_CLASSES):
             at_rank = visits.where(ranks == rank)
@@ -194,7 +197,7 @@ class Ecosystem(mesa.Model):
             self._tighten_activity_bounds()
         # One uniform per person and day from a stream nothing else uses, so a person is
         # active on the same days in paired runs unless the shock changed them.
-        draw = self.streams.activity.random(p.n, dtype=np.float32)
+        draw = self.streams.activity.random(p.n, dtype=np.float32, out=self._draw_buffer)
         candidates = np.flatnonzero(draw < p.p_max)
         registered = p.state[candidates] == State.ACTIVE
         chance = p.p_max[candidates].copy()
@@ -218,12 +221,18 @@ class Ecosystem(mesa.Model):
         returns the visits and the people who have no usable membership left."""
         n_fora = len(self.fora)
         rows = np.take(self.memberships.row_of, people, axis=0)[:, :n_fora]
-        usable = (rows >= 0) & ~np.array([f.gone for f in self.fora], dtype=bool)
-        n_usable = usable.sum(axis=1)
+        usable = rows >= 0
+        gone = np.array([f.gone for f in self.fora], dtype=bool)
+        if gone.any():
+            usable &= ~gone
+        n_usable = np.count_nonzero(usable, axis=1)
         home = self.people.home[people]
         everyone = np.arange(len(people))
         has_home = (home >= 0) & usable[everyone, np.maximum(home, 0)]
-        forums = np.where(has_home, home, np.argmax(usable, axis=1))
+        forums = home.astype(np.int64)
+        homeless = ~has_home
+        if homeless.any():
+            forums[homeless] = np.argmax(usable[homeless], axis=1)
         # Only people with a choice to make draw where they go instead of home.
         choosing = n_usable > 1
         choosing[choosing] = ~(has_home[choosing] & (self.rng.random(int(choosing.sum()))
@@ -241,9 +250,10 @@ class Ecosystem(mesa.Model):
     def count_per_forum(self, counter: str, forums: np.ndarray) -> None:
         """Add one to today's `counter` of each forum in `forums` (and the ecosystem's)."""
         self.today[counter] += len(forums)
-        for forum_id, count in zip(*np.unique(forums, return_counts=True), strict=True):
-            forum = self.fora[int(forum_id)]
-            setattr(forum, counter, getattr(forum, counter) + int(count))
+        counts = np.bincount(forums, minlength=len(self.fora))
+        for forum_id in np.flatnonzero(counts).tolist():
+            forum = self.fora[forum_id]
+            setattr(forum, counter, getattr(forum, counter) + int(counts[forum_id]))
 
     # ----- events: joining, ranks, staff, access ------------------------------------------
     def search_and_join(self, people: np.ndarray) -> int:

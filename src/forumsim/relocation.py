@@ -66,10 +66,9 @@ def _contacts_on_fora(eco: Ecosystem, people: np.ndarray,
     contacts = np.zeros((len(people), n_fora), dtype=np.int64)
     vouchers = np.zeros((len(people), n_fora), dtype=np.int64)
     table = eco.memberships.table
-    for i, person in enumerate(people.tolist()):
-        neighbours = eco.ties.neighbours(person)
-        if not len(neighbours):
-            continue  # most newcomers know nobody yet
+    # Most searchers are newcomers who know nobody yet.
+    for i in np.flatnonzero(eco.ties.connected(people)).tolist():
+        neighbours = eco.ties.neighbours(people[i])
         neighbours = neighbours[eco.people.state[neighbours] == State.ACTIVE]
         rows = np.take(eco.memberships.row_of, neighbours, axis=0)[:, :n_fora]
         member = rows >= 0

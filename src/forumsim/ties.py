@@ -59,6 +59,12 @@ class Ties:
         """People tied to `person`."""
         return np.asarray(self._adjacent.get(int(person), ()), dtype=np.int64)
 
+    def connected(self, people: np.ndarray) -> np.ndarray:
+        """Which of `people` have at least one tie."""
+        adjacent = self._adjacent
+        return np.fromiter((p in adjacent for p in people.tolist()), dtype=bool,
+                           count=len(people))
+
     def has_tie(self, a: int, b: int) -> bool:
         """Whether `a` and `b` have ever interacted."""
         lo, hi = min(a, b), max(a, b)
