@@ -93,6 +93,19 @@ def run(
     _print_summary(result.summary(), target)
 
 
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless the "
+                                           "page must be reachable from other machines.")]
+    = "127.0.0.1",
+) -> None:
+    """Start the interactive teaching page and print its address."""
+    from forumsim.app import serve
+
+    serve(host=host, port=port)
+
+
 def _shown(key: str, value: object) -> str:
     if value is None:
         return "-"
