@@ -95,6 +95,28 @@ def test_with_fora_trims_or_extends_with_unique_names():
     assert len(names) == len(set(names)) == 8
 
 
+def test_too_few_people_for_the_staff_is_refused():
+    with pytest.raises(ScenarioError, match="too few for the"):
+        embedded_scenario().overridden(people=12)
+
+
+@pytest.mark.parametrize("field, value", [("career_days_mean", float("inf")),
+                                          ("novelty_days", float("nan")),
+                                          ("outage_days_mean", 0.5)])
+def test_infinite_nan_and_impossible_means_are_refused(field, value):
+    data = _valid()
+    data["behaviour"][field] = value
+    with pytest.raises(ScenarioError, match=f"behaviour.{field}"):
+        parse_scenario(data)
+
+
+def test_an_infiltration_must_end_within_the_horizon():
+    data = _valid()
+    data["interventions"] = [{"type": "infiltration", "day": 150, "duration_days": 40}]
+    with pytest.raises(ScenarioError, match="after the last simulated day"):
+        parse_scenario(data)
+
+
 def test_config_hash_changes_with_any_parameter():
     scenario = embedded_scenario()
     other = scenario.model_copy(deep=True)

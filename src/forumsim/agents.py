@@ -212,9 +212,10 @@ class Member(Person):
         if repliers:
             repliers, answered = np.concatenate(repliers), np.concatenate(answered)
             if eco.cautious:
-                # After enforcement news, new ties form rarely; known contacts stay in touch.
-                known = eco.ties.have_ties(repliers, answered)
-                keep = known | (rng.random(len(repliers)) < b.threat_new_tie_factor)
+                # After enforcement news people deal mostly with trusted contacts (ties still
+                # strong after decay); a reply to anyone else rarely forms or feeds a tie.
+                trusted = eco.ties.trusted(repliers, answered, eco.day)
+                keep = trusted | (rng.random(len(repliers)) < b.threat_new_tie_factor)
                 repliers, answered = repliers[keep], answered[keep]
             # A private exchange after a reply makes the tie three times as strong.
             private = rng.random(len(repliers)) < b.private_exchange_prob
@@ -294,8 +295,9 @@ class Moderator(VIP):
             done += 1
             if eco.memberships.row_of[table.person[row], forum.id] != row:
                 continue  # no longer a member (banned meanwhile)
-            accept = eco.rng.random() < eco.behaviour.application_accept_prob
-            if not table.full_access[row] and accept:
+            if table.full_access[row]:  # accepted meanwhile: an ordinary contribution now
+                Member.credit(eco, np.array([row]))
+            elif eco.rng.random() < eco.behaviour.application_accept_prob:
                 table.full_access[row] = True
                 Member.credit(eco, np.array([row]))
         return done
@@ -366,11 +368,16 @@ class Admin(Moderator):
         rows = eco.memberships.row_of[forum.admins, : len(eco.fora)]
         allies = [f for f in np.flatnonzero((rows >= 0).any(axis=0)).tolist()
                   if f != forum.id and not eco.fora[f].gone]
+        ranks = eco.memberships.table.rank[eco.memberships.row_of[forum.visitors, forum.id]]
         for ally in allies:
-            told = forum.visitors[eco.rng.random(len(forum.visitors))
-                                  < eco.behaviour.cross_promotion_prob]
-            known = eco.known[told, ally]
-            eco.known[told, ally] = np.where(known == Address.UNKNOWN, Address.KNOWN, known)
+            told = eco.rng.random(len(forum.visitors)) < eco.behaviour.cross_promotion_prob
+            # A shared admin vouches for trusted members (VIPs, staff) on a closed ally.
+            closed = eco.fora[ally].access.name == "closed"
+            tell = np.where(closed & (ranks[told] >= Rank.VIP), Address.INVITED, Address.KNOWN)
+            people = forum.visitors[told]
+            known = eco.known[people, ally]
+            eco.known[people, ally] = np.where(known == Address.BANNED, known,
+                                               np.maximum(known, tell))
 
     @classmethod
     def tighten_access(cls, eco: Ecosystem, forum: Forum, backlog: bool) -> None:

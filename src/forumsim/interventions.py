@@ -189,10 +189,10 @@ class Infiltration(Intervention):
         b = eco.behaviour
         visitors = forum.visitors_yesterday
         chance = self.spec.identify_prob_per_day * (1.0 - b.hiding_effect * forum.hidden)
-        found = visitors[eco.rng.random(len(visitors)) < chance]
+        found = visitors[eco.streams.interventions.random(len(visitors)) < chance]
         self.identified = np.union1d(self.identified, found)
         skill = float(eco.people.skill[forum.staff].max()) if forum.staff else 0.0
-        if eco.rng.random() < b.undercover_detection_prob_per_day * skill:
+        if eco.streams.interventions.random() < b.undercover_detection_prob_per_day * skill:
             forum.infiltrated = False
             self.event.detected = eco.day
             eco.change_access(forum, "stricter")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 
 import mesa
@@ -29,9 +30,11 @@ class Streams:
         self.founding = np.random.default_rng(founding)
         self.interventions = np.random.default_rng(interventions)
 
-    def forum(self, forum_id: int) -> np.random.Generator:
-        """The stream of forum `forum_id` (its outages)."""
-        return np.random.default_rng(np.random.SeedSequence([self.seed, 1_000_003, forum_id]))
+    def forum(self, name: str) -> np.random.Generator:
+        """The stream of the forum called `name` (its outages). Keyed by name, not by id,
+        so a forum keeps its stream when a shock adds other fora before it."""
+        key = zlib.crc32(name.encode())
+        return np.random.default_rng(np.random.SeedSequence([self.seed, 1_000_003, key]))
 
 
 ROLE_NAMES = ("lurkers", "members", "vips", "moderators", "admins")
@@ -48,8 +51,8 @@ class Ecosystem(mesa.Model):
        through the behaviour of their rank there;
     4. governance: staff screen applicants and handle reports; admins recruit,
        cross-promote and tighten access;
-    5. relocation: people with no forum left search for one; a new forum may be
-       founded; careers end;
+    5. relocation: successors of downed fora open; a new forum may be founded; careers
+       end (people with no forum left search for one on their active days, in phase 3);
     6. data collection.
     """
 
@@ -68,7 +71,8 @@ class Ecosystem(mesa.Model):
         self.known = np.zeros((n, self.memberships.row_of.shape[1]), dtype=np.int8)
         self.ties = Ties(n, b.tie_half_life_days)
         self.fora: list[Forum] = []
-        self.founded_count = 0
+        self.founded_count = 0  # all fora founded during the run, successors included
+        self.new_fora = 0  # those founded from scratch (named "New forum k")
         self.role_counts = np.zeros(len(ROLE_CLASSES), dtype=np.int64)
         self.today: dict[str, int] = dict.fromkeys(DAILY_COUNTERS, 0)
         self.active_today = 0
@@ -442,7 +446,7 @@ class Ecosystem(mesa.Model):
     def add_forum(self, name: str, access: str, founder: int = -1) -> Forum:
         """A new forum comes online today."""
         forum = Forum(id=len(self.fora), name=name, access=policy(access), founded=self.day,
-                      founder=founder, rng=self.streams.forum(len(self.fora)))
+                      founder=founder, rng=self.streams.forum(name))
         self.memberships.ensure_forum_slot(forum.id)
         if forum.id >= self.known.shape[1]:
             self.known = np.hstack([self.known, np.zeros_like(self.known)])

@@ -42,7 +42,9 @@ def search_and_join(eco: Ecosystem, people: np.ndarray) -> int:
         if column.any():
             column[column] = forum.access.admits(invited[column, forum.id])
     size = np.array([f.members + 1.0 for f in eco.fora])
-    weight = np.where(allowed, size * (1.0 + eco.behaviour.contact_weight * contacts), 0.0)
+    # An address learnt personally (promotion, announcement) pulls like one contact there.
+    pull = contacts + (known >= Address.KNOWN)
+    weight = np.where(allowed, size * (1.0 + eco.behaviour.contact_weight * pull), 0.0)
     total = weight.sum(axis=1)
     can = total > 0
     if not can.any():
@@ -79,7 +81,10 @@ def _contacts_on_fora(eco: Ecosystem, people: np.ndarray,
 
 def found_forum(eco: Ecosystem, founder: int, access: str, name: str | None = None) -> int:
     """`founder` opens a new forum as its admin and tells their contacts; returns its id."""
-    forum = eco.add_forum(name or f"New forum {eco.founded_count + 1}", access, founder=founder)
+    if name is None:  # numbered apart from successors, so names match in paired runs
+        eco.new_fora += 1
+        name = f"New forum {eco.new_fora}"
+    forum = eco.add_forum(name, access, founder=founder)
     eco.founded_count += 1
     eco.join(np.array([founder]), forum, rank=Rank.ADMIN)
     contacts = eco.ties.neighbours(founder)
@@ -161,16 +166,16 @@ def found_successor(eco: Ecosystem, old: Forum, staff: list[int],
     access = old.access.name
     if eco.rng.random() < eco.behaviour.successor_stricter_prob:
         access = stricter(old.access).name
-    generation = sum(f.name.startswith(old.name.split(" (")[0]) for f in eco.fora)
-    forum = eco.fora[found_forum(eco, founder, access,
-                                 name=f"{old.name.split(' (')[0]} ({generation + 1})")]
+    lineage = old.name.split(" (")[0]
+    generation = sum(f.name == lineage or f.name.startswith(f"{lineage} (") for f in eco.fora)
+    forum = eco.fora[found_forum(eco, founder, access, name=f"{lineage} ({generation + 1})")]
     helpers = np.array(survivors[1:], dtype=np.int64)
     helpers = helpers[eco.memberships.row_of[helpers, forum.id] < 0]
     if len(helpers):
         eco.join(helpers, forum, rank=Rank.MODERATOR)
     tell = Address.INVITED if access == "closed" else Address.KNOWN
     audience = audience[eco.known[audience, forum.id] != Address.BANNED]
-    eco.known[audience, forum.id] = np.maximum(eco.known[audience, forum.id], Address.KNOWN)
+    eco.known[audience, forum.id] = np.maximum(eco.known[audience, forum.id], tell)
     for person in survivors[1:]:
         contacts = eco.ties.neighbours(person)
         contacts = contacts[eco.known[contacts, forum.id] != Address.BANNED]

@@ -85,7 +85,8 @@ def participation_lorenz(result: RunResult, path: Path) -> Path:
     ax.set(title="Participation inequality",
            xlabel="share of registered people (fewest posts first)",
            ylabel="cumulative share of posts and shares")
-    ax.text(0.04, 0.85, f"top 1% produce {top1:.0%} of posts\nlurkers: {lurkers:.1%}",
+    ax.text(0.04, 0.85, f"top 1% produce {top1:.0%} of posts and shares\n"
+                        f"lurkers: {lurkers:.1%}",
             transform=ax.transAxes, fontsize=9)
     ax.legend(loc="center left", fontsize=8)
     ax.grid(alpha=0.3)

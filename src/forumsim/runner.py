@@ -130,12 +130,13 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None) -> 
 
 def _random_variant(result: RunResult, index: int) -> Scenario:
     """The scenario with intervention `index` replaced by as many arrests at random, among
-    everyone in the ecosystem, as the strategy made (at its first application)."""
+    the same candidates (the ecosystem, or one forum's members), as the strategy made at
+    its first application."""
     scenario = result.scenario
     first = next((e for e in result.events if e.index == index), None)
     k = max(first.arrested if first is not None else 0, 1)
-    specs = [spec.model_copy(update={"strategy": "random", "k": k, "share": None,
-                                     "forum": None}) if i == index else spec
+    specs = [spec.model_copy(update={"strategy": "random", "k": k, "share": None})
+             if i == index else spec
              for i, spec in enumerate(scenario.interventions)]
     return scenario.model_copy(update={"interventions": specs})
 

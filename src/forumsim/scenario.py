@@ -29,7 +29,7 @@ class ScenarioError(ValueError):
 class Strict(BaseModel):
     """Base for scenario parts: unknown keys are errors, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ForumSpec(Strict):
@@ -150,7 +150,8 @@ class Behaviour(Strict):
     outage_rate_per_day: Probability = Field(
         0.01, description="daily outage probability of a forum whose best admin has skill 0"
     )
-    outage_days_mean: PositiveFloat = Field(3.0, description="mean length of an outage, days")
+    outage_days_mean: float = Field(3.0, ge=1.0, le=10_000.0,
+                                    description="mean length of an outage, days")
     founding_rate_per_day: Probability = Field(
         1 / 120, description="daily probability that a skilled person founds a new forum"
     )
@@ -305,9 +306,14 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _schedules_fit(self) -> Scenario:
+        staff = sum(f.admins + f.moderators for f in self.fora)
+        if self.people < 2 * staff:
+            raise ValueError(f"people: {self.people} is too few for the {staff} admins and "
+                             f"moderators of the fora; give at least {2 * staff}")
         names = {f.name for f in self.fora} | {"largest", "most_central", "random"}
         for i, spec in enumerate(self.interventions):
-            last = spec.days()[-1]
+            # An infiltration or bot wave must also end within the horizon.
+            last = spec.days()[-1] + getattr(spec, "duration_days", 1) - 1
             if last > self.days:
                 raise ValueError(f"interventions.{i}: happens on day {last}, after the last "
                                  f"simulated day {self.days}")

@@ -1,8 +1,9 @@
 """The social network of trust ties between people.
 
 Ties are undirected and weighted. They form only when two people interact (a reply, a
-private exchange, an invitation) and strengthen with each further interaction; their
-effective strength halves every `half_life_days` without contact.
+private exchange after a reply, or working together as staff) and strengthen with each
+further interaction; their effective strength halves every `half_life_days` without
+contact, which decides who counts as a trusted contact after enforcement news.
 """
 
 from __future__ import annotations
@@ -70,11 +71,19 @@ class Ties:
         lo, hi = min(a, b), max(a, b)
         return lo * self.n_people + hi in self._row
 
-    def have_ties(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Whether each pair (a[i], b[i]) has a tie."""
+    def trusted(self, a: np.ndarray, b: np.ndarray, day: int,
+                threshold: float = 1.0) -> np.ndarray:
+        """Whether each pair (a[i], b[i]) has a tie whose strength on `day`, after decay,
+        is at least `threshold` (one recent interaction)."""
         lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
-        keys = (lo * self.n_people + hi).tolist()
-        return np.array([k in self._row for k in keys], dtype=bool)
+        rows = np.array([self._row.get(k, -1) for k in (lo * self.n_people + hi).tolist()],
+                        dtype=np.int64)
+        found = rows >= 0
+        strong = np.zeros(len(rows), dtype=bool)
+        age = day - self.edges.last[rows[found]]
+        strong[found] = self.edges.weight[rows[found]] * np.exp2(-age / self.half_life_days) \
+            >= threshold
+        return strong
 
     def strength(self, day: int) -> np.ndarray:
         """Effective weight of every tie on `day`, after decay since its last contact."""
