@@ -42,9 +42,14 @@ def search_and_join(eco: Ecosystem, people: np.ndarray) -> int:
         if column.any():
             column[column] = forum.access.admits(invited[column, forum.id])
     size = np.array([f.members + 1.0 for f in eco.fora])
+    b = eco.behaviour
+    if b.new_forum_appeal > 0:  # link lists announce new fora: early adopters come first
+        age = eco.day - np.array([f.founded for f in eco.fora])
+        size = size + (b.new_forum_appeal * size.mean()
+                       * np.exp(-np.maximum(age, 0) / b.novelty_days))
     # An address learnt personally (promotion, announcement) pulls like one contact there.
     pull = contacts + (known >= Address.KNOWN)
-    weight = np.where(allowed, size * (1.0 + eco.behaviour.contact_weight * pull), 0.0)
+    weight = np.where(allowed, size * (1.0 + b.contact_weight * pull), 0.0)
     total = weight.sum(axis=1)
     can = total > 0
     if not can.any():

@@ -155,6 +155,12 @@ class Behaviour(Strict):
     founding_rate_per_day: Probability = Field(
         1 / 120, description="daily probability that a skilled person founds a new forum"
     )
+    new_forum_appeal: float = Field(
+        1.0, ge=0.0, le=1000.0,
+        description="pull of a brand-new forum on people looking for one, as a multiple of "
+                    "the average forum's size; decays over novelty_days (link lists "
+                    "announce new fora)"
+    )
     founder_min_skill: Probability = Field(
         0.6, description="technical skill needed to found a forum"
     )

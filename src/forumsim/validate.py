@@ -1,0 +1,302 @@
+"""The model against published patterns: `forumsim validate`.
+
+Each pattern of `docs/validation.md` is measured over replicates (seeds 1000, 1001, ...)
+of the default scenario, of a takedown of the largest forum after a year, and of arrests
+of 20 people by betweenness, and compared with its published target or direction.
+Calibration used the participation patterns only; the others are held out
+(`docs/calibration.md`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from forumsim import keyplayers
+from forumsim import metrics as m
+from forumsim.agents import State
+from forumsim.model import Ecosystem
+from forumsim.runner import run, simulate
+from forumsim.scenario import Scenario, embedded_scenario, parse_scenario
+
+SHOCK_DAY = 365
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A published pattern: what is measured, its source, and the test it must pass."""
+
+    key: str
+    name: str
+    source: str
+    target: str
+    passes: Callable[[float, float, float], bool]  # (mean, ci_low, ci_high) -> pass
+
+
+PATTERNS = [
+    Pattern("share_posting", "members who post publicly", "van der Bruggen et al. 2022",
+            "about 3.4% (2% to 6%)", lambda mean, lo, hi: 0.02 <= mean <= 0.06),
+    Pattern("share_lurkers", "lurkers (never post or share)", "van der Bruggen et al. 2022",
+            "large majority, >= 90%", lambda mean, lo, hi: mean >= 0.90),
+    Pattern("top1pct_post_share", "content by the most active 1%", "da Cunha et al. 2020",
+            "a handful produce most: > 50%", lambda mean, lo, hi: lo > 0.5),
+    Pattern("share_elite", "VIPs and staff among registered people", "seed chapter 3.3",
+            "a small elite: < 2%", lambda mean, lo, hi: hi < 0.02),
+    Pattern("largest_forum_members", "registered members of the largest forum (per 20,000 "
+            "people)", "da Cunha 2020; Fonhof et al. 2019",
+            "thousands: 2,000 to 20,000", lambda mean, lo, hi: 2_000 <= mean <= 20_000),
+    Pattern("size_skew", "log10(largest / median forum size)", "DOMAIN: a few thousand to "
+            "hundreds of thousands", "skewed: > log10(3) = 0.48",
+            lambda mean, lo, hi: lo > math.log10(3)),
+    Pattern("initial_fora_online_1y", "fora of day 0 still online after a year",
+            "seed chapter 3.3.2", "months to years: >= 80%", lambda mean, lo, hi: mean >= 0.8),
+    Pattern("early_peak", "fora founded in the run whose activity peaks in their first "
+            "half-year and then settles", "Blokland et al. 2024",
+            "most: > 50%", lambda mean, lo, hi: mean > 0.5),
+    Pattern("to_coexisting", "rehomed displaced who went to fora that existed before the "
+            "closure", "ElBahrawy et al. 2020", "most: > 80%",
+            lambda mean, lo, hi: lo > 0.8),
+    Pattern("size_preference", "rank correlation of destination counts with forum size",
+            "ElBahrawy et al. 2020", "positive", lambda mean, lo, hi: lo > 0),
+    Pattern("contact_preference", "rehomed with ties who went where a contact was, minus "
+            "the share expected from size alone", "ElBahrawy et al. 2020", "positive",
+            lambda mean, lo, hi: lo > 0),
+    Pattern("active_migrate_more", "rehomed share of the most active quarter of the "
+            "displaced minus that of the least active", "ElBahrawy et al. 2020",
+            "positive", lambda mean, lo, hi: lo > 0),
+    Pattern("registration_surge", "registrations at the main destination in the 30 days "
+            "after, relative to the counterfactual", "Operation Bayonet 2017",
+            "surge: > 1.5", lambda mean, lo, hi: lo > 1.5),
+    Pattern("successor_by_staff", "replicates where former staff founded a successor",
+            "Europol; Silk Road 2", "usually: > 50%", lambda mean, lo, hi: mean > 0.5),
+    Pattern("recovered", "replicates where activity is back within 10% of the "
+            "counterfactual by the end", "Van Buskirk et al. 2017; Soska & Christin 2015",
+            "the ecosystem shrugs off a closure: > 50%", lambda mean, lo, hi: mean > 0.5),
+    Pattern("betweenness_beats_random", "fragmentation F of the tie network after removing "
+            "20 people by betweenness minus after removing 20 at random (same day)",
+            "Bright et al. 2017; Borgatti 2006", "> 0", lambda mean, lo, hi: lo > 0),
+    Pattern("kpd_betweenness", "key-player dependence kpd = loss(betweenness) / "
+            "loss(random), 20 arrests", "Bright et al. 2017", "> 1",
+            lambda mean, lo, hi: mean > 1),
+]
+
+
+def takedown_scenario(seed: int, people: int | None = None) -> Scenario:
+    """The default scenario with its largest forum seized after a year."""
+    data = embedded_scenario().overridden(seed=seed, people=people).model_dump()
+    data["name"] = "validate_takedown"
+    data["interventions"] = [{"type": "takedown", "day": SHOCK_DAY, "target": "largest"}]
+    return parse_scenario(data, source="validation")
+
+
+def key_player_scenario(seed: int, people: int | None = None) -> Scenario:
+    """The default scenario with 20 arrests by betweenness after a year."""
+    data = embedded_scenario().overridden(seed=seed, people=people).model_dump()
+    data["name"] = "validate_key_players"
+    data["interventions"] = [{"type": "arrests", "day": SHOCK_DAY, "strategy": "betweenness",
+                              "k": 20}]
+    return parse_scenario(data, source="validation")
+
+
+def baseline_values(seed: int, people: int | None = None) -> dict[str, float]:
+    """Participation, roles, forum sizes and lifetimes of one default run."""
+    result = simulate(embedded_scenario().overridden(seed=seed, people=people))
+    metrics, forums = result.metrics, result.forums
+    last = forums[forums["day"] == forums["day"].max()]
+    sizes = np.sort(last["members"].to_numpy())
+    scale = 20_000 / result.scenario.people
+    initial = forums[forums["day"] == 1]["forum"]
+    after_year = forums[(forums["day"] == min(365, forums["day"].max()))
+                        & forums["forum"].isin(initial)]
+    return {
+        "share_posting": metrics["share_posting"],
+        "share_lurkers": metrics["share_lurkers"],
+        "top1pct_post_share": metrics["top1pct_post_share"],
+        "share_elite": metrics["share_vips"] + metrics["share_staff"],
+        "largest_forum_members": float(sizes[-1] * scale),
+        "size_skew": float(np.log10(sizes[-1] / max(np.median(sizes), 1.0))),
+        "initial_fora_online_1y": float((after_year["status"] == "online").mean()),
+        "early_peak": _early_peak_share(forums, set(initial)),
+    }
+
+
+def _early_peak_share(forums, initial: set[str]) -> float:
+    """Share of fora founded during the run (and alive a year) whose 30-day mean activity
+    peaks within their first 180 days and ends below that peak."""
+    verdicts = []
+    for _, rows in forums[~forums["forum"].isin(initial)].groupby("forum"):
+        series = rows.sort_values("day")["active_members"].rolling(30, min_periods=30).mean()
+        series = series.dropna().to_numpy()
+        if len(series) < 365 or series.max() < 1:
+            continue
+        peak = int(np.argmax(series))
+        verdicts.append(peak < 180 and series[-90:].mean() < series[peak])
+    return float(np.mean(verdicts)) if verdicts else float("nan")
+
+
+def takedown_values(seed: int, people: int | None = None) -> dict[str, float]:
+    """Migration, surge, successors and recovery after seizing the largest forum."""
+    scenario = takedown_scenario(seed, people)
+    shocked, counterfactual = Ecosystem(scenario).run(), Ecosystem(
+        scenario.without_interventions()).run()
+    event = shocked.events[0]
+    forums = shocked.datacollector.get_table_dataframe("forums")
+    before = forums[forums["day"] == event.day - 1].set_index("forum")["members"]
+    names = [f.name for f in shocked.fora]
+    destinations = Counter(names[f] for f in event.rehomed.values())
+    existing = sum(n for name, n in destinations.items() if name in before.index)
+    sizes = [before.get(name, 0) for name in before.index if name != event.target]
+    counts = [destinations.get(name, 0) for name in before.index if name != event.target]
+    main = destinations.most_common(1)[0][0] if destinations else None
+    return {
+        "to_coexisting": existing / max(sum(destinations.values()), 1),
+        "size_preference": _spearman(sizes, counts),
+        "contact_preference": _contact_preference(shocked, event, before),
+        "active_migrate_more": _activity_gradient(shocked, event),
+        "registration_surge": _surge(forums, counterfactual, main, event.day),
+        "successor_by_staff": float(bool(event.successors)),
+        "recovered": float(_recovered(shocked, counterfactual, event.day)),
+    }
+
+
+def _spearman(x: list[float], y: list[float]) -> float:
+    if len(x) < 3:
+        return float("nan")
+    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _contact_preference(eco: Ecosystem, event, before) -> float:
+    """Observed share of rehomed people (with ties) whose destination held a contact,
+    minus the share expected had each picked a surviving forum by size alone."""
+    ids = {f.name: f.id for f in eco.fora}
+    candidates = [ids[name] for name in before.index if name != event.target]
+    weights = np.array([before[eco.fora[f].name] for f in candidates], dtype=float)
+    weights /= weights.sum()
+    observed, expected = [], []
+    for person, destination in event.rehomed.items():
+        contacts = eco.ties.neighbours(person)
+        if not len(contacts):
+            continue
+        rows = eco.memberships.row_of[contacts][:, candidates]
+        has_contact = (rows >= 0).any(axis=0)
+        index = candidates.index(destination) if destination in candidates else None
+        observed.append(bool(index is not None and has_contact[index]))
+        expected.append(float(weights @ has_contact))
+    return float(np.mean(observed) - np.mean(expected)) if observed else float("nan")
+
+
+def _activity_gradient(eco: Ecosystem, event) -> float:
+    """Rehomed share in the top activity quartile of the displaced minus the bottom's."""
+    displaced = event.displaced
+    activity = eco.people.activity[displaced]
+    low, high = np.quantile(activity, [0.25, 0.75])
+    moved = np.isin(displaced, list(event.rehomed))
+    return float(moved[activity >= high].mean() - moved[activity <= low].mean())
+
+
+def _surge(forums, counterfactual: Ecosystem, main: str | None, day: int) -> float:
+    if main is None:
+        return float("nan")
+    other = counterfactual.datacollector.get_table_dataframe("forums")
+    window = lambda f: f[(f["forum"] == main) & f["day"].between(day, day + 29)]  # noqa: E731
+    return float(window(forums)["registrations"].sum()
+                 / max(window(other)["registrations"].sum(), 1))
+
+
+def _recovered(shocked: Ecosystem, counterfactual: Ecosystem, day: int) -> bool:
+    actual = shocked.datacollector.get_model_vars_dataframe()["active_people"]
+    other = counterfactual.datacollector.get_model_vars_dataframe()["active_people"]
+    smooth = lambda s: s.rolling(7, min_periods=1).mean().to_numpy()  # noqa: E731
+    return m.days_to_recovery(smooth(actual), smooth(other), day - 1, 0.1) is not None
+
+
+def key_player_values(seed: int, people: int | None = None) -> dict[str, float]:
+    """Key-player dependence of betweenness arrests."""
+    record = run(key_player_scenario(seed, people)).metrics["interventions"][0]
+    kpd = record.get("kpd")
+    eco = Ecosystem(embedded_scenario().overridden(seed=seed, people=people)).run(SHOCK_DAY - 1)
+    graph = eco.ties.to_networkx(people=np.flatnonzero(eco.people.state == State.ACTIVE))
+    graph.remove_nodes_from([v for v, d in list(graph.degree) if d == 0])
+    rng = np.random.default_rng(seed)
+    after = {}
+    for strategy in ("betweenness", "random"):
+        removed = graph.copy()
+        removed.remove_nodes_from(keyplayers.select_targets(strategy, graph, 20, rng))
+        after[strategy] = keyplayers.fragmentation(removed)
+    return {"betweenness_beats_random": after["betweenness"] - after["random"],
+            "kpd_betweenness": float("nan") if kpd is None else float(kpd)}
+
+
+def _one(task: tuple[str, int, int | None]) -> dict[str, float]:
+    kind, seed, people = task
+    return {"baseline": baseline_values, "takedown": takedown_values,
+            "key_players": key_player_values}[kind](seed, people)
+
+
+def validate(replicates: int = 10, people: int | None = None, workers: int = 2,
+             progress: Callable[[int, int], None] | None = None) -> list[dict[str, object]]:
+    """Measure every pattern over `replicates` seeds; one row per pattern."""
+    tasks = [(kind, 1000 + i, people) for i in range(replicates)
+             for kind in ("baseline", "takedown", "key_players")]
+    values: dict[str, list[float]] = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for done, result in enumerate(pool.map(_one, tasks), start=1):
+            for key, value in result.items():
+                values.setdefault(key, []).append(value)
+            if progress is not None:
+                progress(done, len(tasks))
+    rows = []
+    for pattern in PATTERNS:
+        sample = np.array([v for v in values[pattern.key] if not math.isnan(v)])
+        mean, low, high = m.mean_ci(sample) if len(sample) else (math.nan,) * 3
+        ok = len(sample) > 1 and pattern.passes(mean, low, high)
+        rows.append({"pattern": pattern.name, "source": pattern.source,
+                     "target": pattern.target, "mean": mean, "low": low, "high": high,
+                     "n": len(sample), "passed": bool(ok)})
+    return rows
+
+
+def markdown_table(rows: list[dict[str, object]], replicates: int, seconds: float,
+                   command: str) -> str:
+    """The validation table as Markdown, with how it was produced."""
+    lines = ["# Validation against published patterns", "",
+             f"Produced by `{command}` in {seconds:.0f} s ({replicates} replicates per "
+             "scenario; 95% t-intervals over replicates).", "",
+             "| pattern | source | target | simulated (95% CI) | n | result |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        lines.append(f"| {row['pattern']} | {row['source']} | {row['target']} | "
+                     f"{_fmt(row['mean'])} ({_fmt(row['low'])} to {_fmt(row['high'])}) | "
+                     f"{row['n']} | {'pass' if row['passed'] else '**FAIL**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
+
+
+def write_report(rows, path: Path, replicates: int, seconds: float, command: str) -> Path:
+    """Write the Markdown table (atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(markdown_table(rows, replicates, seconds, command))
+    partial.replace(path)
+    return path
+
+
+def timed_validate(**kwargs) -> tuple[list[dict[str, object]], float]:
+    """`validate` and its wall time in seconds."""
+    start = time.perf_counter()
+    rows = validate(**kwargs)
+    return rows, time.perf_counter() - start
