@@ -10,6 +10,7 @@ Per-person Python runs only on rare events (a promotion, an invitation, a foundi
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -289,10 +290,9 @@ class Moderator(VIP):
     @classmethod
     def screen_applicants(cls, eco: Ecosystem, forum: Forum, capacity: int) -> int:
         """Review queued contributions of applicants; accepted ones get full access."""
-        table, done = eco.memberships.table, 0
-        while forum.applications and done < capacity:
-            row = forum.applications.popleft()
-            done += 1
+        table = eco.memberships.table
+        rows = _take(forum.applications, capacity)
+        for row in rows:
             if eco.memberships.row_of[table.person[row], forum.id] != row:
                 continue  # no longer a member (banned meanwhile)
             if table.full_access[row]:  # accepted meanwhile: an ordinary contribution now
@@ -300,15 +300,14 @@ class Moderator(VIP):
             elif eco.rng.random() < eco.behaviour.application_accept_prob:
                 table.full_access[row] = True
                 Member.credit(eco, np.array([row]))
-        return done
+        return len(rows)
 
     @classmethod
     def enforce_rules(cls, eco: Ecosystem, forum: Forum, capacity: int) -> int:
         """Handle reported posts: warn, and ban after too many warnings."""
-        table, done = eco.memberships.table, 0
-        while forum.reports and done < capacity:
-            row = forum.reports.popleft()
-            done += 1
+        table = eco.memberships.table
+        rows = _take(forum.reports, capacity)
+        for row in rows:
             if row < 0:
                 continue  # a bot registration, cleared
             person = int(table.person[row])
@@ -317,7 +316,7 @@ class Moderator(VIP):
             table.warnings[row] += 1
             if table.warnings[row] >= eco.behaviour.warnings_before_ban:
                 eco.ban(person, forum)
-        return done
+        return len(rows)
 
 
 class Admin(Moderator):
@@ -387,6 +386,11 @@ class Admin(Moderator):
             return  # law enforcement keeps the doors open
         if forum.backlog_days >= eco.behaviour.tighten_backlog_days and forum.access.name == "open":
             eco.change_access(forum, "restricted")
+
+
+def _take(queue: deque, capacity: int) -> list[int]:
+    """Up to `capacity` items from the front of a staff work queue."""
+    return [queue.popleft() for _ in range(min(capacity, len(queue)))]
 
 
 ROLE_CLASSES: tuple[type[Person], ...] = (Lurker, Member, VIP, Moderator, Admin)
