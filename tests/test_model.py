@@ -99,3 +99,13 @@ def test_fora_are_founded_during_a_long_run():
 
 def busy_founder_is_skilled(eco, forum) -> bool:
     return eco.people.skill[forum.founder] >= eco.behaviour.founder_min_skill
+
+
+def test_larger_fora_get_the_more_skilled_staff_and_admins_lead(small_scenario):
+    eco = Ecosystem(small_scenario)
+    skill = eco.people.skill
+    first, last = eco.fora[0], eco.fora[-1]
+    assert skill[first.admins].max() >= skill[last.admins].max()
+    for forum in eco.fora:
+        if forum.moderators:
+            assert skill[forum.admins].min() >= skill[forum.moderators].max()

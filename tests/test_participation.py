@@ -5,10 +5,10 @@ majority only download, van der Bruggen et al. 2022; a handful produce much of w
 viewed, da Cunha et al. 2020) widened to contain the spread of 20 calibration replicates
 (seeds 0-19 of the default scenario, measured with this model):
 
-    share_lurkers       mean 0.9628  sd 0.0015  range 0.9579-0.9645
-    share_posting       mean 0.0371  sd 0.0015  range 0.0354-0.0418
-    share_sharing       mean 0.0168  sd 0.0010  range 0.0150-0.0187
-    top1pct_post_share  mean 0.7631  sd 0.0174  range 0.7210-0.7943
+    share_lurkers       mean 0.9627  sd 0.0016  range 0.9577-0.9646
+    share_posting       mean 0.0371  sd 0.0016  range 0.0353-0.0422
+    share_sharing       mean 0.0169  sd 0.0009  range 0.0155-0.0192
+    top1pct_post_share  mean 0.7629  sd 0.0151  range 0.7284-0.7914
 
 Each band holds the replicate mean +- 5 sd, so a correct model fails by chance with
 negligible probability, while a broken participation mechanism falls outside. The test

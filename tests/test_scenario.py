@@ -123,3 +123,21 @@ def test_config_hash_changes_with_any_parameter():
     other.behaviour.reply_share = 0.5
     assert scenario.config_sha256() == embedded_scenario().config_sha256()
     assert scenario.config_sha256() != other.config_sha256()
+
+
+def test_an_infiltration_ending_on_the_last_day_is_accepted_one_day_later_is_not():
+    data = _valid()
+    days = data["days"]
+    data["interventions"] = [{"type": "infiltration", "day": days - 10, "duration_days": 10}]
+    parse_scenario(data)
+    data["interventions"][0]["duration_days"] = 11
+    with pytest.raises(ScenarioError, match=f"day {days + 1}"):
+        parse_scenario(data)
+
+
+def test_a_repeated_infiltration_is_refused():
+    data = _valid()
+    data["interventions"] = [{"type": "infiltration", "day": 10, "duration_days": 10,
+                              "every_days": 50, "times": 2}]
+    with pytest.raises(ScenarioError, match="happens once"):
+        parse_scenario(data)

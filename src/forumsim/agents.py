@@ -343,7 +343,8 @@ class Admin(Moderator):
         """Promote the best long-standing, trusted, active, skilled member when short of staff."""
         b, table = eco.behaviour, eco.memberships.table
         rows = np.flatnonzero((table.forum == forum.id) & (table.posts > 0))
-        rows = rows[eco.memberships.row_of[table.person[rows], forum.id] == rows]
+        rows = rows[(eco.memberships.row_of[table.person[rows], forum.id] == rows)
+                    & (eco.people.state[table.person[rows]] == State.ACTIVE)]
         needed = int(np.ceil(len(rows) / b.members_per_moderator))
         if len(forum.moderators) >= needed:
             return
@@ -367,7 +368,9 @@ class Admin(Moderator):
         rows = eco.memberships.row_of[forum.admins, : len(eco.fora)]
         allies = [f for f in np.flatnonzero((rows >= 0).any(axis=0)).tolist()
                   if f != forum.id and not eco.fora[f].gone]
-        ranks = eco.memberships.table.rank[eco.memberships.row_of[forum.visitors, forum.id]]
+        rows = eco.memberships.row_of[forum.visitors, forum.id]
+        # A visitor banned earlier today has no membership row any more: no vouching.
+        ranks = np.where(rows >= 0, eco.memberships.table.rank[np.maximum(rows, 0)], Rank.LURKER)
         for ally in allies:
             told = eco.rng.random(len(forum.visitors)) < eco.behaviour.cross_promotion_prob
             # A shared admin vouches for trusted members (VIPs, staff) on a closed ally.

@@ -66,7 +66,7 @@ class Forum:
     reports: deque = field(default_factory=deque)
     backlog_days: int = 0
     registrations_open: bool = True
-    abandoned: bool = False  # no admin or moderator left: closes at the next day's start
+    abandoned: bool = False  # no admin or moderator left: closes at the next status update
     hidden: bool = False  # admins hide member lists and activity (after enforcement news)
     infiltrated: bool = False  # covertly run by law enforcement
     frozen_until: int = -1  # registrations frozen until this day

@@ -179,6 +179,8 @@ class Infiltration(Intervention):
         forum = self.forum
         if forum is None or forum.gone or not forum.infiltrated:
             return
+        if eco.day == spec.day:
+            return  # the operation starts today: yesterday's visitors were not watched
         if eco.day < spec.day + spec.duration_days:
             self._watch(eco, forum)
         else:

@@ -338,7 +338,7 @@ class Ecosystem(mesa.Model):
                 successor = forum.moderators[0]
                 self.set_rank(np.array([self.memberships.row_of[successor, forum.id]]), Rank.ADMIN)
             else:
-                forum.abandoned = True  # closes at the start of tomorrow
+                forum.abandoned = True  # closes at the next status update (phase 2)
 
     def ban(self, person: int, forum: Forum) -> None:
         """Staff ban a member: the membership ends and they cannot register again."""
@@ -472,8 +472,10 @@ class Ecosystem(mesa.Model):
         homes = rng.choice(len(specs), size=n_initial, p=weights / weights.sum())
         for i, spec in enumerate(specs):
             forum = self.add_forum(spec.name, spec.access)
-            admins = [staff_pool.pop() for _ in range(spec.admins)]
-            mods = [staff_pool.pop() for _ in range(spec.moderators)]
+            # Most skilled first: the fora listed first (the larger ones) get the best staff,
+            # and a forum's admins are its most skilled staff.
+            admins = [staff_pool.pop(0) for _ in range(spec.admins)]
+            mods = [staff_pool.pop(0) for _ in range(spec.moderators)]
             for group, rank in ((admins, Rank.ADMIN), (mods, Rank.MODERATOR)):
                 group = np.array(group, dtype=np.int64)
                 if len(group):

@@ -43,10 +43,14 @@ def search_and_join(eco: Ecosystem, people: np.ndarray) -> int:
             column[column] = forum.access.admits(invited[column, forum.id])
     size = np.array([f.members + 1.0 for f in eco.fora])
     b = eco.behaviour
-    if b.new_forum_appeal > 0:  # link lists announce new fora: early adopters come first
-        age = eco.day - np.array([f.founded for f in eco.fora])
-        size = size + (b.new_forum_appeal * size.mean()
-                       * np.exp(-np.maximum(age, 0) / b.novelty_days))
+    founded = np.array([f.founded for f in eco.fora])
+    if b.new_forum_appeal > 0 and (founded > 0).any():
+        # Link lists announce fora founded during the run: early adopters come first.
+        alive = ~np.array([f.gone for f in eco.fora], dtype=bool)
+        typical = size[alive].mean() if alive.any() else 1.0
+        fresh = founded > 0
+        size[fresh] += (b.new_forum_appeal * typical
+                        * np.exp(-(eco.day - founded[fresh]) / b.novelty_days))
     # An address learnt personally (promotion, announcement) pulls like one contact there.
     pull = contacts + (known >= Address.KNOWN)
     weight = np.where(allowed, size * (1.0 + b.contact_weight * pull), 0.0)

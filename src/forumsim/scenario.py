@@ -231,6 +231,10 @@ class Scheduled(Strict):
         """All days on which it happens."""
         return [self.day + i * (self.every_days or 0) for i in range(self.times)]
 
+    def last_day(self) -> int:
+        """The last day on which it acts."""
+        return self.days()[-1]
+
     @model_validator(mode="after")
     def _repeat_needs_interval(self) -> Scheduled:
         if self.times > 1 and self.every_days is None:
@@ -275,6 +279,16 @@ class InfiltrationSpec(Scheduled):
         0.02, description="daily chance that an active member is identified")
     ending: Literal["takedown", "quiet"] = "takedown"
 
+    def last_day(self) -> int:
+        return self.day + self.duration_days  # arrests and takedown happen on this day
+
+    @model_validator(mode="after")
+    def _once(self) -> InfiltrationSpec:
+        if self.times != 1:
+            raise ValueError("an infiltration happens once (times: 1); list several "
+                             "infiltrations to repeat one")
+        return self
+
 
 class OutageSpec(Scheduled):
     """A forum is down for a while (DDoS, failure) and comes back."""
@@ -292,6 +306,9 @@ class BotWaveSpec(Scheduled):
     bots_per_day: int = Field(500, ge=1, le=10_000_000)
     duration_days: int = Field(7, ge=1, le=36_500)
     freeze_days: int = Field(30, ge=1, le=36_500, description="how long admins freeze sign-ups")
+
+    def last_day(self) -> int:
+        return self.days()[-1] + self.duration_days - 1
 
 
 InterventionSpec = Annotated[TakedownSpec | ArrestsSpec | InfiltrationSpec | OutageSpec
@@ -318,8 +335,7 @@ class Scenario(Strict):
                              f"moderators of the fora; give at least {2 * staff}")
         names = {f.name for f in self.fora} | {"largest", "most_central", "random"}
         for i, spec in enumerate(self.interventions):
-            # An infiltration or bot wave must also end within the horizon.
-            last = spec.days()[-1] + getattr(spec, "duration_days", 1) - 1
+            last = spec.last_day()  # an infiltration or bot wave must also end in time
             if last > self.days:
                 raise ValueError(f"interventions.{i}: happens on day {last}, after the last "
                                  f"simulated day {self.days}")

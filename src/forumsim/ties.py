@@ -72,9 +72,9 @@ class Ties:
         return lo * self.n_people + hi in self._row
 
     def trusted(self, a: np.ndarray, b: np.ndarray, day: int,
-                threshold: float = 1.0) -> np.ndarray:
+                threshold: float = 0.5) -> np.ndarray:
         """Whether each pair (a[i], b[i]) has a tie whose strength on `day`, after decay,
-        is at least `threshold` (one recent interaction)."""
+        is at least `threshold` (default: one interaction within the last half-life)."""
         lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
         rows = np.array([self._row.get(k, -1) for k in (lo * self.n_people + hi).tolist()],
                         dtype=np.int64)

@@ -3,8 +3,8 @@
 Each pattern of `docs/validation.md` is measured over replicates (seeds 1000, 1001, ...)
 of the default scenario, of a takedown of the largest forum after a year, and of arrests
 of 20 people by betweenness, and compared with its published target or direction.
-Calibration used the participation patterns only; the others are held out
-(`docs/calibration.md`).
+Which patterns were used for calibration and which are held out is in
+`docs/calibration.md`.
 """
 
 from __future__ import annotations
