@@ -12,7 +12,7 @@ from forumsim import relocation
 from forumsim.access import policy, stricter
 from forumsim.agents import ROLE_CLASSES, Admin, Moderator, Person, Population, State, Visits
 from forumsim.forum import Address, Forum, Memberships, Rank, Status
-from forumsim.interventions import Event, build
+from forumsim.interventions import KINDS, Event, Intervention, build
 from forumsim.scenario import Scenario, embedded_scenario
 from forumsim.ties import Ties
 
@@ -116,6 +116,13 @@ class Ecosystem(mesa.Model):
         self.govern()
         self.relocate()
         self.collect()
+
+    def schedule(self, spec) -> Intervention:
+        """Add a shock while the model runs (e.g. from the teaching page); it acts on the
+        days of its spec, like the scenario's own."""
+        intervention = KINDS[spec.type](spec, len(self.interventions))
+        self.interventions.append(intervention)
+        return intervention
 
     def apply_interventions(self) -> None:
         """Shocks scheduled for today, in the scenario's order."""

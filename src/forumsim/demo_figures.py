@@ -1,0 +1,313 @@
+"""What the teaching page draws, as plain data: ECharts options for the forum map, the
+tie network and the live plots, and the live figures of the latest shock.
+
+Pure functions of an `Ecosystem`, so the page, the speed benchmark and the tests build
+exactly the same figures. ECharts (bundled with Solara's offline assets) redraws in the
+browser, which keeps a day's update to a few milliseconds of Python.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+from forumsim import metrics
+from forumsim.agents import State
+from forumsim.forum import Forum, Status
+from forumsim.interventions import Event
+from forumsim.model import ROLE_NAMES, Ecosystem
+from forumsim.runner import SMOOTHING_DAYS  # the same 7-day means as the run's metrics
+
+MAX_POINTS = 400  # per plotted line: the browser redraws every day, keep it light
+ACCESS_COLOURS = {"open": "#4daf4a", "restricted": "#ff7f00", "closed": "#377eb8"}
+REGIMES = list(ACCESS_COLOURS)
+ROLE_COLOURS = dict(zip(ROLE_NAMES, ("#bdbdbd", "#74a9cf", "#fdae61", "#d7301f", "#54278f"),
+                        strict=True))
+SHOCK_NAMES = {"takedown": "seizure", "arrests": "arrests", "outage": "outage",
+               "infiltration": "infiltration", "bot_wave": "bot wave"}
+
+
+# --- the live figures of the latest shock -------------------------------------------------
+
+
+@dataclass
+class ShockFigures:
+    """How the ecosystem is absorbing its latest shock, as far as it has got."""
+
+    label: str  # e.g. "seizure of Forum A"
+    day: int
+    days_since: int
+    loss_so_far: float | None  # None: no day before the shock to compare with
+    arrested: int
+    displaced: int
+    rehomed_share: float | None  # None: nobody was displaced
+    successors: list[str] = field(default_factory=list)
+
+
+def shock_label(eco: Ecosystem, event: Event) -> str:
+    """A short description of a shock for the page."""
+    name = SHOCK_NAMES.get(event.type, event.type)
+    if event.type == "arrests":
+        spec = eco.interventions[event.index].spec
+        where = f" on {event.target}" if event.target else ""
+        return f"arrest of {event.arrested} people ({spec.strategy}){where}"
+    return f"{name} of {event.target}" if event.target else f"{name} (no target left)"
+
+
+def loss_so_far(active: np.ndarray, shock: int) -> float | None:
+    """Largest drop, from day index `shock` on, of the 7-day mean of active people below
+    their mean over the 7 days before the shock (no counterfactual: a live estimate)."""
+    before = active[max(0, shock - SMOOTHING_DAYS):shock]
+    if not len(before) or shock >= len(active) or before.mean() == 0:
+        return None
+    baseline = np.full(len(active), before.mean())
+    return metrics.loss(trailing_mean(active), baseline, shock)
+
+
+def shock_figures(eco: Ecosystem) -> ShockFigures | None:
+    """The live figures of the latest shock applied so far (None before any)."""
+    if not eco.events:
+        return None
+    event = eco.events[-1]
+    days = np.asarray(eco.datacollector.model_vars["day"])
+    active = np.asarray(eco.datacollector.model_vars["active_people"], dtype=float)
+    displaced = len(event.displaced)
+    return ShockFigures(
+        label=shock_label(eco, event), day=event.day, days_since=eco.day - event.day,
+        loss_so_far=loss_so_far(active, int(np.searchsorted(days, event.day))),
+        arrested=event.arrested, displaced=displaced,
+        rehomed_share=len(event.rehomed) / displaced if displaced else None,
+        successors=list(event.successors))
+
+
+# --- the ecosystem at a glance -------------------------------------------------------------
+
+
+def forum_position(forum_id: int) -> tuple[float, float]:
+    """A fixed place for each forum on a sunflower spiral: the first fora sit in the middle
+    and a new forum never moves the others."""
+    angle = forum_id * math.pi * (3.0 - math.sqrt(5.0))
+    radius = 100.0 * math.sqrt(forum_id + 0.5)
+    return round(radius * math.cos(angle), 1), round(radius * math.sin(angle), 1)
+
+
+def shared_members(eco: Ecosystem) -> np.ndarray:
+    """Fora x fora: people in the ecosystem with a current membership of both."""
+    n = len(eco.fora)
+    present = np.flatnonzero(eco.people.state == State.ACTIVE)
+    member = (eco.memberships.row_of[present, :n] >= 0).astype(np.int32)
+    return member.T @ member
+
+
+def _forum_node(forum: Forum, size: float) -> dict:
+    """One forum on the map: colour = access regime (its legend category); fill, outline
+    and label mark a forum that is down, seized, closed or infiltrated."""
+    style = {"borderColor": "#333", "borderWidth": 1}
+    mark = ""
+    if forum.status == Status.SEIZED:
+        style.update(color="#111", borderColor="#d00", borderWidth=4)
+        mark = "SEIZED"
+    elif forum.status == Status.CLOSED:
+        style.update(color="#999", borderColor="#555", borderType="dashed")
+        mark = "closed"
+    elif forum.status == Status.DOWN:
+        style.update(opacity=0.35, borderType="dashed", borderWidth=3)
+        mark = "down"
+    if forum.infiltrated:
+        style.update(borderColor="#7b2cbf", borderWidth=5, borderType="dotted")
+        mark = "infiltrated"
+    x, y = forum_position(forum.id)
+    label = {"show": True, "formatter": f"{forum.name}: {mark}" if mark else forum.name}
+    if mark:  # a seized, closed or down forum has nobody active: keep it big enough to see
+        size = max(size, 28.0)
+        label.update(color="#d00", fontWeight="bold")
+    return {"name": forum.name, "x": x, "y": y, "symbolSize": round(size, 1),
+            "category": REGIMES.index(forum.access.name), "itemStyle": style, "label": label,
+            "value": len(forum.visitors),
+            "tooltip": {"formatter": f"{forum.name}: {forum.access.name}, {forum.status}"
+                                     f"<br>{len(forum.visitors)} active today, "
+                                     f"{forum.members} members, {len(forum.staff)} staff"}}
+
+
+def forum_map(eco: Ecosystem) -> dict:
+    """Fora as nodes sized by today's active members, coloured by access regime;
+    edges weighted by shared members."""
+    active = eco.datacollector.tables["forums"]["active_members"]
+    largest = max(max(active, default=1), 1)  # largest ever, so sizes do not jump
+    nodes = [_forum_node(f, 12.0 + 68.0 * math.sqrt(len(f.visitors) / largest))
+             for f in eco.fora]
+    shared = shared_members(eco)
+    alive = [f.id for f in eco.fora if not f.gone]
+    pairs = [(a, b, int(shared[a, b])) for i, a in enumerate(alive) for b in alive[i + 1:]
+             if shared[a, b] > 0]
+    most = max((n for _, _, n in pairs), default=1)
+    links = [{"source": eco.fora[a].name, "target": eco.fora[b].name, "value": n,
+              "lineStyle": {"width": round(1.0 + 11.0 * n / most, 1)},
+              "tooltip": {"formatter": f"{eco.fora[a].name} – {eco.fora[b].name}: "
+                                       f"{n} shared members"}}
+             for a, b, n in pairs]
+    return {
+        "animation": False,
+        "title": {"text": f"Fora on day {eco.day}",
+                  "subtext": "size: active today · edges: shared members · colour: access",
+                  "textStyle": {"fontSize": 14}},
+        "tooltip": {},
+        "legend": {"bottom": 0, "data": REGIMES, "selectedMode": False},
+        "series": [{"type": "graph", "layout": "none", "roam": False, "top": 70,
+                    "bottom": 50, "left": 70, "right": 70, "data": nodes, "links": links,
+                    "categories": [{"name": regime, "itemStyle": {"color": colour}}
+                                   for regime, colour in ACCESS_COLOURS.items()],
+                    "lineStyle": {"color": "#888", "opacity": 0.5, "curveness": 0.1},
+                    "label": {"position": "bottom"}}],
+    }
+
+
+def tie_network(eco: Ecosystem, top: int = 60,
+                previous: dict[int, tuple[float, float]] | None = None) -> tuple[dict, dict]:
+    """The ties among the `top` most connected people in the ecosystem, coloured by role;
+    returns the ECharts option and the layout (pass it back so the drawing stays calm)."""
+    degree = eco.ties.degree()
+    degree[eco.people.state != State.ACTIVE] = 0
+    people = np.flatnonzero(degree)
+    people = people[np.argsort(-degree[people], kind="stable")[:top]]
+    inside = np.zeros(eco.people.n, dtype=bool)
+    inside[people] = True
+    u, v = eco.ties.edges.u, eco.ties.edges.v
+    keep = inside[u] & inside[v]
+    strength = eco.ties.strength(eco.day)[keep]
+    graph = nx.Graph()
+    graph.add_nodes_from(people.tolist())
+    graph.add_edges_from(zip(u[keep].tolist(), v[keep].tolist(), strict=True))
+    fixed = {p: previous[p] for p in graph if previous and p in previous}
+    layout = nx.spring_layout(graph, pos=fixed or None, iterations=15 if fixed else 50,
+                              seed=int(eco.config.seed)) if len(graph) else {}
+    layout = {int(p): (float(x), float(y)) for p, (x, y) in layout.items()}
+    roles = eco.people.role
+    nodes = [{"name": str(p), "x": round(layout[p][0] * 300, 1),
+              "y": round(layout[p][1] * 300, 1),
+              "symbolSize": round(6 + 3 * math.sqrt(degree[p]), 1),
+              "category": int(roles[p]),
+              "tooltip": {"formatter": f"person {p}: {ROLE_NAMES[roles[p]][:-1]}, "
+                                       f"{degree[p]} ties"}}
+             for p in people.tolist()]
+    strongest = float(strength.max()) if len(strength) else 1.0
+    links = [{"source": str(a), "target": str(b),
+              "lineStyle": {"width": round(0.5 + 3.5 * s / strongest, 2)}}
+             for a, b, s in zip(u[keep].tolist(), v[keep].tolist(), strength.tolist(),
+                                strict=True)]
+    option = {
+        "animation": False,
+        "title": {"text": f"Ties of the {len(nodes)} most connected people, day {eco.day}",
+                  "subtext": "colour: role · size: number of ties · edge: tie strength",
+                  "textStyle": {"fontSize": 14}},
+        "tooltip": {},
+        "legend": {"bottom": 0, "data": list(ROLE_NAMES)},
+        "series": [{"type": "graph", "layout": "none", "top": 70, "bottom": 40,
+                    "data": nodes, "links": links,
+                    "categories": [{"name": role, "itemStyle": {"color": colour}}
+                                   for role, colour in ROLE_COLOURS.items()],
+                    "lineStyle": {"color": "#999", "opacity": 0.6}}],
+    }
+    return option, layout
+
+
+# --- live plots ------------------------------------------------------------------------------
+
+
+def trailing_mean(values: np.ndarray, days: int = SMOOTHING_DAYS) -> np.ndarray:
+    """Mean of each day and the `days - 1` days before it (fewer at the start)."""
+    values = np.asarray(values, dtype=float)
+    total = np.cumsum(np.concatenate(([0.0], values)))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - days, 0)
+    return (total[ends] - total[starts]) / (ends - starts)
+
+
+def _points(days: np.ndarray, values: np.ndarray, digits: int = 1) -> list:
+    """[day, value] pairs, thinned to at most MAX_POINTS (always keeping the last day)."""
+    step = max(1, math.ceil(len(days) / MAX_POINTS))
+    keep = np.arange(len(days) - 1, -1, -step)[::-1]
+    return [[int(d), None if math.isnan(v) else round(float(v), digits)]
+            for d, v in zip(days[keep].tolist(), values[keep].tolist(), strict=True)]
+
+
+def shock_markers(eco: Ecosystem) -> dict:
+    """Dashed vertical lines at the days of the shocks so far (an ECharts markLine)."""
+    lines = [{"xAxis": e.day, "label": {"formatter": SHOCK_NAMES.get(e.type, e.type)}}
+             for e in eco.events]
+    return {"symbol": "none", "silent": True, "data": lines,
+            "lineStyle": {"type": "dashed", "color": "#c00", "width": 1.5},
+            "label": {"position": "insideEndTop", "color": "#c00"}}
+
+
+def _line_chart(eco: Ecosystem, title: str, series: list[dict], y_name: str,
+                log: bool = False) -> dict:
+    if series:
+        series[0]["markLine"] = shock_markers(eco)
+    return {
+        "animation": False,
+        "title": {"text": title, "textStyle": {"fontSize": 14}},
+        "tooltip": {"trigger": "axis"},
+        "legend": {"type": "scroll", "bottom": 0},
+        "grid": {"left": 55, "right": 20, "top": 45, "bottom": 55},
+        "xAxis": {"type": "value", "name": "day", "nameLocation": "middle", "nameGap": 22,
+                  "min": "dataMin", "max": "dataMax"},
+        "yAxis": {"type": "log" if log else "value", "name": y_name,
+                  **({"min": 1, "logBase": 10} if log else {})},
+        "series": series,
+    }
+
+
+def activity_chart(eco: Ecosystem) -> dict:
+    """Active people per forum per day (7-day means), with markers at shocks."""
+    table = eco.datacollector.tables["forums"]
+    days = np.asarray(table["day"])
+    if not len(days):
+        return _line_chart(eco, "Active people per forum (7-day mean)", [], "people")
+    index = {f.name: f.id for f in eco.fora}
+    forum = np.fromiter((index[name] for name in table["forum"]), dtype=np.int64,
+                        count=len(days))
+    first = int(days.min())
+    grid = np.full((int(days.max()) - first + 1, len(eco.fora)), np.nan)
+    grid[days - first, forum] = table["active_members"]
+    all_days = np.arange(first, first + len(grid))
+    series = []
+    for f in eco.fora:
+        column = grid[:, f.id]
+        alive = ~np.isnan(column)  # a forum founded later has no rows before it
+        smooth = np.full(len(column), np.nan)
+        smooth[alive] = trailing_mean(column[alive])
+        start = int(np.argmax(alive))
+        series.append({"type": "line", "name": f.name, "showSymbol": False,
+                       "data": _points(all_days[start:], smooth[start:]),
+                       "lineStyle": {"width": 1.5}})
+    return _line_chart(eco, "Active people per forum (7-day mean)", series, "people")
+
+
+def roles_chart(eco: Ecosystem) -> dict:
+    """People in the ecosystem by role (log scale: lurkers far outnumber the rest)."""
+    data = eco.datacollector.model_vars
+    days = np.asarray(data["day"])
+    series = []
+    for role, colour in ROLE_COLOURS.items():
+        counts = np.asarray(data[role], dtype=float)
+        counts[counts <= 0] = np.nan  # a log axis has no zero
+        series.append({"type": "line", "name": role, "showSymbol": False,
+                       "data": _points(days, counts, 0), "itemStyle": {"color": colour},
+                       "lineStyle": {"width": 2}})
+    return _line_chart(eco, "People by role (log scale)", series, "people", log=True)
+
+
+def registrations_chart(eco: Ecosystem) -> dict:
+    """New registrations and failed visits (to fora that are down) per day."""
+    data = eco.datacollector.model_vars
+    days = np.asarray(data["day"])
+    series = [{"type": "line", "name": name.replace("_", " "), "showSymbol": False,
+               "data": _points(days, np.asarray(data[name], dtype=float), 0),
+               "itemStyle": {"color": colour}, "lineStyle": {"width": 1.5}}
+              for name, colour in (("registrations", "#1b9e77"),
+                                   ("failed_visits", "#d95f02"))]
+    return _line_chart(eco, "Registrations and failed visits per day", series, "per day")
