@@ -46,7 +46,8 @@ class Ecosystem(mesa.Model):
     """A darkweb forum ecosystem. `step()` is one day, in this order:
 
     1. interventions due today are applied;
-    2. fora update their status (outages start and end);
+    2. fora update their status (abandoned fora close, frozen registrations reopen,
+       outages start and end);
     3. activity: today's active people are drawn at once; each visits one forum and acts
        through the behaviour of their rank there;
     4. governance: staff screen applicants and handle reports; admins recruit,
