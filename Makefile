@@ -12,13 +12,16 @@ BOOT_PY := $(shell for p in python3.12 python3.13 python3.14 python3 python; do 
 	   $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	   echo $$p; break; fi; done)
 
-.PHONY: run test test-all bench lint clean
+.PHONY: run test test-slow test-all bench lint clean
 
 run: $(STAMP)
 	$(VENV)/bin/forumsim run
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""

@@ -1,13 +1,26 @@
-"""Results on disk are written atomically: a failed write leaves nothing behind."""
+"""Results on disk are written atomically: a failed write leaves nothing behind; a sweep's
+folder resumes after any interruption, even SIGKILL, to the same summary."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import pandas as pd
+import pyarrow.dataset as ds
 import pytest
 
+from forumsim import runner as runner_module
+from forumsim.executors import run_sweep
+from forumsim.plan import load_sweep
 from forumsim.runner import run
-from forumsim.store import write_run
+from forumsim.store import StoreError, SweepStore, write_run
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +57,183 @@ def test_rewrite_replaces_the_folder_whole(short_result, tmp_path):
     write_run(short_result, out)
     assert not (out / "stale.txt").exists()
     assert json.loads((out / "summary.json").read_text())["days"] == 20
+
+
+# --- a sweep's results folder -----------------------------------------------------------
+
+
+
+
+TINY = Path(__file__).parent / "data" / "tiny_sweep.yaml"
+SRC = str(Path(__file__).parents[1] / "src")
+# Long enough to be killed half-way: 16 runs, half of them with a counterfactual.
+KILLABLE = """
+base: small
+fixed: {people: 800, days: 80}
+parameters:
+  interventions:
+    variants:
+      none: []
+      takedown: [{type: takedown, day: 40}]
+replicates: 8
+seed: 5
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_summary(tmp_path_factory):
+    """The tiny sweep run in one go (the reference for resumed sweeps)."""
+    out = tmp_path_factory.mktemp("tiny") / "out"
+    run_sweep(load_sweep(TINY), out, executor="inline")
+    return out
+
+
+def _summary(folder: Path) -> pd.DataFrame:
+    return pd.read_parquet(folder / "summary.parquet")
+
+
+def test_sweep_folder_reads_as_one_dataset(tiny_summary):
+    runs = ds.dataset(tiny_summary / "runs", format="parquet").to_table().to_pandas()
+    assert sorted(runs["run_id"]) == list(range(8))
+    assert len(pd.read_parquet(tiny_summary / "runs")) == 8
+    series = ds.dataset(tiny_summary / "series", format="parquet").to_table()
+    assert series.num_rows == 8 * 60
+    first = {p.name: ds.dataset(p).schema for p in (tiny_summary / "runs").glob("*.parquet")}
+    assert len({str(s) for s in first.values()}) == 1  # every part has the same schema
+
+
+def test_resume_skips_finished_runs_and_never_recomputes_them(tmp_path, tiny_summary,
+                                                              monkeypatch):
+    plan = load_sweep(TINY)
+    calls = []
+    real_run = runner_module.run
+
+    def counting(scenario, progress=None):
+        calls.append(scenario.seed)
+        if len(calls) > 3:
+            raise KeyboardInterrupt  # Ctrl-C during the fourth run
+        return real_run(scenario, progress)
+
+    monkeypatch.setattr(runner_module, "run", counting)
+    first = run_sweep(plan, tmp_path / "out", executor="inline", runs_per_part=1)
+    assert first.interrupted and len(SweepStore(tmp_path / "out", {}).finished()) == 3
+    calls.clear()
+    monkeypatch.setattr(runner_module, "run", lambda s, progress=None: (calls.append(s.seed),
+                                                                        real_run(s))[1])
+    second = run_sweep(plan, tmp_path / "out", executor="inline", resume=True)
+    assert not second.interrupted and second.tally.earlier == 3
+    assert calls == [run.seed for run in plan.runs[3:]]
+    pd.testing.assert_frame_equal(_summary(tmp_path / "out"), _summary(tiny_summary))
+
+
+def test_resuming_a_finished_sweep_runs_nothing(tiny_summary, tmp_path, monkeypatch):
+    out = tmp_path / "copy"
+    run_sweep(load_sweep(TINY), out, executor="inline")
+    monkeypatch.setattr(runner_module, "run", lambda *a, **k: pytest.fail("recomputed"))
+    outcome = run_sweep(load_sweep(TINY), out, executor="inline", resume=True)
+    assert outcome.tally.done == 0 and outcome.tally.earlier == 8
+
+
+def test_resuming_with_a_changed_sweep_file_is_refused(tmp_path, tiny_summary):
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(TINY.read_text().replace("replicates: 2", "replicates: 3"))
+    before = sorted(p.name for p in (tiny_summary / "runs").iterdir())
+    with pytest.raises(StoreError, match="different sweep.*another --out folder"):
+        run_sweep(load_sweep(changed), tiny_summary, executor="inline", resume=True)
+    assert sorted(p.name for p in (tiny_summary / "runs").iterdir()) == before
+
+
+def test_a_sweep_folder_is_not_reused_without_resume(tiny_summary):
+    with pytest.raises(StoreError, match="already holds sweep 'tiny' .8 of 8 runs.*--resume"):
+        run_sweep(load_sweep(TINY), tiny_summary, executor="inline")
+
+
+def test_a_folder_that_is_not_a_sweep_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match="not a sweep's results folder"):
+        run_sweep(load_sweep(TINY), tmp_path, executor="inline", resume=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_resume_removes_what_a_killed_write_left(tmp_path, tiny_summary):
+    out = tmp_path / "out"
+    run_sweep(load_sweep(TINY), out, executor="inline", runs_per_part=4)
+    (out / "runs" / "part-00001.parquet").unlink()  # killed between series and runs parts
+    (out / "runs" / ".part-00002.parquet.tmp").write_bytes(b"half a file")
+    outcome = run_sweep(load_sweep(TINY), out, executor="inline", resume=True)
+    assert outcome.tally.done == 4
+    assert not list(out.rglob("*.tmp"))
+    assert sorted(p.name for p in (out / "series").iterdir()) == sorted(
+        p.name for p in (out / "runs").iterdir())
+    assert len(pd.read_parquet(out / "series")) == 8 * 60  # no run's series twice
+    pd.testing.assert_frame_equal(_summary(out), _summary(tiny_summary))
+
+
+def test_summary_does_not_depend_on_how_runs_were_batched(tmp_path, tiny_summary):
+    run_sweep(load_sweep(TINY), tmp_path / "one", executor="inline", runs_per_part=1)
+    assert len(list((tmp_path / "one" / "runs").glob("*.parquet"))) == 8
+    pd.testing.assert_frame_equal(_summary(tmp_path / "one"), _summary(tiny_summary))
+
+
+def _sweep_process(args: list[str], cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": SRC}
+    return subprocess.Popen([sys.executable, "-m", "forumsim.cli", "sweep", *args, "-q"],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def _wait_for(path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def killable(tmp_path_factory):
+    """The killable sweep file and its summary when run without interruption."""
+    folder = tmp_path_factory.mktemp("killable")
+    (folder / "kill.yaml").write_text(KILLABLE)
+    run_sweep(load_sweep(folder / "kill.yaml"), folder / "reference", executor="inline")
+    return folder
+
+
+@pytest.mark.parametrize("executor, when", [("process", "runs/part-00001.parquet"),
+                                             ("inline", "manifest.json")])
+def test_a_sweep_killed_with_sigkill_and_resumed_ends_with_the_same_summary(
+        killable, executor, when):
+    out = killable / f"killed-{executor}"
+    process = _sweep_process(["kill.yaml", "--out", str(out), "--executor", executor,
+                              "--workers", "2", "--runs-per-part", "1"], killable)
+    _wait_for(out / when, process)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # its orphaned workers, if any
+    assert process.returncode == -signal.SIGKILL
+    assert not (out / "summary.parquet").exists()
+    finished = len(SweepStore(out, {}).finished())
+    assert finished < 16
+    resumed = _sweep_process(["kill.yaml", "--out", str(out), "--resume", "--executor",
+                              executor, "--workers", "2"], killable)
+    stdout, stderr = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, stderr
+    assert f"{16 - finished} runs done" in stdout
+    pd.testing.assert_frame_equal(_summary(out), _summary(killable / "reference"))
+
+
+def test_ctrl_c_stops_cleanly_keeping_finished_runs(killable):
+    out = killable / "interrupted"
+    process = _sweep_process(["kill.yaml", "--out", str(out), "--workers", "1",
+                              "--runs-per-part", "2"], killable)
+    _wait_for(out / "runs" / "part-00000.parquet", process)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "--resume" in stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sessions"][-1]["status"] == "interrupted" and manifest["ended"] is None
+    kept = SweepStore(out, {}).finished()
+    assert 2 <= len(kept) < 16
+    assert set(_summary(out)["run_id"]) == kept  # a summary of what is finished so far

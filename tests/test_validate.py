@@ -45,3 +45,15 @@ def test_a_failing_pattern_is_reported_as_failing(tmp_path):
     text = path.read_text()
     assert text.count("**FAIL**") == 2 and "n/a" in text
     assert "`forumsim validate`" in text
+
+
+# Documented in docs/validation.md and docs/calibration.md: fora founded during a run
+# peak early in fewer than half of the cases, although new_forum_appeal was added for it.
+KNOWN_FAILURES = {"early_peak"}
+
+
+@pytest.mark.slow
+def test_every_published_pattern_passes_except_the_documented_failure():
+    rows = v.validate(replicates=10, workers=2)
+    failing = {row["key"] for row in rows if not row["passed"]}
+    assert failing <= KNOWN_FAILURES, [r for r in rows if r["key"] in failing]

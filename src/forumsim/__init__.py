@@ -3,8 +3,22 @@
 The model holds no content of any kind: people, fora, posts and shares are numbers.
 """
 
-from forumsim.model import Ecosystem
-from forumsim.scenario import Scenario, embedded_scenario, load_scenario
-
 __version__ = "0.1.0"
-__all__ = ["Ecosystem", "Scenario", "embedded_scenario", "load_scenario", "__version__"]
+
+from forumsim.model import Ecosystem  # noqa: E402
+from forumsim.scenario import Scenario, embedded_scenario, load_scenario  # noqa: E402
+
+
+def __getattr__(name: str):
+    """`run`, `load_sweep` and `run_sweep` load on first use (they pull in pandas, Dask)."""
+    if name == "run":
+        from forumsim.runner import run
+        return run
+    if name in ("load_sweep", "run_sweep"):
+        from forumsim import executors, plan
+        return {"load_sweep": plan.load_sweep, "run_sweep": executors.run_sweep}[name]
+    raise AttributeError(f"module 'forumsim' has no attribute {name!r}")
+
+
+__all__ = ["Ecosystem", "Scenario", "embedded_scenario", "load_scenario", "load_sweep", "run",
+           "run_sweep", "__version__"]

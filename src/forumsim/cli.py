@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Iterator
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+import yaml
+from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
+    MofNCompleteColumn,
     Progress,
     TaskProgressColumn,
     TextColumn,
@@ -18,6 +27,10 @@ from rich.table import Table
 
 from forumsim import __version__
 from forumsim.scenario import Scenario, ScenarioError, embedded_scenario, load_scenario
+
+if TYPE_CHECKING:  # imported for real only by the commands that need them (start-up time)
+    from forumsim.executors import SweepOutcome, Tally
+    from forumsim.plan import Plan
 
 app = typer.Typer(
     help="Agent-based simulation of darkweb forum ecosystems (no content: people, fora and "
@@ -30,7 +43,7 @@ out = Console()
 
 def _fail(message: str) -> None:
     """Bad input: one clear paragraph on stderr and exit code 2, no traceback."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -91,6 +104,233 @@ def run(
         result = run_scenario(scenario, progress=lambda done: bar.update(task, completed=done))
     write_run(result, target, run_figures if figures else None)
     _print_summary(result.summary(), target)
+
+
+class ExecutorKind(StrEnum):
+    process = "process"
+    dask_local = "dask-local"
+    inline = "inline"
+
+
+@app.command()
+def sweep(
+    file: Annotated[str, typer.Argument(help="Sweep YAML file.")],
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes [default: "
+                                                "the number of CPUs].")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Results folder "
+                       "[default: results/<sweep name>].")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the sweep in the results folder: "
+                                              "finished runs are kept, not run again.")] = False,
+    retry_failed: Annotated[bool, typer.Option(help="With --resume, run failed runs "
+                                                    "again.")] = False,
+    executor: Annotated[ExecutorKind, typer.Option(help="process: a local process pool; "
+                        "dask-local: a Dask LocalCluster; inline: in this process, one run "
+                        "at a time (for debugging).")] = ExecutorKind.process,
+    scheduler: Annotated[str | None, typer.Option(help="Run on an existing Dask cluster, "
+                         "e.g. tcp://10.0.0.5:8786.")] = None,
+    runs_per_part: Annotated[int | None, typer.Option(min=1, help="Runs written per "
+                             "Parquet part [default: up to 50, fewer for small sweeps].")]
+    = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run every run of a sweep file (resumable); write manifest.json, runs/, series/ and
+    summary.parquet into the results folder."""
+    from forumsim.executors import SweepSetupError, run_sweep
+    from forumsim.plan import load_sweep
+    from forumsim.store import StoreError
+    from forumsim.sweep import SweepError
+
+    if scheduler is not None and executor != ExecutorKind.process:
+        _fail("--scheduler runs the sweep on an existing Dask cluster; leave out --executor.")
+    try:
+        plan = load_sweep(file)
+    except (ScenarioError, SweepError) as error:
+        _fail(str(error))
+    target = out_dir or Path("results") / plan.name
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # e.g. a batch system's time limit
+    start = time.monotonic()
+    try:
+        with _sweep_progress(plan, quiet) as update:
+            outcome = run_sweep(plan, target, sweep_file=file, resume=resume,
+                                executor=executor.value, workers=workers, scheduler=scheduler,
+                                retry_failed=retry_failed, runs_per_part=runs_per_part,
+                                progress=update)
+    except (StoreError, SweepSetupError, SweepError) as error:
+        _fail(str(error))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    raise typer.Exit(_report_sweep(outcome, file, target, time.monotonic() - start))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sweep_progress(plan: Plan, quiet: bool) -> Iterator[Callable[[Tally], None]]:
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("[red]{task.fields[failed]}[/] failed"),
+               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
+    with Progress(*columns, console=err, disable=quiet) as bar:
+        task = bar.add_task(f"sweep {plan.name}", total=len(plan.runs), failed=0, rate="")
+        start = time.monotonic()
+
+        def update(tally: Tally) -> None:
+            elapsed = time.monotonic() - start
+            rate = f"{tally.done / elapsed * 60:,.1f} runs/min" if tally.done else ""
+            bar.update(task, completed=tally.earlier + tally.done, failed=tally.failed,
+                       rate=rate)
+
+        yield update
+
+
+def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float) -> int:
+    """Print what the session did and the failed runs; the exit code."""
+    tally, store = outcome.tally, outcome.store
+    finished = len(store.finished())
+    out.print(f"{tally.done:,} runs done in {seconds:,.1f} s ({tally.failed:,} failed); "
+              f"{finished:,} of {tally.planned:,} planned runs are in [bold]{target}/[/]")
+    if tally.failures:
+        table = Table(title="failed runs (recorded in summary.parquet with status 'failed')")
+        for column in ("run", "seed", "parameters", "error"):
+            table.add_column(column, overflow="fold")
+        for row in tally.failures[:20]:
+            parameters = ", ".join(f"{k}={row[k]}" for k in store.manifest["parameters"])
+            table.add_row(str(row["run_id"]), str(row["seed"]), parameters, str(row["error"]))
+        out.print(table)
+        if len(tally.failures) > 20:
+            out.print(f"... and {len(tally.failures) - 20} more.")
+    if outcome.interrupted:
+        err.print(f"interrupted: the {finished:,} finished runs are kept. Continue with\n"
+                  f"  forumsim sweep {file} --out {target} --resume", highlight=False)
+        return 130
+    return 1 if tally.failures else 0
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="Results folder of a sweep.")],
+) -> None:
+    """Write report.md and report.html (with figures/) for a sweep: outcomes with 95%
+    confidence intervals, paired effects of interventions, key-player curves, sensitivity."""
+    from forumsim.sweep_report import ReportError, write_report
+
+    try:
+        paths = write_report(folder)
+    except ReportError as error:
+        _fail(str(error))
+    out.print(f"report written: [bold]{paths[0]}[/], [bold]{paths[1]}[/] "
+              f"({len(paths) - 2} figures in {folder / 'figures'}/)")
+
+
+@app.command()
+def describe(
+    file: Annotated[str | None, typer.Argument(
+        help="Scenario or sweep YAML file, or an embedded scenario name [default: "
+             "default].")] = None,
+) -> None:
+    """Print the fully resolved scenario (every parameter, with its meaning and unit); for
+    a sweep, its design and parameter space, then its base scenario."""
+    from forumsim.plan import load_sweep
+    from forumsim.sweep import SweepError, read_yaml
+
+    try:
+        is_sweep = (file is not None and Path(file).is_file()
+                    and isinstance(data := read_yaml(Path(file)), dict) and "base" in data)
+        if is_sweep:
+            plan = load_sweep(file)
+            out.print(describe_sweep(plan), highlight=False, soft_wrap=True, markup=False)
+            return
+        scenario = embedded_scenario() if file is None else load_scenario(file)
+    except (ScenarioError, SweepError) as error:
+        _fail(str(error))
+    out.print(describe_scenario(scenario), highlight=False, soft_wrap=True, markup=False)
+
+
+def describe_scenario(model: BaseModel, indent: int = 0) -> str:
+    """A model as YAML that loads back to it, each field commented with its description."""
+    lines = []
+    pad = "  " * indent
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        note = f"  # {info.description}" if info.description else ""
+        if isinstance(value, BaseModel):
+            lines += [f"{pad}{name}:{note}", describe_scenario(value, indent + 1)]
+        elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
+            lines.append(f"{pad}{name}:{note}")
+            lines += [f"{pad}  - {_flow(item.model_dump(mode='json'))}" for item in value]
+        else:
+            lines.append(f"{pad}{name}: {_flow(value)}{note}")
+    return "\n".join(lines)
+
+
+def _flow(value: object) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6)
+    return text.removesuffix("\n...\n").strip()
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
+
+
+def describe_sweep(plan: Plan) -> str:
+    """A sweep's design, parameter space and plan size, then its resolved base scenario."""
+    sweep = plan.sweep
+    lines = [f"# sweep {plan.name}: design {sweep.design}, {_count(len(plan.points), 'point')} x "
+             f"{_count(sweep.replicates, 'replicate')} = {_count(len(plan.runs), 'run')}; "
+             f"root seed {sweep.seed}"
+             f"{', common seeds across points' if sweep.common_seeds else ''}"]
+    if sweep.description:
+        lines.append(f"# {sweep.description.strip()}")
+    lines.append("# parameters:")
+    for name, space in sweep.parameters.items():
+        shown = (f"{len(space.levels())} values: "
+                 + ", ".join(str(label) for label, _ in space.levels())
+                 if hasattr(space, "levels") else _flow(space.model_dump(mode="json")))
+        lines.append(f"#   {name}: {shown}")
+    lines.append(f"# base scenario '{sweep.base}'" + (" with fixed: " + _flow(sweep.fixed)
+                                                      if sweep.fixed else "") + ":")
+    return "\n".join([*lines, describe_scenario(plan.base)])
+
+
+@app.command()
+def validate(
+    quick: Annotated[bool, typer.Option("--quick", help="3 replicates per scenario instead "
+                                                      "of 10 (about a minute; noisier).")]
+    = False,
+    replicates: Annotated[int | None, typer.Option(min=2, max=1000, help="Replicates per "
+                                                   "scenario (overrides --quick).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="Worker processes.")] = 2,
+    write: Annotated[Path, typer.Option(help="Where to write the Markdown table.")]
+    = Path("docs/validation.md"),
+) -> None:
+    """Check the model against the published patterns (DOMAIN.md) over replicates of the
+    default scenario, a takedown and betweenness arrests; exit 0 only if all pass. The full
+    run (10 replicates) takes about 3 to 5 minutes on 2 cores."""
+    from forumsim.validate import timed_validate, write_report
+
+    n = replicates or (3 if quick else 10)
+    command = "forumsim validate" + (f" --replicates {n}" if replicates else
+                                     " --quick" if quick else "")
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                  TimeRemainingColumn(), console=err) as bar:
+        task = bar.add_task(f"validation: {n} replicates x 3 scenarios", total=3 * n)
+        rows, seconds = timed_validate(
+            replicates=n, workers=workers,
+            progress=lambda done, total: bar.update(task, completed=done))
+    table = Table(title=f"Validation against published patterns ({n} replicates, "
+                        f"{seconds:.0f} s)")
+    for column in ("pattern", "target", "simulated (95% CI)", "result"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["pattern"], row["target"],
+                      f"{row['mean']:.3g} ({row['low']:.3g} to {row['high']:.3g})",
+                      "[green]pass[/]" if row["passed"] else "[bold red]FAIL[/]")
+    out.print(table)
+    write_report(rows, write, n, seconds, command)
+    passed = sum(row["passed"] for row in rows)
+    out.print(f"{passed} of {len(rows)} patterns pass; table written to {write}")
+    raise typer.Exit(0 if passed == len(rows) else 1)
 
 
 @app.command()

@@ -458,6 +458,10 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         base = embedded_scenario(parent).model_dump(mode="json")
     else:
         parent_path = (path.parent / parent).resolve()
+        if not parent_path.is_file():
+            raise ScenarioError(f"{path}: field 'extends' names {parent}: no such scenario "
+                                f"file ({parent_path}); give a file next to this one or one "
+                                f"of {', '.join(EMBEDDED)}.")
         if parent_path in chain:
             raise ScenarioError(f"{path}: 'extends' makes a cycle through {parent_path}.")
         base = _read_yaml(parent_path, (*chain, parent_path))

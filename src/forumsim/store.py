@@ -54,3 +54,183 @@ def _replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         new.rename(target)
+
+
+# --- a sweep's results folder -----------------------------------------------------------
+
+MANIFEST = "manifest.json"
+SUMMARY = "summary.parquet"
+HEAD = ("run_id", "point", "replicate", "seed", "status", "error")
+# Where and how long each run ran: kept in runs/ only, so that summary.parquet depends on
+# the sweep file alone.
+EXECUTION = ("wall_seconds", "worker")
+
+
+class StoreError(ValueError):
+    """A results folder cannot be used as asked (exists, or holds a different sweep)."""
+
+
+def write_json(data: dict, path: Path) -> None:
+    """Write JSON through a temporary file renamed into place (never half-written)."""
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(staging, path)
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write a Parquet file through a temporary name renamed into place."""
+    staging = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, staging)
+    os.replace(staging, path)
+
+
+def rows_table(rows: list[dict]) -> pa.Table:
+    """A table of result rows; a column missing from a row is null there."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return pa.table({name: pa.array([row.get(name) for row in rows]) for name in columns})
+
+
+class SweepStore:
+    """One sweep's folder: manifest.json, runs/ and series/ Parquet parts, summary.parquet.
+
+    A batch of finished runs is one part in runs/ (and its daily series, the part of the
+    same number in series/), each written under a temporary name and renamed, so a run
+    is finished exactly when its row is in a part: a killed sweep loses only the batch it
+    had not written yet.
+    """
+
+    def __init__(self, folder: Path, manifest: dict) -> None:
+        self.folder = Path(folder)
+        self.manifest = manifest
+        self.runs = self.folder / "runs"
+        self.series = self.folder / "series"
+
+    @classmethod
+    def open(cls, folder: Path, manifest: dict, resume: bool) -> SweepStore:
+        """Start a new sweep in `folder`, or continue the one there with `resume`.
+        Refuses a folder holding another sweep, or any sweep without `resume`."""
+        folder = Path(folder)
+        if (folder / MANIFEST).is_file():
+            old = json.loads((folder / MANIFEST).read_text())
+            store = cls(folder, old)
+            if not resume:
+                raise StoreError(
+                    f"{folder}: already holds sweep '{old.get('sweep')}' "
+                    f"({len(store.finished())} of {old.get('planned_runs')} runs finished). "
+                    "Add --resume to continue it, or choose another --out folder.")
+            if old.get("plan_sha256") != manifest["plan_sha256"]:
+                raise StoreError(
+                    f"{folder}: holds results of a different sweep (its file "
+                    f"{old.get('sweep_file')} planned other runs: plan hash "
+                    f"{str(old.get('plan_sha256'))[:12]}, now {manifest['plan_sha256'][:12]}). "
+                    "Resuming would mix results; use another --out folder, or delete "
+                    f"{folder} to start over.")
+            store._tidy()
+            return store
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise StoreError(f"{folder}: exists and is not a sweep's results folder (no "
+                             f"{MANIFEST}); choose another --out folder.")
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(manifest, folder / MANIFEST)
+        store = cls(folder, manifest)
+        store.runs.mkdir()
+        store.series.mkdir()
+        return store
+
+    def _tidy(self) -> None:
+        """Remove what a killed sweep can leave: temporary files, and series parts whose
+        runs part was never written (those runs are not finished and will run again)."""
+        self.runs.mkdir(exist_ok=True)
+        self.series.mkdir(exist_ok=True)
+        for folder in (self.folder, self.runs, self.series):
+            for leftover in folder.glob(".*.tmp"):
+                leftover.unlink()
+        runs = {p.name for p in self.runs.glob("part-*.parquet")}
+        for part in self.series.glob("part-*.parquet"):
+            if part.name not in runs:
+                part.unlink()
+
+    def parts(self) -> list[Path]:
+        """The runs/ parts, in the order they were written."""
+        return sorted(self.runs.glob("part-*.parquet"))
+
+    def finished(self, failed_too: bool = True) -> set[int]:
+        """Ids of runs with a row on disk (only the successful ones unless `failed_too`)."""
+        ids: set[int] = set()
+        for part in self.parts():
+            table = pq.read_table(part, columns=["run_id", "status"])
+            for run_id, status in zip(table["run_id"].to_pylist(),
+                                      table["status"].to_pylist(), strict=True):
+                if failed_too or status == "ok":
+                    ids.add(run_id)
+                else:
+                    ids.discard(run_id)  # a later retry may have succeeded
+        return ids
+
+    def write_part(self, rows: list[dict], series: list) -> Path:
+        """Write a batch of finished runs (rows, and their daily series) as the next part."""
+        import pandas as pd
+
+        parts = self.parts()
+        number = int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
+        name = f"part-{number:05d}.parquet"
+        if series:
+            frame = pd.concat(series, ignore_index=True)
+            write_parquet(pa.Table.from_pandas(frame, preserve_index=False), self.series / name)
+        write_parquet(rows_table(rows), self.runs / name)  # last: the runs are now finished
+        return self.runs / name
+
+    def update_manifest(self, **changes: object) -> None:
+        """Change top-level fields of manifest.json (atomically)."""
+        self.manifest.update(changes)
+        write_json(self.manifest, self.folder / MANIFEST)
+
+    def write_summary(self) -> Path:
+        """Build summary.parquet (one row per run, by run id) from the parts, and give every
+        runs/ part the same schema so that the folder reads as one dataset."""
+        tables = [pq.read_table(part) for part in self.parts()]
+        schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive") \
+            if tables else pa.schema([])
+        tables = [_conform(t, schema) for t in tables]
+        table = pa.concat_tables(tables) if tables else rows_table([])
+        order = _column_order(table, self.manifest.get("parameters", []))
+        every = [*order, *(c for c in EXECUTION if c in schema.names)]
+        for part, conformed in zip(self.parts(), tables, strict=True):
+            if conformed.column_names != every:
+                write_parquet(conformed.select(every), part)
+        if table.num_rows:
+            table = _last_per_run(table).select(order)
+        write_parquet(table, self.folder / SUMMARY)
+        return self.folder / SUMMARY
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = [table[f.name].cast(f.type) if f.name in table.column_names
+               else pa.nulls(table.num_rows, f.type) for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _last_per_run(table: pa.Table) -> pa.Table:
+    """Rows sorted by run id, keeping the last written row of a run (a retry's)."""
+    ids = table["run_id"].to_pylist()
+    last = {run_id: i for i, run_id in enumerate(ids)}
+    return table.take(sorted(last.values(), key=lambda i: ids[i]))
+
+
+def _column_order(table: pa.Table, parameters: list[str]) -> list[str]:
+    """Ids, status and parameters first; then metrics in the order the first run (by id)
+    that has them gives; columns that are null everywhere last, by name."""
+    fixed = [c for c in (*HEAD, *parameters) if c in table.column_names]
+    rest = [c for c in table.column_names if c not in fixed and c not in EXECUTION]
+    if not table.num_rows:
+        return fixed + rest
+    ids = table["run_id"].to_numpy()
+    first = {}
+    for name in rest:
+        valid = table[name].is_valid().to_numpy(zero_copy_only=False)
+        first[name] = ids[valid].min() if valid.any() else None
+    present = [c for c in rest if first[c] is not None]
+    present.sort(key=lambda c: (first[c], rest.index(c)))
+    return fixed + present + sorted(c for c in rest if first[c] is None)

@@ -258,7 +258,7 @@ def validate(replicates: int = 10, people: int | None = None, workers: int = 2,
         sample = np.array([v for v in values[pattern.key] if not math.isnan(v)])
         mean, low, high = m.mean_ci(sample) if len(sample) else (math.nan,) * 3
         ok = len(sample) > 1 and pattern.passes(mean, low, high)
-        rows.append({"pattern": pattern.name, "source": pattern.source,
+        rows.append({"key": pattern.key, "pattern": pattern.name, "source": pattern.source,
                      "target": pattern.target, "mean": mean, "low": low, "high": high,
                      "n": len(sample), "passed": bool(ok)})
     return rows

@@ -1,0 +1,250 @@
+"""The plan of a sweep: every run in a fixed order, with its parameter values and seed.
+
+Every run's seed comes from `numpy.random.SeedSequence(seed)` spawned by the run's
+position in the plan, so it depends only on the sweep file, never on execution order.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from forumsim.scenario import (
+    EMBEDDED,
+    Scenario,
+    ScenarioError,
+    _describe,
+    embedded_scenario,
+    load_scenario,
+)
+from forumsim.sweep import MAX_RUNS, Sweep, SweepError, parse_sweep, read_yaml
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a sweep: its position, seed and parameter values as results columns."""
+
+    run_id: int
+    point: int
+    replicate: int
+    seed: int
+    parameters: dict[str, object]
+
+
+@dataclass
+class Plan:
+    """Every run of a sweep, in a fixed order: point by point, replicates within a point."""
+
+    sweep: Sweep
+    name: str
+    base: Scenario
+    points: list[dict[str, object]]  # parameter path -> value
+    labels: list[dict[str, object]]  # parameter path -> value as a results column
+    unit: np.ndarray | None  # the design in [0, 1]^d (sampling designs), for sensitivity
+    source: str = "sweep"  # the file, for messages
+    most_interventions: int = 0  # of any point
+    runs: list[PlannedRun] = field(default_factory=list)
+
+    def scenario(self, run: PlannedRun) -> Scenario:
+        """The scenario of one run: the base with the point's values and the run's seed."""
+        return _point_scenario(self.base, self.points[run.point], f"run {run.run_id}",
+                               seed=run.seed)
+
+    def sha256(self) -> str:
+        """Hash of what determines the runs: the sweep and the resolved base scenario."""
+        canonical = json.dumps({"sweep": self.sweep.identity(),
+                                "base": self.base.model_dump(mode="json")}, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def problem(self) -> dict:
+        """The SALib problem of a sampling design (every parameter scaled to [0, 1])."""
+        names = list(self.sweep.parameters)
+        return {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
+
+
+def run_seed(root: int, position: int) -> int:
+    """The seed of the run at `position`: child `position` of SeedSequence(root), 63 bits."""
+    child = np.random.SeedSequence(root, spawn_key=(position,))
+    return int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def load_sweep(path: str | Path) -> Plan:
+    """Read, validate and plan a sweep file; raises SweepError or ScenarioError."""
+    path = Path(path)
+    sweep = parse_sweep(read_yaml(path), str(path))
+    base = _load_base(sweep.base, path)
+    return make_plan(sweep, base, str(path), name=sweep.name or path.stem)
+
+
+def _load_base(base: str, sweep_path: Path) -> Scenario:
+    if base in EMBEDDED:
+        return embedded_scenario(base)
+    scenario_path = sweep_path.parent / base
+    if not scenario_path.is_file():
+        raise SweepError(f"{sweep_path}: field 'base' has value {json.dumps(base)}, but no "
+                         f"such scenario file exists ({scenario_path}); give a path relative "
+                         f"to the sweep file or one of {', '.join(EMBEDDED)}.")
+    try:
+        return load_scenario(scenario_path)
+    except ScenarioError as error:
+        raise SweepError(f"{sweep_path}: its base scenario is invalid: {error}") from None
+
+
+def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
+    """Apply `fixed` to the base, draw the design and check every point is a valid scenario."""
+    data = base.model_dump(mode="json")
+    for key, value in sweep.fixed.items():
+        _set(data, key, value, f"{source}: fixed.{key}")
+    base = _validated(data, f"{source}, fixed")
+    for key, space in sweep.parameters.items():
+        where = f"{source}, parameters.{key}"
+        if hasattr(space, "at"):
+            checks = [(f"{where} (bound {v!r})", space.at(u)[1]) for u, v in
+                      ((0.0, space.bounds[0]), (1.0, space.bounds[1]))]
+        else:
+            checks = [(f"{where} = {json.dumps(label)}", value)
+                      for label, value in space.levels()]
+        for what, value in checks:
+            _check_alone(base, key, value, what, f"{source}: parameters.{key}")
+    if sweep.points_count() * sweep.replicates > MAX_RUNS:
+        raise SweepError(f"{source}: the design makes {sweep.points_count() * sweep.replicates:,} "
+                         f"runs; at most {MAX_RUNS:,} are allowed.")
+    unit, chosen = _design(sweep)
+    points = [{k: v for k, (_, v) in row.items()} for row in chosen]
+    labels = _columns([{k: lab for k, (lab, _) in row.items()} for row in chosen])
+    most = 0
+    for i, point in enumerate(points):
+        described = ", ".join(f"{k}={json.dumps(labels[i][k])}" for k in point)
+        scenario = _point_scenario(base, point, f"{source}, point {i} ({described or 'the base'})")
+        most = max(most, len(scenario.interventions))
+    plan = Plan(sweep, name, base, points, labels, unit, source, most)
+    for point, replicate in itertools.product(range(len(points)), range(sweep.replicates)):
+        position = len(plan.runs)
+        seed = run_seed(sweep.seed, replicate if sweep.common_seeds else position)
+        plan.runs.append(PlannedRun(position, point, replicate, seed, labels[point]))
+    return plan
+
+
+def _design(sweep: Sweep) -> tuple[np.ndarray | None, list[dict[str, tuple]]]:
+    """The design's points as {parameter: (label, value)}, and its unit-cube sample."""
+    spaces = sweep.parameters
+    if sweep.design == "grid":
+        names = list(spaces)
+        combos = itertools.product(*(spaces[n].levels() for n in names))
+        return None, [dict(zip(names, combo, strict=True)) for combo in combos]
+    unit = unit_sample(sweep)
+    rows = [{name: _at(space, u) for (name, space), u in zip(spaces.items(), row, strict=True)}
+            for row in unit]
+    return unit, rows
+
+
+def _at(space: object, u: float) -> tuple[object, object]:
+    """A value of any space at quantile `u`; discrete spaces pick one level evenly."""
+    if hasattr(space, "at"):
+        return space.at(float(u))
+    levels = space.levels()
+    return levels[min(int(u * len(levels)), len(levels) - 1)]
+
+
+def unit_sample(sweep: Sweep) -> np.ndarray:
+    """The sampling design in [0, 1]^d, drawn from the root seed."""
+    design_seed = int(np.random.SeedSequence(sweep.seed).generate_state(1)[0])
+    d = len(sweep.parameters)
+    if sweep.design == "lhs":
+        from scipy.stats import qmc
+
+        return qmc.LatinHypercube(d=d, rng=np.random.default_rng(design_seed)).random(
+            sweep.samples)
+    problem = {"num_vars": d, "names": list(sweep.parameters), "bounds": [[0.0, 1.0]] * d}
+    if sweep.design == "sobol":
+        from SALib.sample import sobol
+
+        return sobol.sample(problem, sweep.samples, calc_second_order=sweep.second_order,
+                            seed=design_seed)
+    from SALib.sample import morris
+
+    return morris.sample(problem, sweep.samples, num_levels=sweep.levels, seed=design_seed)
+
+
+def _columns(labels: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Labels of a parameter as one column type: all as text if their types are mixed."""
+    for name in labels[0] if labels else ():
+        kinds = {type(row[name]) for row in labels if row[name] is not None}
+        if len(kinds) > 1 and not kinds <= {int, float}:
+            for row in labels:
+                row[name] = None if row[name] is None else str(row[name])
+    return labels
+
+
+def _point_scenario(base: Scenario, values: dict[str, object], what: str,
+                    seed: int | None = None, source: str | None = None) -> Scenario:
+    data = base.model_dump(mode="json")
+    for key, value in values.items():
+        _set(data, key, value, source or f"{what}: {key}")
+    if seed is not None:
+        data["seed"] = seed
+    return _validated(data, what)
+
+
+def _check_alone(base: Scenario, key: str, value: object, what: str, source: str) -> None:
+    """Reject a value that is wrong on its own; rules across fields (e.g. an intervention
+    after the last day) wait for the points, where the other parameters are set too."""
+    data = base.model_dump(mode="json")
+    _set(data, key, value, source)
+    try:
+        Scenario.model_validate(data)
+    except ValidationError as error:
+        if error.errors()[0]["loc"]:
+            raise SweepError(_describe(error, what)) from None
+
+
+def _validated(data: dict, what: str) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise SweepError(_describe(error, what)) from None
+
+
+def _set(data: dict, path: str, value: object, where: str) -> None:
+    """Set the scenario field at dotted `path` (list items by index); mappings merge."""
+    keys = path.split(".")
+    node: Any = data
+    for depth, key in enumerate(keys):
+        here = ".".join(keys[: depth + 1])
+        last = depth == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise SweepError(f"{where}: '{here}' is not an item of a list of {len(node)} "
+                                 f"(use an index from 0 to {len(node) - 1}).")
+            key = int(key)
+        elif isinstance(node, dict):
+            if key not in node:
+                close = difflib.get_close_matches(key, list(node), n=1)
+                hint = f" Did you mean '{'.'.join([*keys[:depth], close[0]])}'?" if close else ""
+                raise SweepError(f"{where}: the scenario has no field '{here}'.{hint}")
+        else:
+            raise SweepError(f"{where}: '{'.'.join(keys[:depth])}' is a single value, so it "
+                             f"has no field '{key}'.")
+        if last:
+            old = node[key]
+            node[key] = (_merged(old, value) if isinstance(old, dict) and isinstance(value, dict)
+                         else copy.deepcopy(value))
+        else:
+            node = node[key]
+
+
+def _merged(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if both else copy.deepcopy(value)
+    return merged

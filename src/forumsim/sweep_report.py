@@ -1,0 +1,526 @@
+"""The report of a sweep: report.md and report.html with figures. Each scenario's outcomes
+as means with 95% confidence intervals over replicates; interventions as paired effects
+against their counterfactual (same seed, no shock); activity over time with bands;
+key-player dependence curves; Sobol or Morris sensitivity indices (SALib).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+
+from forumsim.metrics import mean_ci  # noqa: E402
+from forumsim.plan import unit_sample  # noqa: E402
+from forumsim.report import _save  # noqa: E402
+from forumsim.sweep import Sweep  # noqa: E402
+
+SCENARIO_OUTCOMES = ("active_people_mean_last30", "registered_people", "share_posting",
+                     "top1pct_post_share", "online_fora", "fora_founded", "network_giant_share")
+SHOCK_OUTCOMES = ("loss", "days_to_recovery", "lasting_loss", "triangle", "rehomed_30d",
+                  "top_destination_share", "successor_fora", "arrested")
+MOST_POINTS_SHOWN = 30  # beyond this, a table per scenario is unreadable: pool the runs
+MOST_LINES = 8
+
+
+class ReportError(ValueError):
+    """The folder is not a sweep's results folder (or has no results yet)."""
+
+
+@dataclass
+class SweepResults:
+    """A sweep folder read back: its manifest, the sweep, and one row per run."""
+
+    folder: Path
+    manifest: dict
+    sweep: Sweep
+    summary: pd.DataFrame
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.summary[self.summary["status"] == "ok"]
+
+    def series(self) -> pd.DataFrame | None:
+        parts = list((self.folder / "series").glob("part-*.parquet"))
+        return pd.read_parquet(self.folder / "series") if parts else None
+
+    def labels(self) -> pd.Series:
+        """A short label per point, e.g. 'home_loyalty=0.6, interventions=takedown'."""
+        names = self.manifest["parameters"]
+        short = {n: n.split(".")[-1] for n in names}
+        if len(set(short.values())) < len(names):
+            short = {n: n for n in names}
+        points = self.summary.drop_duplicates("point").set_index("point").sort_index()
+        if not names:
+            return pd.Series("base scenario", index=points.index)
+        return points.apply(lambda row: ", ".join(f"{short[n]}={_short(row[n])}"
+                                                  for n in names), axis=1)
+
+
+def load_results(folder: str | Path) -> SweepResults:
+    """Read a sweep folder, or raise ReportError saying what is missing."""
+    folder = Path(folder)
+    if not (folder / "manifest.json").is_file():
+        raise ReportError(f"{folder}: not a sweep's results folder (no manifest.json); give "
+                          "the --out folder of `forumsim sweep`.")
+    if not (folder / "summary.parquet").is_file():
+        raise ReportError(f"{folder}: no summary.parquet yet; finish (or --resume) the sweep "
+                          "first.")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    summary = pd.read_parquet(folder / "summary.parquet")
+    if summary.empty:
+        raise ReportError(f"{folder}: no run has finished yet; nothing to report.")
+    try:
+        sweep = Sweep.model_validate(manifest["spec"])
+    except (KeyError, ValidationError) as error:
+        raise ReportError(f"{folder}: manifest.json does not hold a readable sweep (written "
+                          f"by another version of forumsim?): {error}") from None
+    return SweepResults(folder, manifest, sweep, summary)
+
+
+def write_report(folder: str | Path) -> list[Path]:
+    """Write report.md, report.html and figures/ into a sweep's folder; returns the paths."""
+    results = load_results(folder)
+    figures = results.folder / "figures"
+    figures.mkdir(exist_ok=True)
+    blocks = [*_overview(results), *_outcomes(results, figures), *_shocks(results, figures),
+              *_key_players(results, figures), *_sensitivity(results, figures)]
+    md = results.folder / "report.md"
+    page = results.folder / "report.html"
+    _write_text(md, _markdown(blocks))
+    _write_text(page, _html(blocks, results.manifest["sweep"], results.folder))
+    return [md, page, *sorted(figures.glob("*.png"))]
+
+
+# --- sections: each returns blocks ('h', text) ('p', text) ('table', frame) ('fig', path) ---
+
+
+def _overview(results: SweepResults) -> list[tuple]:
+    m, sweep = results.manifest, results.sweep
+    failed = results.summary[results.summary["status"] != "ok"]
+    blocks = [("h1", f"Sweep report: {m['sweep']}")]
+    if m.get("question"):
+        blocks.append(("p", m["question"]))
+    if m.get("description"):
+        blocks.append(("p", m["description"]))
+    facts = {
+        "design": f"{sweep.design}, {m['points']:,} points x {sweep.replicates} replicates",
+        "runs": f"{len(results.summary):,} of {m['planned_runs']:,} planned finished, "
+                f"{len(failed):,} failed",
+        "parameters": ", ".join(m["parameters"]) or "none (replicates of the base scenario)",
+        "base scenario": f"{sweep.base}: {m['base_scenario']['people']:,} people, "
+                         f"{m['base_scenario']['days']} days",
+        "root seed": f"{sweep.seed}" + (" (common seeds across points)"
+                                        if sweep.common_seeds else ""),
+        "run": f"{m['started']} to {m.get('ended') or 'not finished'}",
+        "software": f"forumsim {m['forumsim']}, Python {m['python']}, "
+                    + ", ".join(f"{k} {v}" for k, v in m["dependencies"].items() if v),
+    }
+    blocks.append(("table", pd.DataFrame({"": list(facts), "value": list(facts.values())})))
+    if len(failed):
+        blocks += [("h2", "Failed runs"),
+                   ("table", failed[["run_id", "seed", *m["parameters"], "error"]].head(50))]
+    return blocks
+
+
+def _outcomes(results: SweepResults, figures: Path) -> list[tuple]:
+    outcomes = [o for o in (results.sweep.outcomes or SCENARIO_OUTCOMES)
+                if o in results.ok and not o.startswith("iv") and results.ok[o].notna().any()]
+    blocks = [("h2", "Outcomes per scenario"),
+              ("p", "Mean over replicates with its 95% confidence interval (Student's t) "
+                    "in brackets; n is the number of finished replicates.")]
+    ok = results.ok
+    if len(results.labels()) > MOST_POINTS_SHOWN:
+        blocks.append(("p", f"{len(results.labels()):,} points are too many to list; the "
+                            "table pools all runs. See the sensitivity section and the "
+                            "scatter plots for how outcomes depend on the parameters."))
+        blocks.append(("table", _ci_table(ok.assign(point=0), outcomes,
+                                          pd.Series({0: "all runs"}))))
+        blocks.append(("fig", _scatter(results, outcomes[:3], figures / "scatter.png"),
+                       "Each run's outcome against each parameter."))
+    else:
+        blocks.append(("table", _ci_table(ok, outcomes, results.labels())))
+        blocks.append(("fig", _interval_chart(ok, outcomes, results.labels(),
+                                              figures / "outcomes.png"),
+                       "Means with 95% confidence intervals over replicates."))
+    series = results.series()
+    if series is not None:
+        blocks.append(("fig", _activity_bands(results, series, figures / "activity.png"),
+                       "Active people per day (7-day mean): mean over replicates with a "
+                       "95% band."))
+    return blocks
+
+
+def _shocks(results: SweepResults, figures: Path) -> list[tuple]:
+    ok = results.ok
+    blocks = []
+    for i in range(_interventions(ok)):
+        with_shock = ok[ok[f"iv{i}_type"].notna()]
+        columns = [f"iv{i}_{k}" for k in SHOCK_OUTCOMES
+                   if f"iv{i}_{k}" in ok and with_shock[f"iv{i}_{k}"].notna().any()]
+        labels = results.labels()
+        if len(labels) > MOST_POINTS_SHOWN:
+            with_shock, labels = with_shock.assign(point=0), pd.Series({0: "all runs"})
+        table = _ci_table(with_shock, columns, labels)
+        never = with_shock.groupby("point")[f"iv{i}_days_to_recovery"].apply(
+            lambda s: int(s.isna().sum()))
+        table.insert(1, "not recovered", [never.get(p, 0) for p in table.pop("point")])
+        blocks += [("h2", f"Intervention {i}: paired effect against the counterfactual"),
+                   ("p", "Each run is compared with its counterfactual: the same scenario "
+                         "and seed without the interventions (common random numbers), so the "
+                         "difference is the intervention's effect, not noise between seeds. "
+                         "loss: deepest relative drop of active people; lasting_loss: the "
+                         "relative gap over the last 30 days; triangle: person-days of "
+                         "activity lost; days_to_recovery: days until back within 10% for "
+                         "good, over the runs that recovered ('not recovered' counts the "
+                         "others)."),
+                   ("table", table)]
+    series = results.series()
+    if blocks and series is not None and series["active_people_counterfactual"].notna().any():
+        blocks.append(("fig", _gap_bands(results, series, figures / "paired_gap.png"),
+                       "Relative shortfall of active people against the counterfactual "
+                       "(7-day means): mean over replicates with a 95% band."))
+    return blocks
+
+
+def _key_players(results: SweepResults, figures: Path) -> list[tuple]:
+    ok = results.ok
+    blocks = []
+    for i in range(_interventions(ok)):
+        if f"iv{i}_strategy" not in ok or ok[f"iv{i}_strategy"].isna().all():
+            continue
+        arrests = ok[ok[f"iv{i}_strategy"].notna()].copy()
+        k, share = arrests[f"iv{i}_k"], arrests[f"iv{i}_share"]
+        arrests["size"] = k.fillna(share)  # each arrest gives one of the two
+        size = "k" if share.isna().all() else "share" if k.isna().all() else "k or share"
+        rows = []
+        for (strategy, amount), group in arrests.groupby([f"iv{i}_strategy", "size"]):
+            row = {"strategy": strategy, size: amount, "n": len(group)}
+            for name in ("loss", "loss_random", "kpd"):
+                row[name] = _cell(group[f"iv{i}_{name}"])
+            rows.append(row)
+        blocks += [("h2", f"Key players (intervention {i}: arrests)"),
+                   ("p", "Key-player dependence kpd = loss(strategy) / loss(as many arrests "
+                         "at random), each against the counterfactual; above 1 the "
+                         "ecosystem depends on the players the strategy picks. The random "
+                         "strategy is its own baseline (kpd = 1)."),
+                   ("table", pd.DataFrame(rows)),
+                   ("fig", _kpd_curves(arrests, i, size, figures / f"key_players_{i}.png"),
+                    "Loss and key-player dependence against the number arrested, one line "
+                    "per strategy, with 95% confidence intervals over replicates.")]
+    return blocks
+
+
+def _sensitivity(results: SweepResults, figures: Path) -> list[tuple]:
+    sweep = results.sweep
+    if sweep.design not in ("sobol", "morris"):
+        return []
+    outcomes = [o for o in (sweep.outcomes or [*SCENARIO_OUTCOMES, "iv0_loss",
+                                               "iv0_lasting_loss"]) if o in results.ok]
+    blocks = [("h2", f"Sensitivity ({sweep.design}, SALib)")]
+    means = results.summary.assign(
+        **{o: results.summary[o].where(results.summary["status"] == "ok") for o in outcomes}
+    ).groupby("point")[outcomes].mean()
+    points = results.manifest["points"]
+    if len(means) < points:
+        return [*blocks, ("p", f"Only {len(means)} of {points} points have finished runs; "
+                               "sensitivity indices need them all (resume the sweep).")]
+    problem = {"num_vars": len(sweep.parameters), "names": list(sweep.parameters),
+               "bounds": [[0.0, 1.0]] * len(sweep.parameters)}
+    indices, skipped = {}, []
+    for outcome in outcomes:
+        y = means[outcome].to_numpy(dtype=float)
+        if np.isnan(y).any() or np.ptp(y) == 0:
+            skipped.append(outcome)
+            continue
+        indices[outcome] = _indices(sweep, problem, y)
+    blocks.append(("p", "Each point's outcome is its mean over replicates. "
+                   + ("First-order (S1) and total (ST) Sobol indices: the share of the "
+                      "outcome's variance due to the parameter alone, and with all its "
+                      "interactions." if sweep.design == "sobol" else
+                      "Morris elementary effects on parameters scaled to [0, 1]: mu_star "
+                      "(mean absolute effect: importance) and sigma (spread: interactions "
+                      "or non-linearity).")
+                   + " Brackets: 95% bootstrap confidence intervals."))
+    for outcome, table in indices.items():
+        blocks += [("h3", outcome), ("table", table)]
+    if skipped:
+        blocks.append(("p", "Not analysed (missing values in some points, or constant): "
+                            + ", ".join(skipped) + "."))
+    if indices:
+        blocks.append(("fig", _sensitivity_bars(indices, sweep.design,
+                                                figures / "sensitivity.png"),
+                       "Sensitivity indices per outcome and parameter."))
+    return blocks
+
+
+def _indices(sweep: Sweep, problem: dict, y: np.ndarray) -> pd.DataFrame:
+    if sweep.design == "sobol":
+        from SALib.analyze import sobol
+
+        found = sobol.analyze(problem, y, calc_second_order=sweep.second_order,
+                              seed=sweep.seed % 2**32)
+        return pd.DataFrame({"parameter": problem["names"],
+                             "S1": [_pm(v, c) for v, c in zip(found["S1"], found["S1_conf"],
+                                                              strict=True)],
+                             "ST": [_pm(v, c) for v, c in zip(found["ST"], found["ST_conf"],
+                                                              strict=True)],
+                             "_S1": found["S1"], "_ST": found["ST"]})
+    from SALib.analyze import morris
+
+    found = morris.analyze(problem, unit_sample(sweep), y, num_levels=sweep.levels,
+                           seed=sweep.seed % 2**32)
+    return pd.DataFrame({"parameter": problem["names"],
+                         "mu_star": [_pm(v, c) for v, c in zip(
+                             found["mu_star"], found["mu_star_conf"], strict=True)],
+                         "sigma": [f"{v:.3g}" for v in found["sigma"]],
+                         "_mu_star": found["mu_star"], "_sigma": found["sigma"]})
+
+
+# --- tables -----------------------------------------------------------------------------
+
+
+def number(x: float) -> str:
+    """Three significant digits, but whole numbers from 1,000 on (no 1.79e+04)."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def _cell(values: pd.Series) -> str:
+    mean, low, high = mean_ci(values.dropna().to_numpy(dtype=float))
+    if math.isnan(mean):
+        return "–"
+    if math.isnan(low):
+        return number(mean)
+    return f"{number(mean)} [{number(low)}, {number(high)}]"
+
+
+def _pm(value: float, half_width: float) -> str:
+    return f"{value:.3f} [{value - half_width:.3f}, {value + half_width:.3f}]"
+
+
+def _ci_table(ok: pd.DataFrame, columns: list[str], labels: pd.Series) -> pd.DataFrame:
+    rows = []
+    for point, group in ok.groupby("point"):
+        rows.append({"scenario": labels[point], "point": point, "n": len(group),
+                     **{c: _cell(group[c]) for c in columns}})
+    return pd.DataFrame(rows)
+
+
+def _interventions(ok: pd.DataFrame) -> int:
+    return sum(1 for c in ok.columns if c.startswith("iv") and c.endswith("_type"))
+
+
+def _short(value: object) -> str:
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+# --- figures ----------------------------------------------------------------------------
+
+
+def _interval_chart(ok: pd.DataFrame, outcomes: list[str], labels: pd.Series,
+                    path: Path) -> Path:
+    """One panel per outcome: each scenario's mean with its 95% interval."""
+    columns = min(3, len(outcomes)) or 1
+    rows = math.ceil(len(outcomes) / columns) or 1
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 0.35 * len(labels) * rows
+                                                     + 1.6 * rows), squeeze=False)
+    for ax, outcome in zip(axes.flat, outcomes, strict=False):
+        for y, (_, group) in enumerate(ok.groupby("point")):
+            mean, low, high = mean_ci(group[outcome].dropna().to_numpy(dtype=float))
+            if not math.isnan(low):
+                ax.plot([low, high], [y, y], color="C0", lw=2)
+            ax.plot([mean], [y], "o", color="C0")
+        ax.set_yticks(range(ok["point"].nunique()),
+                      [labels[p] for p in sorted(ok["point"].unique())], fontsize=7)
+        ax.set_title(outcome, fontsize=9)
+        ax.invert_yaxis()
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(outcomes):]:
+        ax.set_axis_off()
+    return _save(fig, path)
+
+
+def _by_day(frame: pd.DataFrame, value: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                     np.ndarray]:
+    """Days, and the mean and 95% band over runs of a (7-day smoothed) daily value."""
+    wide = frame.pivot(index="day", columns="run_id", values=value)
+    wide = wide.rolling(7, min_periods=1).mean()
+    stats = np.array([mean_ci(row[~np.isnan(row)]) for row in wide.to_numpy()])
+    return wide.index.to_numpy(), stats[:, 0], stats[:, 1], stats[:, 2]
+
+
+def _groups(results: SweepResults, series: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Series grouped by scenario, or all runs together when there are many scenarios."""
+    points = results.ok.set_index("run_id")["point"]
+    series = series[series["run_id"].isin(points.index)]
+    labels = results.labels()
+    if len(labels) > MOST_LINES:
+        return [("all runs", series)]
+    return [(labels[p], series[series["run_id"].map(points) == p]) for p in labels.index]
+
+
+def _band(ax: plt.Axes, days: np.ndarray, mean: np.ndarray, low: np.ndarray,
+          high: np.ndarray, label: str, colour: str) -> None:
+    ax.plot(days, mean, color=colour, lw=1.5, label=label)
+    ax.fill_between(days, low, high, color=colour, alpha=0.2, lw=0)
+
+
+def _activity_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(9, 4.6))
+    for i, (label, group) in enumerate(_groups(results, series)):
+        _band(ax, *_by_day(group, "active_people"), label, f"C{i}")
+    ax.set(title="Active people per day", xlabel="day", ylabel="active people (7-day mean)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _gap_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> Path:
+    series = series[series["active_people_counterfactual"].notna()].copy()
+    counterfactual = series["active_people_counterfactual"]
+    series["gap"] = (1 - series["active_people"] / counterfactual.where(counterfactual > 0)
+                     ).fillna(0.0)  # no activity to lose: no loss
+    fig, ax = plt.subplots(figsize=(9, 4.6))
+    for i, (label, group) in enumerate(_groups(results, series)):
+        if len(group):
+            _band(ax, *_by_day(group, "gap"), label, f"C{i}")
+    ax.axhline(0, color="0.4", lw=0.8)
+    ax.set(title="Paired shortfall against the counterfactual", xlabel="day",
+           ylabel="(counterfactual - actual) / counterfactual")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _kpd_curves(arrests: pd.DataFrame, i: int, size: str, path: Path) -> Path:
+    fig, (ax_loss, ax_kpd) = plt.subplots(1, 2, figsize=(11, 4.4))
+    for c, (strategy, group) in enumerate(arrests.groupby(f"iv{i}_strategy")):
+        for ax, value in ((ax_loss, "loss"), (ax_kpd, "kpd")):
+            stats = [(k, *mean_ci(g[f"iv{i}_{value}"].dropna().to_numpy(dtype=float)))
+                     for k, g in group.groupby("size")]
+            stats = [s for s in stats if not math.isnan(s[1])]
+            if not stats:
+                continue
+            k, mean, low, high = (np.array(v, dtype=float) for v in zip(*stats, strict=True))
+            err = np.nan_to_num(np.vstack([mean - low, high - mean]))
+            ax.errorbar(k, mean, yerr=err, marker="o", capsize=3, color=f"C{c}",
+                        label=strategy)
+    ax_kpd.axhline(1, color="0.4", ls="--", lw=1)
+    what = {"k": "people arrested (k)", "share": "share of candidates arrested"}.get(
+        size, "people arrested (k) or share of candidates")
+    ax_loss.set(title="Loss of activity against the counterfactual", xlabel=what,
+                ylabel="loss")
+    ax_kpd.set(title="Key-player dependence", xlabel=what, ylabel="kpd = loss / loss(random)")
+    for ax in (ax_loss, ax_kpd):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _scatter(results: SweepResults, outcomes: list[str], path: Path) -> Path:
+    names = results.manifest["parameters"]
+    ok = results.ok
+    fig, axes = plt.subplots(len(outcomes) or 1, len(names),
+                             figsize=(3.2 * len(names), 2.8 * max(len(outcomes), 1)),
+                             squeeze=False)
+    for r, outcome in enumerate(outcomes):
+        for c, name in enumerate(names):
+            x = pd.to_numeric(ok[name], errors="coerce")
+            if x.isna().all():  # variants: plot their order
+                x = ok[name].astype("category").cat.codes
+            axes[r][c].scatter(x, ok[outcome], s=6, alpha=0.5)
+            axes[r][c].set(xlabel=name.split(".")[-1], ylabel=outcome if c == 0 else "")
+    return _save(fig, path)
+
+
+def _sensitivity_bars(indices: dict[str, pd.DataFrame], design: str, path: Path) -> Path:
+    measures = ("_S1", "_ST") if design == "sobol" else ("_mu_star", "_sigma")
+    fig, axes = plt.subplots(1, len(indices), figsize=(4.2 * len(indices), 3.8),
+                             squeeze=False)
+    for ax, (outcome, table) in zip(axes[0], indices.items(), strict=True):
+        y = np.arange(len(table))
+        for j, measure in enumerate(measures):
+            ax.barh(y + 0.4 * j, table[measure], height=0.4, label=measure.lstrip("_"))
+        ax.set_yticks(y + 0.2, [p.split(".")[-1] for p in table["parameter"]], fontsize=8)
+        ax.set_title(outcome, fontsize=9)
+        ax.invert_yaxis()
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, axis="x")
+    return _save(fig, path)
+
+
+# --- output -----------------------------------------------------------------------------
+
+
+def _visible(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[[c for c in frame.columns if not str(c).startswith("_") and c != "point"]]
+
+
+def _markdown(blocks: list[tuple]) -> str:
+    lines = []
+    for kind, *content in blocks:
+        if kind in ("h1", "h2", "h3"):
+            lines.append(f"{'#' * int(kind[1])} {content[0]}")
+        elif kind == "p":
+            lines.append(content[0])
+        elif kind == "table":
+            frame = _visible(content[0])
+            cells = [[str(c) for c in frame.columns]] + [
+                [str(v).replace("|", "\\|").replace("\n", " ") for v in row]
+                for row in frame.itertuples(index=False)]
+            lines += ["| " + " | ".join(cells[0]) + " |",
+                      "|" + "|".join(" --- " for _ in cells[0]) + "|",
+                      *("| " + " | ".join(row) + " |" for row in cells[1:])]
+        elif kind == "fig":
+            path, caption = content
+            lines.append(f"![{caption}](figures/{path.name})\n\n*{caption}*")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _html(blocks: list[tuple], title: str, folder: Path) -> str:
+    body = []
+    for kind, *content in blocks:
+        if kind in ("h1", "h2", "h3"):
+            body.append(f"<{kind}>{html.escape(content[0])}</{kind}>")
+        elif kind == "p":
+            body.append(f"<p>{html.escape(content[0])}</p>")
+        elif kind == "table":
+            frame = _visible(content[0])
+            head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+            rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
+                           + "</tr>" for row in frame.itertuples(index=False))
+            body.append(f"<table><tr>{head}</tr>{rows}</table>")
+        elif kind == "fig":
+            path, caption = content
+            data = base64.b64encode(path.read_bytes()).decode()
+            body.append(f'<figure><img src="data:image/png;base64,{data}" '
+                        f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}'
+                        "</figcaption></figure>")
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
+             "line-height:1.45}table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
+             "td,th{border:1px solid #ccc;padding:0.25em 0.6em;text-align:left}"
+             "img{max-width:100%}figcaption{font-style:italic;color:#444}")
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>Sweep report: {html.escape(title)}</title><style>{style}</style></head>"
+            f"<body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.write_text(text)
+    os.replace(staging, path)

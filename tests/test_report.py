@@ -1,0 +1,151 @@
+"""The report of a sweep: confidence intervals over replicates, paired effects against the
+counterfactual, key-player curves, and sensitivity indices that find the parameter that
+matters."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forumsim.cli import app
+from forumsim.executors import run_sweep
+from forumsim.metrics import mean_ci
+from forumsim.plan import load_sweep
+from forumsim.sweep_report import number
+
+DATA = Path(__file__).parent / "data"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory):
+    """Each test sweep run (in this process) and reported through the command line."""
+
+    def make(name: str) -> Path:
+        out = tmp_path_factory.mktemp(name) / "out"
+        run_sweep(load_sweep(DATA / f"{name}_sweep.yaml"), out, executor="inline")
+        result = runner.invoke(app, ["report", str(out)])
+        assert result.exit_code == 0, result.output
+        return out
+
+    return {name: make(name) for name in ("tiny", "kpd", "sobol", "morris")}
+
+
+def section(markdown: str, title: str) -> str:
+    start = markdown.index(title)
+    end = markdown.find("\n## ", start + 1)
+    return markdown[start:] if end < 0 else markdown[start:end]
+
+
+def row(markdown: str, starts: str) -> list[str]:
+    line = next(line for line in markdown.splitlines() if line.startswith(f"| {starts} |"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_report_writes_markdown_html_and_the_figures_it_links(reported):
+    out = reported["tiny"]
+    markdown = (out / "report.md").read_text()
+    page = (out / "report.html").read_text()
+    linked = re.findall(r"\(figures/([\w.]+\.png)\)", markdown)
+    assert set(linked) == {"outcomes.png", "activity.png", "paired_gap.png"}
+    assert all((out / "figures" / name).stat().st_size > 5000 for name in linked)
+    assert page.count("<img src=\"data:image/png;base64,") == len(linked)  # self-contained
+    assert "Does seizing the largest forum hurt more" in markdown  # the file's question
+
+
+def test_large_numbers_are_written_whole_and_small_ones_to_three_digits():
+    assert number(17913.4) == "17,913" and number(0.012345) == "0.0123" and number(942.4) == "942"
+
+
+def test_outcome_cells_are_the_mean_and_95_percent_interval_over_replicates(reported):
+    out = reported["tiny"]
+    summary = pd.read_parquet(out / "summary.parquet")
+    markdown = (out / "report.md").read_text()
+    header = row(markdown, "scenario")
+    cells = row(markdown, "home_loyalty=0.9, interventions=none")
+    values = summary[(summary["behaviour.home_loyalty"] == 0.9)
+                     & (summary["interventions"] == "none")]["active_people_mean_last30"]
+    mean, low, high = mean_ci(values)
+    assert cells[header.index("n")] == "2"
+    assert cells[header.index("active_people_mean_last30")] == (
+        f"{number(mean)} [{number(low)}, {number(high)}]")
+
+
+def test_interventions_are_reported_against_their_counterfactual(reported):
+    out = reported["tiny"]
+    shocks = section((out / "report.md").read_text(), "## Intervention 0")
+    assert "interventions=takedown" in shocks and "interventions=none" not in shocks
+    summary = pd.read_parquet(out / "summary.parquet")
+    loss = summary[(summary["interventions"] == "takedown")
+                   & (summary["behaviour.home_loyalty"] == 0.6)]["iv0_loss"]
+    mean, low, high = mean_ci(loss)
+    header = row(shocks, "scenario")
+    assert row(shocks, "home_loyalty=0.6, interventions=takedown")[
+        header.index("iv0_loss")] == f"{number(mean)} [{number(low)}, {number(high)}]"
+
+
+def test_key_player_table_has_one_row_per_strategy_and_k_with_kpd(reported):
+    out = reported["kpd"]
+    players = section((out / "report.md").read_text(), "## Key players")
+    assert (out / "figures" / "key_players_0.png").is_file()
+    summary = pd.read_parquet(out / "summary.parquet")
+    header = row(players, "strategy")
+    for strategy in ("degree", "betweenness"):
+        for k in (5, 20):
+            cells = row(players, f"{strategy} | {k}")
+            kpd = summary[(summary["iv0_strategy"] == strategy) & (summary["iv0_k"] == k)][
+                "iv0_kpd"]
+            assert cells[header.index("kpd")].startswith(f"{number(mean_ci(kpd)[0])} [")
+    assert row(players, "random | 5")[header.index("kpd")] == "–"
+
+
+def test_sobol_indices_find_that_people_drive_registrations(reported):
+    markdown = (reported["sobol"] / "report.md").read_text()
+    registered = section(markdown, "## Sensitivity").split("### registered_people")[1]
+    total = {name: float(row(registered, name)[2].split()[0])
+             for name in ("people", "behaviour.thanks_per_share")}
+    assert total["people"] > 0.8 and total["behaviour.thanks_per_share"] < 0.1
+    assert (reported["sobol"] / "figures" / "sensitivity.png").is_file()
+
+
+def test_morris_effects_find_that_people_drive_registrations(reported):
+    markdown = (reported["morris"] / "report.md").read_text()
+    registered = section(markdown, "## Sensitivity").split("### registered_people")[1]
+    mu_star = {name: float(row(registered, name)[1].split()[0])
+               for name in ("people", "behaviour.thanks_per_share")}
+    assert mu_star["people"] > 10 * mu_star["behaviour.thanks_per_share"]
+
+
+def test_a_partly_finished_sweep_reports_what_is_there_and_says_so(tmp_path, monkeypatch):
+    from forumsim import runner as runner_module
+
+    real_run, calls = runner_module.run, []
+
+    def stop_after_four(scenario, progress=None):
+        calls.append(1)
+        if len(calls) > 4:
+            raise KeyboardInterrupt
+        return real_run(scenario, progress)
+
+    monkeypatch.setattr(runner_module, "run", stop_after_four)
+    out = tmp_path / "out"
+    run_sweep(load_sweep(DATA / "tiny_sweep.yaml"), out, executor="inline", runs_per_part=1)
+    result = runner.invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "4 of 8 planned finished" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("setup, words", [
+    (lambda folder: None, "no manifest.json"),
+    (lambda folder: (folder / "manifest.json").write_text("{}"), "no summary.parquet yet"),
+])
+def test_report_of_a_folder_that_is_not_a_finished_sweep_exits_2(tmp_path, setup, words):
+    setup(tmp_path)
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and words in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "report.md").exists()
