@@ -98,11 +98,14 @@ class Visits:
 
     def by_forum(self) -> Iterator[tuple[int, np.ndarray]]:
         """(forum id, visiting people) for each forum visited, in forum order."""
+        if not len(self.forums):
+            return
         order = np.argsort(self.forums, kind="stable")
         forums, people = self.forums[order], self.people[order]
-        bounds = np.flatnonzero(np.diff(forums)) + 1
-        for group in np.split(np.arange(len(forums)), bounds) if len(forums) else []:
-            yield int(forums[group[0]]), people[group[0]:group[-1] + 1]
+        starts = np.flatnonzero(np.diff(forums)) + 1
+        for start, stop in zip([0, *starts.tolist()], [*starts.tolist(), len(forums)],
+                               strict=True):
+            yield int(forums[start]), people[start:stop]
 
 
 class Person(mesa.Agent):
@@ -368,11 +371,14 @@ class Admin(Moderator):
         rows = eco.memberships.row_of[forum.admins, : len(eco.fora)]
         allies = [f for f in np.flatnonzero((rows >= 0).any(axis=0)).tolist()
                   if f != forum.id and not eco.fora[f].gone]
+        if not allies:
+            return
         rows = eco.memberships.row_of[forum.visitors, forum.id]
         # A visitor banned earlier today has no membership row any more: no vouching.
         ranks = np.where(rows >= 0, eco.memberships.table.rank[np.maximum(rows, 0)], Rank.LURKER)
-        for ally in allies:
-            told = eco.rng.random(len(forum.visitors)) < eco.behaviour.cross_promotion_prob
+        draws = eco.rng.random((len(allies), len(forum.visitors)))
+        for ally, draw in zip(allies, draws, strict=True):
+            told = draw < eco.behaviour.cross_promotion_prob
             # A shared admin vouches for trusted members (VIPs, staff) on a closed ally.
             closed = eco.fora[ally].access.name == "closed"
             tell = np.where(closed & (ranks[told] >= Rank.VIP), Address.INVITED, Address.KNOWN)

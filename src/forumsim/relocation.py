@@ -76,15 +76,19 @@ def _contacts_on_fora(eco: Ecosystem, people: np.ndarray,
     many of those are VIPs or staff (who can vouch for them)."""
     contacts = np.zeros((len(people), n_fora), dtype=np.int64)
     vouchers = np.zeros((len(people), n_fora), dtype=np.int64)
-    table = eco.memberships.table
-    # Most searchers are newcomers who know nobody yet.
-    for i in np.flatnonzero(eco.ties.connected(people)).tolist():
-        neighbours = eco.ties.neighbours(people[i])
-        neighbours = neighbours[eco.people.state[neighbours] == State.ACTIVE]
-        rows = np.take(eco.memberships.row_of, neighbours, axis=0)[:, :n_fora]
-        member = rows >= 0
-        contacts[i] = member.sum(axis=0)
-        vouchers[i] = (member & (table.rank[np.maximum(rows, 0)] >= Rank.VIP)).sum(axis=0)
+    searchers = np.flatnonzero(eco.ties.connected(people))  # most newcomers know nobody
+    if not len(searchers):
+        return contacts, vouchers
+    lists = [eco.ties.neighbours(p) for p in people[searchers].tolist()]
+    owner = np.repeat(searchers, [len(neighbours) for neighbours in lists])
+    neighbours = np.concatenate(lists)
+    inside = eco.people.state[neighbours] == State.ACTIVE
+    owner, neighbours = owner[inside], neighbours[inside]
+    rows = np.take(eco.memberships.row_of, neighbours, axis=0)[:, :n_fora]
+    member = rows >= 0
+    np.add.at(contacts, owner, member)
+    np.add.at(vouchers, owner,
+              member & (eco.memberships.table.rank[np.maximum(rows, 0)] >= Rank.VIP))
     return contacts, vouchers
 
 
