@@ -69,7 +69,7 @@ PRESETS = {
         ({"type": "arrests", "day": SHOCK_DAY, "strategy": "staff", "share": 1.0,
           "forum": "Forum A"},), (
             f"On day {SHOCK_DAY} every admin and moderator of Forum A is arrested. Nobody "
-            "is left to run it, so it closes the next day and its members must move, much "
+            "is left to run it, so it closes the same day and its members must move, much "
             "as after a seizure, but no staff remain to open a successor.")),
     "Outage: the largest forum is down for two weeks": Preset(
         ({"type": "outage", "day": SHOCK_DAY, "target": "largest", "duration_days": 14},), (
