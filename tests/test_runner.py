@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from forumsim import load_scenario
 from forumsim.cli import app
 from forumsim.runner import run, simulate
 from forumsim.scenario import parse_scenario
@@ -79,6 +81,11 @@ def test_run_with_interventions_writes_records_and_shock_figures(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["interventions"][0]["type"] == "takedown"
+    counterfactual = pq.read_table(out / "counterfactual.parquet").to_pandas()
+    assert len(counterfactual) == 180 and "active_people" in counterfactual
+    # The folder holds everything needed to reproduce the run.
+    again = run(load_scenario(out / "scenario.yaml"))
+    assert json.loads(json.dumps(again.metrics)) == summary["metrics"]
     names = {p.name for p in (out / "figures").glob("*.png")}
     assert {"activity_vs_counterfactual.png", "members_around_shocks.png",
             "displaced_destinations.png"} <= names

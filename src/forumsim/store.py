@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from forumsim.runner import RunResult
 
@@ -27,13 +28,19 @@ def write_table(frame, path: Path) -> None:
 
 def write_run(result: RunResult, out: Path,
               figures: Callable[[RunResult, Path], list[Path]] | None = None) -> Path:
-    """Write summary.json, ecosystem.parquet, forums.parquet (and figures) into `out`."""
+    """Write summary.json, scenario.yaml (the fully resolved scenario: rerunning it gives
+    the same results), ecosystem.parquet, forums.parquet, counterfactual.parquet (with
+    interventions) and figures into `out`."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         (staging / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
+        (staging / "scenario.yaml").write_text(
+            yaml.safe_dump(result.scenario.model_dump(mode="json"), sort_keys=False))
         write_table(result.ecosystem, staging / "ecosystem.parquet")
+        if result.counterfactual is not None:
+            write_table(result.counterfactual, staging / "counterfactual.parquet")
         write_table(result.forums, staging / "forums.parquet")
         if figures is not None:
             (staging / "figures").mkdir()
