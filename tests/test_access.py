@@ -18,12 +18,16 @@ def _forum(eco: Ecosystem, access: str):
     return next(f for f in eco.fora if f.access.name == access)
 
 
+def _only_registering(eco: Ecosystem, *fora) -> None:
+    """Freeze registrations everywhere but on `fora`."""
+    for forum in eco.fora:
+        forum.registrations_open = forum in fora
+
+
 def test_closed_forum_admits_only_invited_people(small_scenario):
     eco = Ecosystem(small_scenario)
     closed = _forum(eco, "closed")
-    for forum in eco.fora:
-        if forum is not closed:
-            forum.registrations_open = False  # leave the closed forum as the only option
+    _only_registering(eco, closed)
     knowing, invited = _outsiders(eco, 40)[:20], _outsiders(eco, 40)[20:]
     eco.known[knowing, closed.id] = Address.KNOWN
     eco.known[invited, closed.id] = Address.INVITED
@@ -46,8 +50,7 @@ def test_closed_forum_members_joined_by_invitation_during_a_run(busy_run):
 def test_closed_fora_are_not_on_the_public_link_list(small_scenario):
     eco = Ecosystem(small_scenario)
     open_forum = _forum(eco, "open")
-    for forum in eco.fora:
-        forum.registrations_open = forum is open_forum or forum.access.name == "closed"
+    _only_registering(eco, open_forum, _forum(eco, "closed"))
     unaware = _outsiders(eco, 50)
     eco.search_and_join(unaware)
     closed = _forum(eco, "closed")
@@ -58,8 +61,7 @@ def test_closed_fora_are_not_on_the_public_link_list(small_scenario):
 def test_restricted_forum_grants_full_access_only_after_accepted_contribution(small_scenario):
     eco = Ecosystem(small_scenario)
     restricted = _forum(eco, "restricted")
-    for forum in eco.fora:
-        forum.registrations_open = forum is restricted
+    _only_registering(eco, restricted)
     person = _outsiders(eco, 1)
     eco.search_and_join(person)
     row = eco.memberships.row_of[person[0], restricted.id]
@@ -88,8 +90,7 @@ def test_restricted_members_with_full_access_had_a_contribution_accepted(busy_ru
 def test_nobody_registers_on_a_forum_they_were_banned_from(small_scenario):
     eco = Ecosystem(small_scenario)
     open_forum = _forum(eco, "open")
-    for forum in eco.fora:
-        forum.registrations_open = forum is open_forum
+    _only_registering(eco, open_forum)
     people = _outsiders(eco, 10)
     eco.known[people, open_forum.id] = Address.BANNED
     assert eco.search_and_join(people) == 0

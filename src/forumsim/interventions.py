@@ -161,10 +161,9 @@ class Infiltration(Intervention):
     members are identified day by day; at the end, arrests and takedown, or a quiet exit.
     Staff may detect the undercover operation, which ends it early."""
 
-    def __init__(self, spec, index: int) -> None:
+    def __init__(self, spec: InfiltrationSpec, index: int) -> None:
         super().__init__(spec, index)
-        spec: InfiltrationSpec
-        self.days = set(range(spec.day, spec.day + spec.duration_days + 1))
+        self.days = set(range(spec.day, spec.last_day() + 1))
         self.forum: Forum | None = None
         self.identified = np.empty(0, dtype=np.int64)
         self.event = None
@@ -224,9 +223,8 @@ class Outage(Intervention):
 class BotWave(Intervention):
     """Bot registrations swamp a forum's staff; its admins freeze registrations."""
 
-    def __init__(self, spec, index: int) -> None:
+    def __init__(self, spec: BotWaveSpec, index: int) -> None:
         super().__init__(spec, index)
-        spec: BotWaveSpec
         self.days = {d + i for d in spec.days() for i in range(spec.duration_days)}
         self.forum: Forum | None = None
 

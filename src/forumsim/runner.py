@@ -141,14 +141,14 @@ def _random_variant(result: RunResult, index: int) -> Scenario:
     return scenario.model_copy(update={"interventions": specs})
 
 
-def _smooth(series: pd.Series) -> np.ndarray:
+def smoothed(series: pd.Series) -> np.ndarray:
     return series.rolling(SMOOTHING_DAYS, min_periods=1).mean().to_numpy()
 
 
 def activity_loss(result: RunResult, counterfactual: RunResult, day: int) -> float:
     """Largest relative drop of (7-day mean) active people below the counterfactual."""
-    return m.loss(_smooth(result.ecosystem["active_people"]),
-                  _smooth(counterfactual.ecosystem["active_people"]), day - 1)
+    return m.loss(smoothed(result.ecosystem["active_people"]),
+                  smoothed(counterfactual.ecosystem["active_people"]), day - 1)
 
 
 def intervention_record(result: RunResult, counterfactual: RunResult, index: int,
@@ -159,7 +159,7 @@ def intervention_record(result: RunResult, counterfactual: RunResult, index: int
     day = events[0].day if events else spec.day
     actual = result.ecosystem["active_people"]
     other = counterfactual.ecosystem["active_people"]
-    smooth_actual, smooth_other = _smooth(actual), _smooth(other)
+    smooth_actual, smooth_other = smoothed(actual), smoothed(other)
     displaced = np.unique(np.concatenate([e.displaced for e in events])) if events else []
     rehomed: dict[int, int] = {}
     for event in events:

@@ -23,7 +23,7 @@ from forumsim import keyplayers
 from forumsim import metrics as m
 from forumsim.agents import State
 from forumsim.model import Ecosystem
-from forumsim.runner import run, simulate
+from forumsim.runner import run, simulate, smoothed
 from forumsim.scenario import Scenario, embedded_scenario, parse_scenario
 
 SHOCK_DAY = 365
@@ -214,8 +214,7 @@ def _surge(forums, counterfactual: Ecosystem, main: str | None, day: int) -> flo
 def _recovered(shocked: Ecosystem, counterfactual: Ecosystem, day: int) -> bool:
     actual = shocked.datacollector.get_model_vars_dataframe()["active_people"]
     other = counterfactual.datacollector.get_model_vars_dataframe()["active_people"]
-    smooth = lambda s: s.rolling(7, min_periods=1).mean().to_numpy()  # noqa: E731
-    return m.days_to_recovery(smooth(actual), smooth(other), day - 1, 0.1) is not None
+    return m.days_to_recovery(smoothed(actual), smoothed(other), day - 1, 0.1) is not None
 
 
 def key_player_values(seed: int, people: int | None = None) -> dict[str, float]:
