@@ -17,7 +17,7 @@ BOOT_PY := $(shell for p in python3.12 python3.13 python3.14 python3 python; do 
 run: $(STAMP)
 	$(VENV)/bin/forumsim run
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest -q
 
 test-slow: $(STAMP)
@@ -29,8 +29,10 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py
 
+# Style (ruff) and the architecture: the import-linter contracts in pyproject.toml.
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(BOOT_PY)" ]; then \

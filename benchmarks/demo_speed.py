@@ -30,8 +30,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import forumsim
-from forumsim import demo_figures
-from forumsim.app import ClassroomEcosystem
+from forumsim.ui import demo_figures
+from forumsim.ui.app import ClassroomEcosystem
 
 
 def draw(eco: ClassroomEcosystem, ties: bool, layout: dict) -> int:
@@ -75,7 +75,7 @@ def in_browser(seconds: float, screenshot: Path | None) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(Path(forumsim.__file__).parents[1])}
-    server = subprocess.Popen([sys.executable, "-m", "forumsim.cli", "demo", "--port",
+    server = subprocess.Popen([sys.executable, "-m", "forumsim.ui.cli", "demo", "--port",
                                str(port)], stdout=subprocess.PIPE, text=True, env=env)
     try:
         server.stdout.readline()  # the address: the server is listening

@@ -4,7 +4,7 @@ with a takedown of the largest forum after a year, and its counterfactual.
     python benchmarks/scale.py [--people 1000000] [--days 1095] [--profile]
 
 Prints wall time, peak resident memory and person-days per second for the paired run
-(`forumsim.runner.run`: the scenario with the takedown, then the same scenario and seed
+(`forumsim.experiment.runner.run`: the scenario with the takedown, then the same scenario and seed
 without it). Targets (issue 5): under 5 minutes and under 4 GB peak memory on one core.
 With --profile, also prints where the time goes (cProfile, top functions).
 """
@@ -23,8 +23,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from forumsim import embedded_scenario  # noqa: E402
-from forumsim.runner import run  # noqa: E402
-from forumsim.scenario import parse_scenario  # noqa: E402
+from forumsim.experiment.runner import run  # noqa: E402
+from forumsim.world.scenario import parse_scenario  # noqa: E402
 
 
 def large_with_takedown(people: int | None, days: int | None):

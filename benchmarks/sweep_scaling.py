@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from forumsim.executors import run_sweep
-from forumsim.plan import load_sweep
+from forumsim.experiment.executors import run_sweep
+from forumsim.experiment.plan import load_sweep
 
 SWEEP = """
 name: scaling

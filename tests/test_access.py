@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from forumsim import Ecosystem
-from forumsim.access import ClosedAccess, OpenAccess, RestrictedAccess, stricter
-from forumsim.agents import Moderator, State
-from forumsim.forum import Address, Rank
+from forumsim.world.access import ClosedAccess, OpenAccess, RestrictedAccess, stricter
+from forumsim.world.agents import Moderator, State
+from forumsim.world.forum import Address, Rank
 
 
 def _outsiders(eco: Ecosystem, k: int) -> np.ndarray:

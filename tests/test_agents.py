@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from forumsim import Ecosystem
-from forumsim.agents import VIP, Lurker, Member, Moderator
-from forumsim.forum import Rank
+from forumsim.world.agents import VIP, Lurker, Member, Moderator
+from forumsim.world.forum import Rank
 
 
 def _lurker_with_membership(eco: Ecosystem) -> int:

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 import forumsim
-from forumsim import demo_figures
-from forumsim.app import MODEL_PARAMS, PRESETS, ClassroomEcosystem, Page, _listen, describe
-from forumsim.forum import Status
-from forumsim.scenario import TakedownSpec
+from forumsim.ui import demo_figures
+from forumsim.ui.app import MODEL_PARAMS, PRESETS, ClassroomEcosystem, Page, _listen, describe
+from forumsim.world.forum import Status
+from forumsim.world.scenario import TakedownSpec
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -141,7 +141,7 @@ def test_page_plays_and_absorbs_a_seizure_in_an_offline_browser(tmp_path: Path) 
     server_log = tmp_path / "server.log"
     with server_log.open("w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "forumsim.cli", "demo", "--port", str(port)],  # loopback
+            [sys.executable, "-m", "forumsim.ui.cli", "demo", "--port", str(port)],  # loopback
             stdout=subprocess.PIPE, stderr=log, text=True, cwd=tmp_path, env=env)
     try:
         address = server.stdout.readline()

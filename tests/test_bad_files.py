@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forumsim.cli import app
+from forumsim.ui.cli import app
 
 BAD = Path(__file__).parent / "data" / "bad"
 FILES = sorted(BAD.glob("*.yaml"))
@@ -72,7 +72,7 @@ def test_describe_refuses_a_bad_scenario_the_same_way(path):
 def test_the_installed_command_prints_no_traceback(name, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
     path = BAD / name
-    done = subprocess.run([sys.executable, "-m", "forumsim.cli", *command(path, tmp_path / "o")],
+    done = subprocess.run([sys.executable, "-m", "forumsim.ui.cli", *command(path, tmp_path / "o")],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and done.stdout == ""

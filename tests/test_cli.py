@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from forumsim.cli import app
+from forumsim.ui.cli import app
 
 runner = CliRunner()
 SMALL = ["run", "small", "--days", "40", "--people", "800", "--quiet"]
@@ -82,8 +82,9 @@ def test_bad_scenario_files_exit_2_with_one_clear_message(tmp_path, content, wor
 
 
 def test_unknown_file_exits_2_without_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "forumsim.cli", "run", str(tmp_path / "no.yaml")],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "forumsim.ui.cli", "run", str(tmp_path / "no.yaml")],
+        capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
     assert "no such scenario file" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout

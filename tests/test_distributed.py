@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forumsim.cli import app
+from forumsim.ui.cli import app
 
 TINY = Path(__file__).parent / "data" / "tiny_sweep.yaml"
 SRC = str(Path(__file__).parents[1] / "src")
@@ -81,7 +81,7 @@ def test_a_sweep_on_a_scheduler_with_two_loopback_workers_matches_the_process_po
         on_process_pool, loopback_cluster, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": SRC}
-    done = subprocess.run([sys.executable, "-m", "forumsim.cli", "sweep", str(TINY), "--out",
+    done = subprocess.run([sys.executable, "-m", "forumsim.ui.cli", "sweep", str(TINY), "--out",
                            str(out), "--scheduler", loopback_cluster, "-q"], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

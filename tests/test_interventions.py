@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from forumsim import Ecosystem
-from forumsim.agents import State
-from forumsim.forum import Address, Rank, Status
-from forumsim.interventions import Arrests
-from forumsim.keyplayers import fragmentation
-from forumsim.scenario import ArrestsSpec, ScenarioError, parse_scenario
+from forumsim.measures.keyplayers import fragmentation
+from forumsim.world.agents import State
+from forumsim.world.forum import Address, Rank, Status
+from forumsim.world.interventions import Arrests
+from forumsim.world.scenario import ArrestsSpec, ScenarioError, parse_scenario
 
 
 def _with(scenario, *interventions, **changes):

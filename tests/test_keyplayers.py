@@ -2,8 +2,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from forumsim import keyplayers
-from forumsim.keyplayers import (
+from forumsim.measures import keyplayers
+from forumsim.measures.keyplayers import (
     GRAPH_STRATEGIES,
     betweenness,
     distance_fragmentation,

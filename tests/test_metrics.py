@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from forumsim import metrics
-from forumsim.metrics import (
+from forumsim.measures import metrics
+from forumsim.measures.metrics import (
     days_to_recovery,
     gini,
     key_player_dependence,

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 
 from forumsim import Ecosystem
-from forumsim.agents import ROLE_CLASSES, State
-from forumsim.forum import Rank
-from forumsim.runner import run
-from forumsim.store import write_run
+from forumsim.experiment.runner import run
+from forumsim.experiment.store import write_run
+from forumsim.world.agents import ROLE_CLASSES, State
+from forumsim.world.forum import Rank
 
 
 def test_same_seed_gives_identical_parquet_files(small_scenario, tmp_path):

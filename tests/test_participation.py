@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from forumsim import embedded_scenario
-from forumsim.runner import run
+from forumsim.experiment.runner import run
 
 BANDS = {
     "share_lurkers": (0.93, 0.98),

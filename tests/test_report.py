@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forumsim.cli import app
-from forumsim.executors import run_sweep
-from forumsim.metrics import mean_ci
-from forumsim.plan import load_sweep
-from forumsim.sweep_report import number
+from forumsim.analysis.sweep_report import number
+from forumsim.experiment.executors import run_sweep
+from forumsim.experiment.plan import load_sweep
+from forumsim.measures.metrics import mean_ci
+from forumsim.ui.cli import app
 
 DATA = Path(__file__).parent / "data"
 runner = CliRunner()
@@ -121,7 +121,7 @@ def test_morris_effects_find_that_people_drive_registrations(reported):
 
 
 def test_a_partly_finished_sweep_reports_what_is_there_and_says_so(tmp_path, monkeypatch):
-    from forumsim import runner as runner_module
+    from forumsim.experiment import runner as runner_module
 
     real_run, calls = runner_module.run, []
 

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from forumsim import load_scenario
-from forumsim.cli import app
-from forumsim.runner import run, simulate
-from forumsim.scenario import parse_scenario
+from forumsim.experiment.runner import run, simulate
+from forumsim.ui.cli import app
+from forumsim.world.scenario import parse_scenario
 
 
 def _with(scenario, *interventions):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from forumsim.scenario import (
+from forumsim.experiment.files import load_scenario
+from forumsim.world.scenario import (
     ScenarioError,
     embedded_scenario,
-    load_scenario,
     parse_scenario,
 )
 

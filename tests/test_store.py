@@ -16,11 +16,11 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
-from forumsim import runner as runner_module
-from forumsim.executors import run_sweep
-from forumsim.plan import load_sweep
-from forumsim.runner import run
-from forumsim.store import StoreError, SweepStore, write_run
+from forumsim.experiment import runner as runner_module
+from forumsim.experiment.executors import run_sweep
+from forumsim.experiment.plan import load_sweep
+from forumsim.experiment.runner import run
+from forumsim.experiment.store import StoreError, SweepStore, write_run
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_summary_does_not_depend_on_how_runs_were_batched(tmp_path, tiny_summary
 
 def _sweep_process(args: list[str], cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": SRC}
-    return subprocess.Popen([sys.executable, "-m", "forumsim.cli", "sweep", *args, "-q"],
+    return subprocess.Popen([sys.executable, "-m", "forumsim.ui.cli", "sweep", *args, "-q"],
                             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
 

@@ -12,12 +12,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from forumsim import runner as runner_module
-from forumsim.cli import app
-from forumsim.executors import run_sweep
-from forumsim.plan import load_sweep, make_plan, run_seed
-from forumsim.scenario import embedded_scenario, load_scenario
-from forumsim.sweep import SweepError, parse_sweep
+from forumsim.experiment import runner as runner_module
+from forumsim.experiment.executors import run_sweep
+from forumsim.experiment.files import load_scenario
+from forumsim.experiment.plan import load_sweep, make_plan, run_seed
+from forumsim.experiment.sweep import SweepError, parse_sweep
+from forumsim.ui.cli import app
+from forumsim.world.scenario import embedded_scenario
 
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny_sweep.yaml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from forumsim.ties import Ties
+from forumsim.world.ties import Ties
 
 
 def test_interaction_creates_then_strengthens_a_tie():

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from forumsim import validate as v
+from forumsim.analysis import validate as v
 
 
 @pytest.fixture(scope="module")

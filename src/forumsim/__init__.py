@@ -3,19 +3,19 @@
 The model holds no content of any kind: people, fora, posts and shares are numbers.
 """
 
-__version__ = "0.1.0"
-
-from forumsim.model import Ecosystem  # noqa: E402
-from forumsim.scenario import Scenario, embedded_scenario, load_scenario  # noqa: E402
+from forumsim.experiment.files import load_scenario
+from forumsim.version import __version__
+from forumsim.world.model import Ecosystem
+from forumsim.world.scenario import Scenario, embedded_scenario
 
 
 def __getattr__(name: str):
     """`run`, `load_sweep` and `run_sweep` load on first use (they pull in pandas, Dask)."""
     if name == "run":
-        from forumsim.runner import run
+        from forumsim.experiment.runner import run
         return run
     if name in ("load_sweep", "run_sweep"):
-        from forumsim import executors, plan
+        from forumsim.experiment import executors, plan
         return {"load_sweep": plan.load_sweep, "run_sweep": executors.run_sweep}[name]
     raise AttributeError(f"module 'forumsim' has no attribute {name!r}")
 

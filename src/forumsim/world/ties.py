@@ -11,7 +11,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from forumsim.table import Table
+from forumsim.world.table import Table
 
 
 class Ties:

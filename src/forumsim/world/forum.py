@@ -13,8 +13,8 @@ from enum import IntEnum
 
 import numpy as np
 
-from forumsim.access import AccessPolicy
-from forumsim.table import Table
+from forumsim.world.access import AccessPolicy
+from forumsim.world.table import Table
 
 
 class Rank(IntEnum):

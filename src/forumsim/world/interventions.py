@@ -4,14 +4,14 @@ bot-registration waves. Each is a small class whose `apply` runs on its days."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+import mesa
 import numpy as np
 
-from forumsim import keyplayers
-from forumsim.agents import State, Visits
-from forumsim.forum import Forum, Rank, Status
-from forumsim.scenario import (
+from forumsim.measures import keyplayers
+from forumsim.world.agents import State, Visits
+from forumsim.world.forum import Forum, Rank, Status
+from forumsim.world.scenario import (
     ArrestsSpec,
     BotWaveSpec,
     InfiltrationSpec,
@@ -19,8 +19,6 @@ from forumsim.scenario import (
     TakedownSpec,
 )
 
-if TYPE_CHECKING:
-    from forumsim.model import Ecosystem
 
 @dataclass
 class Event:
@@ -72,7 +70,7 @@ class Intervention:
         """Whether `apply` runs today."""
         return day in self.days
 
-    def apply(self, eco: Ecosystem) -> None:
+    def apply(self, eco: mesa.Model) -> None:
         raise NotImplementedError
 
 
@@ -80,7 +78,7 @@ class Takedown(Intervention):
     """A forum is seized: offline for good; seized data may identify members; publicity
     deters."""
 
-    def apply(self, eco: Ecosystem) -> None:
+    def apply(self, eco: mesa.Model) -> None:
         spec: TakedownSpec = self.spec
         forum = eco.resolve_forum(spec.target)
         if forum is None:
@@ -104,7 +102,7 @@ class Takedown(Intervention):
 class Arrests(Intervention):
     """Remove k people (or a share) chosen by a targeting strategy; they never act again."""
 
-    def apply(self, eco: Ecosystem) -> None:
+    def apply(self, eco: mesa.Model) -> None:
         spec: ArrestsSpec = self.spec
         forum = eco.forum(spec.forum) if spec.forum else None
         candidates = eco.members_of(forum) if forum is not None else np.flatnonzero(
@@ -118,7 +116,7 @@ class Arrests(Intervention):
         event.arrested += eco.arrest(np.asarray(targets, dtype=np.int64))
         eco.alarm()
 
-    def select(self, eco: Ecosystem, candidates: np.ndarray, k: int,
+    def select(self, eco: mesa.Model, candidates: np.ndarray, k: int,
                forum: Forum | None) -> list[int]:
         """The k people the strategy picks among the candidates."""
         strategy = self.spec.strategy
@@ -137,14 +135,14 @@ class Arrests(Intervention):
                                          candidates=candidates.tolist(), capital=capital)
 
 
-def _ranks(eco: Ecosystem, people: np.ndarray, forum: Forum | None) -> np.ndarray:
+def _ranks(eco: mesa.Model, people: np.ndarray, forum: Forum | None) -> np.ndarray:
     """Each person's rank on `forum` (all must be members), or their class if None."""
     if forum is None:
         return eco.people.role[people]
     return eco.memberships.table.rank[eco.memberships.row_of[people, forum.id]]
 
 
-def _by_role(eco: Ecosystem, candidates: np.ndarray, k: int, ranks: tuple[Rank, ...],
+def _by_role(eco: mesa.Model, candidates: np.ndarray, k: int, ranks: tuple[Rank, ...],
              forum: Forum | None) -> list[int]:
     """People holding one of `ranks` (on `forum`, or anywhere), highest rank first,
     at random within a rank."""
@@ -168,7 +166,7 @@ class Infiltration(Intervention):
         self.identified = np.empty(0, dtype=np.int64)
         self.event = None
 
-    def apply(self, eco: Ecosystem) -> None:
+    def apply(self, eco: mesa.Model) -> None:
         spec: InfiltrationSpec = self.spec
         if eco.day == spec.day:
             self.forum = eco.resolve_forum(spec.target)
@@ -185,7 +183,7 @@ class Infiltration(Intervention):
         else:
             self._end(eco, forum)
 
-    def _watch(self, eco: Ecosystem, forum: Forum) -> None:
+    def _watch(self, eco: mesa.Model, forum: Forum) -> None:
         """Yesterday's visitors may be identified; staff may detect the operation."""
         b = eco.behaviour
         visitors = forum.visitors_yesterday
@@ -199,7 +197,7 @@ class Infiltration(Intervention):
             eco.change_access(forum, "stricter")
             forum.hidden = True
 
-    def _end(self, eco: Ecosystem, forum: Forum) -> None:
+    def _end(self, eco: mesa.Model, forum: Forum) -> None:
         forum.infiltrated = False
         if self.spec.ending == "takedown":
             self.event.arrested += eco.arrest(self.identified)
@@ -211,7 +209,7 @@ class Infiltration(Intervention):
 class Outage(Intervention):
     """A forum is unreachable for a number of days, then comes back."""
 
-    def apply(self, eco: Ecosystem) -> None:
+    def apply(self, eco: mesa.Model) -> None:
         spec: OutageSpec = self.spec
         forum = eco.resolve_forum(spec.target)
         eco.record_event(self, forum)
@@ -228,7 +226,7 @@ class BotWave(Intervention):
         self.days = {d + i for d in spec.days() for i in range(spec.duration_days)}
         self.forum: Forum | None = None
 
-    def apply(self, eco: Ecosystem) -> None:
+    def apply(self, eco: mesa.Model) -> None:
         spec: BotWaveSpec = self.spec
         if eco.day in spec.days():
             self.forum = eco.resolve_forum(spec.target)

@@ -8,13 +8,13 @@ from collections import defaultdict
 import mesa
 import numpy as np
 
-from forumsim import relocation
-from forumsim.access import policy, stricter
-from forumsim.agents import ROLE_CLASSES, Admin, Moderator, Person, Population, State, Visits
-from forumsim.forum import Address, Forum, Memberships, Rank, Status
-from forumsim.interventions import KINDS, Event, Intervention, build
-from forumsim.scenario import Scenario, embedded_scenario
-from forumsim.ties import Ties
+from forumsim.world import relocation
+from forumsim.world.access import policy, stricter
+from forumsim.world.agents import ROLE_CLASSES, Admin, Moderator, Person, Population, State, Visits
+from forumsim.world.forum import Address, Forum, Memberships, Rank, Status
+from forumsim.world.interventions import KINDS, Event, Intervention, build
+from forumsim.world.scenario import Scenario, embedded_scenario
+from forumsim.world.ties import Ties
 
 
 class Streams:

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import mesa
 import numpy as np
 
-from forumsim.access import stricter
-from forumsim.agents import State
-from forumsim.forum import Address, Rank
+from forumsim.world.access import stricter
+from forumsim.world.agents import State
+from forumsim.world.forum import Address, Rank
 
 if TYPE_CHECKING:
-    from forumsim.forum import Forum
-    from forumsim.model import Ecosystem
+    from forumsim.world.forum import Forum
 
 
-def search_and_join(eco: Ecosystem, people: np.ndarray) -> int:
+def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
     """Each person registers on one forum they know of and may enter, preferring large
     fora; returns how many registered. People with no such forum stay where they are."""
     people = np.unique(people)
@@ -70,7 +70,7 @@ def search_and_join(eco: Ecosystem, people: np.ndarray) -> int:
     return len(joined)
 
 
-def _contacts_on_fora(eco: Ecosystem, people: np.ndarray,
+def _contacts_on_fora(eco: mesa.Model, people: np.ndarray,
                       n_fora: int) -> tuple[np.ndarray, np.ndarray]:
     """For each person and forum: how many of their contacts are members there, and how
     many of those are VIPs or staff (who can vouch for them)."""
@@ -92,7 +92,7 @@ def _contacts_on_fora(eco: Ecosystem, people: np.ndarray,
     return contacts, vouchers
 
 
-def found_forum(eco: Ecosystem, founder: int, access: str, name: str | None = None) -> int:
+def found_forum(eco: mesa.Model, founder: int, access: str, name: str | None = None) -> int:
     """`founder` opens a new forum as its admin and tells their contacts; returns its id."""
     if name is None:  # numbered apart from successors, so names match in paired runs
         eco.new_fora += 1
@@ -107,7 +107,7 @@ def found_forum(eco: Ecosystem, founder: int, access: str, name: str | None = No
     return forum.id
 
 
-def maybe_found_forum(eco: Ecosystem) -> int | None:
+def maybe_found_forum(eco: mesa.Model) -> int | None:
     """Now and then a skilled, active person founds a new forum (weighted by skill)."""
     b = eco.behaviour
     stream = eco.streams.founding
@@ -127,7 +127,7 @@ def maybe_found_forum(eco: Ecosystem) -> int | None:
     return found_forum(eco, founder, access)
 
 
-def desist(eco: Ecosystem, people: np.ndarray, state: int = State.DESISTED) -> None:
+def desist(eco: mesa.Model, people: np.ndarray, state: int = State.DESISTED) -> None:
     """People leave the ecosystem for good (or are arrested): they never act again."""
     p = eco.people
     people = people[p.state[people] == State.ACTIVE]
@@ -143,7 +143,7 @@ def desist(eco: Ecosystem, people: np.ndarray, state: int = State.DESISTED) -> N
                 eco.leave_staff(person, forum)
 
 
-def give_up(eco: Ecosystem, people: np.ndarray) -> None:
+def give_up(eco: mesa.Model, people: np.ndarray) -> None:
     """Displaced people who still found no forum today may desist for good."""
     p = eco.people
     people = people[p.state[people] == State.ACTIVE]
@@ -154,7 +154,7 @@ def give_up(eco: Ecosystem, people: np.ndarray) -> None:
     desist(eco, stranded[quits])
 
 
-def plan_successor(eco: Ecosystem, forum: Forum, event) -> None:
+def plan_successor(eco: mesa.Model, forum: Forum, event) -> None:
     """Staff of a downed forum may open a successor after a set-up time that is shorter
     for a more skilled founder."""
     b = eco.behaviour
@@ -166,7 +166,7 @@ def plan_successor(eco: Ecosystem, forum: Forum, event) -> None:
     eco._successors[eco.day + delay].append((forum, list(forum.staff), event))
 
 
-def found_successor(eco: Ecosystem, old: Forum, staff: list[int],
+def found_successor(eco: mesa.Model, old: Forum, staff: list[int],
                     audience: np.ndarray) -> Forum | None:
     """The most skilled surviving former staff member opens a successor (often stricter);
     the other survivors join its staff; they tell their contacts and announce it to the

@@ -22,10 +22,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from forumsim.metrics import mean_ci  # noqa: E402
-from forumsim.plan import unit_sample  # noqa: E402
-from forumsim.report import _save  # noqa: E402
-from forumsim.sweep import Sweep  # noqa: E402
+from forumsim.analysis.report import _save  # noqa: E402
+from forumsim.experiment.plan import unit_sample  # noqa: E402
+from forumsim.experiment.sweep import Sweep  # noqa: E402
+from forumsim.measures.metrics import mean_ci  # noqa: E402
 
 SCENARIO_OUTCOMES = ("active_people_mean_last30", "registered_people", "share_posting",
                      "top1pct_post_share", "online_fora", "fora_founded", "network_giant_share")

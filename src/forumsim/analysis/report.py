@@ -9,9 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from forumsim.metrics import lorenz_curve, top_share  # noqa: E402
-from forumsim.model import ROLE_NAMES  # noqa: E402
-from forumsim.runner import RunResult  # noqa: E402
+from forumsim.experiment.runner import RunResult  # noqa: E402
+from forumsim.measures.metrics import lorenz_curve, top_share  # noqa: E402
+from forumsim.world.model import ROLE_NAMES  # noqa: E402
 
 
 def run_figures(result: RunResult, folder: Path) -> list[Path]:

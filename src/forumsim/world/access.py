@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from forumsim.scenario import AccessName
+from forumsim.world.scenario import AccessName
 
 
 class AccessPolicy:

@@ -18,15 +18,15 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from forumsim.scenario import (
+from forumsim.experiment.files import load_scenario
+from forumsim.experiment.sweep import MAX_RUNS, Sweep, SweepError, parse_sweep, read_yaml
+from forumsim.world.scenario import (
     EMBEDDED,
     Scenario,
     ScenarioError,
     _describe,
     embedded_scenario,
-    load_scenario,
 )
-from forumsim.sweep import MAX_RUNS, Sweep, SweepError, parse_sweep, read_yaml
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from forumsim.scenario import (
+from forumsim.world.scenario import (
     EMBEDDED,
 )
 

@@ -24,10 +24,10 @@ import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from forumsim import demo_figures
-from forumsim.interventions import ROLE_STRATEGIES, Intervention
-from forumsim.model import Ecosystem
-from forumsim.scenario import (
+from forumsim.ui import demo_figures
+from forumsim.world.interventions import ROLE_STRATEGIES, Intervention
+from forumsim.world.model import Ecosystem
+from forumsim.world.scenario import (
     STRATEGIES,
     ArrestsSpec,
     OutageSpec,
@@ -331,7 +331,7 @@ def _listen(host: str, port: int) -> socket.socket:
 def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     """Serve the teaching page on http://host:port, print the address, block until Ctrl-C."""
     # Solara reads the app to serve from the environment when its server module loads.
-    os.environ["SOLARA_APP"] = "forumsim.app:Page"
+    os.environ["SOLARA_APP"] = "forumsim.ui.app:Page"
     import uvicorn
     from solara.server import settings
 

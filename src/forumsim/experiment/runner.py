@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forumsim import __version__, keyplayers
-from forumsim import metrics as m
-from forumsim.agents import State
-from forumsim.interventions import Event
-from forumsim.model import Ecosystem
-from forumsim.scenario import Scenario
+from forumsim.measures import keyplayers
+from forumsim.measures import metrics as m
+from forumsim.version import __version__
+from forumsim.world.agents import State
+from forumsim.world.interventions import Event
+from forumsim.world.model import Ecosystem
+from forumsim.world.scenario import Scenario
 
 SMOOTHING_DAYS = 7  # resilience metrics compare 7-day means: single days are noisy
 

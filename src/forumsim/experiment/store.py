@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from forumsim.runner import RunResult
+from forumsim.experiment.runner import RunResult
 
 
 def write_table(frame, path: Path) -> None:

@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, ClassVar
 import mesa
 import numpy as np
 
-from forumsim.forum import Address, Membership, Rank
+from forumsim.world.forum import Address, Membership, Rank
 
 if TYPE_CHECKING:
-    from forumsim.forum import Forum
-    from forumsim.model import Ecosystem
-    from forumsim.scenario import Behaviour
+    from forumsim.world.forum import Forum
+    from forumsim.world.scenario import Behaviour
 
 
 class State:
@@ -113,7 +112,7 @@ class Person(mesa.Agent):
 
     rank: ClassVar[Rank]
 
-    def __init__(self, model: Ecosystem, index: int) -> None:
+    def __init__(self, model: mesa.Model, index: int) -> None:
         super().__init__(model)
         self.index = index
 
@@ -147,13 +146,13 @@ class Person(mesa.Agent):
         self.unique_id = unique_id
 
     @classmethod
-    def visit(cls, eco: Ecosystem, visits: Visits) -> None:
+    def visit(cls, eco: mesa.Model, visits: Visits) -> None:
         """What everyone does on a visit: look around and download (with full access)."""
         full = eco.memberships.table.full_access[visits.rows]
         eco.today["downloads"] += int(np.count_nonzero(full))
 
     @classmethod
-    def explorers(cls, eco: Ecosystem, visits: Visits) -> np.ndarray:
+    def explorers(cls, eco: mesa.Model, visits: Visits) -> np.ndarray:
         """The few visitors who will also look for another forum whose address they know."""
         curious = eco.rng.random(len(visits)) < eco.behaviour.join_other_prob_per_visit
         return visits.people[curious]
@@ -165,7 +164,7 @@ class Lurker(Person):
     rank = Rank.LURKER
 
     @classmethod
-    def visit(cls, eco: Ecosystem, visits: Visits) -> None:
+    def visit(cls, eco: mesa.Model, visits: Visits) -> None:
         super().visit(eco, visits)
         speaks = eco.rng.random(len(visits)) < eco.people.communicate[visits.people]
         if speaks.any():
@@ -180,12 +179,12 @@ class Member(Person):
     rank = Rank.MEMBER
 
     @classmethod
-    def visit(cls, eco: Ecosystem, visits: Visits) -> None:
+    def visit(cls, eco: mesa.Model, visits: Visits) -> None:
         super().visit(eco, visits)
         cls.contribute(eco, visits)
 
     @classmethod
-    def contribute(cls, eco: Ecosystem, visits: Visits, posting: np.ndarray | None = None) -> None:
+    def contribute(cls, eco: mesa.Model, visits: Visits, posting: np.ndarray | None = None) -> None:
         """Posts (new threads or replies) and shares of this batch of visits."""
         rng, people = eco.rng, eco.people
         if posting is None:
@@ -198,7 +197,7 @@ class Member(Person):
             eco.fora[forum_id].remember_authors(authors)
 
     @classmethod
-    def post(cls, eco: Ecosystem, posts: Visits) -> None:
+    def post(cls, eco: mesa.Model, posts: Visits) -> None:
         """Count the posts, tie repliers to the people they answer, queue rule violations."""
         if not len(posts):
             return
@@ -230,7 +229,7 @@ class Member(Person):
             eco.fora[forum_id].reports.append(row)
 
     @classmethod
-    def share(cls, eco: Ecosystem, shares: Visits) -> None:
+    def share(cls, eco: mesa.Model, shares: Visits) -> None:
         """Shares: an application where access is limited, otherwise a contribution."""
         if not len(shares):
             return
@@ -244,7 +243,7 @@ class Member(Person):
         cls.credit(eco, shares.rows[full])
 
     @classmethod
-    def credit(cls, eco: Ecosystem, rows: np.ndarray) -> None:
+    def credit(cls, eco: mesa.Model, rows: np.ndarray) -> None:
         """A contribution counts and earns thanks; enough of both make a VIP."""
         b, table = eco.behaviour, eco.memberships.table
         thanks = eco.rng.poisson(b.thanks_per_share, len(rows)).astype(np.int32)
@@ -264,13 +263,13 @@ class VIP(Member):
     rank = Rank.VIP
 
     @classmethod
-    def visit(cls, eco: Ecosystem, visits: Visits) -> None:
+    def visit(cls, eco: mesa.Model, visits: Visits) -> None:
         super().visit(eco, visits)
         eco.today["exclusive_downloads"] += len(visits)
         cls.vouch_for_contacts(eco, visits)
 
     @classmethod
-    def vouch_for_contacts(cls, eco: Ecosystem, visits: Visits) -> None:
+    def vouch_for_contacts(cls, eco: mesa.Model, visits: Visits) -> None:
         """On closed fora, invite a contact now and then (the only way in)."""
         closed = np.array([eco.fora[f].access.name == "closed" for f in visits.forums.tolist()],
                           dtype=bool)
@@ -291,7 +290,7 @@ class Moderator(VIP):
     rank = Rank.MODERATOR
 
     @classmethod
-    def screen_applicants(cls, eco: Ecosystem, forum: Forum, capacity: int) -> int:
+    def screen_applicants(cls, eco: mesa.Model, forum: Forum, capacity: int) -> int:
         """Review queued contributions of applicants; accepted ones get full access."""
         table = eco.memberships.table
         rows = _take(forum.applications, capacity)
@@ -306,7 +305,7 @@ class Moderator(VIP):
         return len(rows)
 
     @classmethod
-    def enforce_rules(cls, eco: Ecosystem, forum: Forum, capacity: int) -> int:
+    def enforce_rules(cls, eco: mesa.Model, forum: Forum, capacity: int) -> int:
         """Handle reported posts: warn, and ban after too many warnings."""
         table = eco.memberships.table
         rows = _take(forum.reports, capacity)
@@ -328,7 +327,7 @@ class Admin(Moderator):
     rank = Rank.ADMIN
 
     @classmethod
-    def keep_online(cls, eco: Ecosystem, forum: Forum) -> None:
+    def keep_online(cls, eco: mesa.Model, forum: Forum) -> None:
         """Outages are likelier when the forum's most skilled admin is less skilled."""
         b = eco.behaviour
         if forum.status == "down" and eco.day >= forum.down_until:
@@ -342,7 +341,7 @@ class Admin(Moderator):
                 forum.down_until = eco.day + length
 
     @classmethod
-    def recruit_moderators(cls, eco: Ecosystem, forum: Forum) -> None:
+    def recruit_moderators(cls, eco: mesa.Model, forum: Forum) -> None:
         """Promote the best long-standing, trusted, active, skilled member when short of staff."""
         b, table = eco.behaviour, eco.memberships.table
         rows = np.flatnonzero((table.forum == forum.id) & (table.posts > 0))
@@ -364,7 +363,7 @@ class Admin(Moderator):
         eco.set_rank(np.array([best]), Rank.MODERATOR)
 
     @classmethod
-    def cross_promote(cls, eco: Ecosystem, forum: Forum) -> None:
+    def cross_promote(cls, eco: mesa.Model, forum: Forum) -> None:
         """Today's visitors may learn the addresses of fora where this forum's admins are."""
         if not len(forum.visitors) or not forum.admins:
             return
@@ -388,7 +387,7 @@ class Admin(Moderator):
                                                np.maximum(known, tell))
 
     @classmethod
-    def tighten_access(cls, eco: Ecosystem, forum: Forum, backlog: bool) -> None:
+    def tighten_access(cls, eco: mesa.Model, forum: Forum, backlog: bool) -> None:
         """An open forum whose staff stay swamped for long goes restricted."""
         forum.backlog_days = forum.backlog_days + 1 if backlog else 0
         if forum.infiltrated:

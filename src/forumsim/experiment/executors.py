@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forumsim import runner
-from forumsim.plan import Plan, PlannedRun
-from forumsim.scenario import Scenario
-from forumsim.store import SweepStore
-from forumsim.sweep import SweepError
+from forumsim.experiment import runner
+from forumsim.experiment.plan import Plan, PlannedRun
+from forumsim.experiment.store import SweepStore
+from forumsim.experiment.sweep import SweepError
+from forumsim.world.scenario import Scenario
 
 EXECUTORS = ("process", "dask-local", "inline")
 
@@ -171,7 +171,7 @@ def manifest(plan: Plan, sweep_file: str | Path | None) -> dict:
     """manifest.json of a new sweep: what was planned, from which file, with what software."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from forumsim import __version__
+    from forumsim.version import __version__
 
     def installed(name: str) -> str | None:
         try:
@@ -390,7 +390,7 @@ def open_pool(kind: str = "process", workers: int | None = None,
         yield Pool(InlineExecutor(), "this process", lambda: 1)
     else:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["forumsim.executors"])
+        context.set_forkserver_preload(["forumsim.experiment.executors"])
         executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
         try:
             yield Pool(executor, f"a local process pool of {workers}", lambda: workers)

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from forumsim import metrics
-from forumsim.agents import State
-from forumsim.forum import Forum, Status
-from forumsim.interventions import Event
-from forumsim.model import ROLE_NAMES, Ecosystem
-from forumsim.runner import SMOOTHING_DAYS  # the same 7-day means as the run's metrics
+from forumsim.experiment.runner import SMOOTHING_DAYS  # the same 7-day means as the run's metrics
+from forumsim.measures import metrics
+from forumsim.world.agents import State
+from forumsim.world.forum import Forum, Status
+from forumsim.world.interventions import Event
+from forumsim.world.model import ROLE_NAMES, Ecosystem
 
 MAX_POINTS = 400  # per plotted line: the browser redraws every day, keep it light
 ACCESS_COLOURS = {"open": "#4daf4a", "restricted": "#ff7f00", "closed": "#377eb8"}

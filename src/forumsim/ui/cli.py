@@ -25,12 +25,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from forumsim import __version__
-from forumsim.scenario import Scenario, ScenarioError, embedded_scenario, load_scenario
+from forumsim.experiment.files import load_scenario
+from forumsim.version import __version__
+from forumsim.world.scenario import Scenario, ScenarioError, embedded_scenario
 
 if TYPE_CHECKING:  # imported for real only by the commands that need them (start-up time)
-    from forumsim.executors import SweepOutcome, Tally
-    from forumsim.plan import Plan
+    from forumsim.experiment.executors import SweepOutcome, Tally
+    from forumsim.experiment.plan import Plan
 
 app = typer.Typer(
     help="Agent-based simulation of darkweb forum ecosystems (no content: people, fora and "
@@ -90,9 +91,9 @@ def run(
         scenario = resolve_scenario(file, people, fora, days, seed)
     except ScenarioError as error:
         _fail(str(error))
-    from forumsim.report import run_figures
-    from forumsim.runner import run as run_scenario
-    from forumsim.store import write_run
+    from forumsim.analysis.report import run_figures
+    from forumsim.experiment.runner import run as run_scenario
+    from forumsim.experiment.store import write_run
 
     target = out_dir or Path("results") / scenario.name
     runs = "" if not scenario.interventions else " + counterfactual"
@@ -135,10 +136,10 @@ def sweep(
 ) -> None:
     """Run every run of a sweep file (resumable); write manifest.json, runs/, series/ and
     summary.parquet into the results folder."""
-    from forumsim.executors import SweepSetupError, run_sweep
-    from forumsim.plan import load_sweep
-    from forumsim.store import StoreError
-    from forumsim.sweep import SweepError
+    from forumsim.experiment.executors import SweepSetupError, run_sweep
+    from forumsim.experiment.plan import load_sweep
+    from forumsim.experiment.store import StoreError
+    from forumsim.experiment.sweep import SweepError
 
     if scheduler is not None and executor != ExecutorKind.process:
         _fail("--scheduler runs the sweep on an existing Dask cluster; leave out --executor.")
@@ -213,7 +214,7 @@ def report(
 ) -> None:
     """Write report.md and report.html (with figures/) for a sweep: outcomes with 95%
     confidence intervals, paired effects of interventions, key-player curves, sensitivity."""
-    from forumsim.sweep_report import ReportError, write_report
+    from forumsim.analysis.sweep_report import ReportError, write_report
 
     try:
         paths = write_report(folder)
@@ -231,8 +232,8 @@ def describe(
 ) -> None:
     """Print the fully resolved scenario (every parameter, with its meaning and unit); for
     a sweep, its design and parameter space, then its base scenario."""
-    from forumsim.plan import load_sweep
-    from forumsim.sweep import SweepError, read_yaml
+    from forumsim.experiment.plan import load_sweep
+    from forumsim.experiment.sweep import SweepError, read_yaml
 
     try:
         is_sweep = (file is not None and Path(file).is_file()
@@ -304,10 +305,10 @@ def validate(
     write: Annotated[Path, typer.Option(help="Where to write the Markdown table.")]
     = Path("docs/validation.md"),
 ) -> None:
-    """Check the model against the published patterns (DOMAIN.md) over replicates of the
-    default scenario, a takedown and betweenness arrests; exit 0 only if all pass. The full
-    run (10 replicates) takes about 3 to 5 minutes on 2 cores."""
-    from forumsim.validate import timed_validate, write_report
+    """Check the model against published patterns (docs/validation.md cites each source) over
+    replicates of the default scenario, a takedown and betweenness arrests; exit 0 only if
+    all pass. The full run (10 replicates) takes about 3 to 5 minutes on 2 cores."""
+    from forumsim.analysis.validate import timed_validate, write_report
 
     n = replicates or (3 if quick else 10)
     command = "forumsim validate" + (f" --replicates {n}" if replicates else
@@ -341,7 +342,7 @@ def demo(
     = "127.0.0.1",
 ) -> None:
     """Start the interactive teaching page and print its address."""
-    from forumsim.app import serve
+    from forumsim.ui.app import serve
 
     serve(host=host, port=port)
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from forumsim import keyplayers
-from forumsim import metrics as m
-from forumsim.agents import State
-from forumsim.model import Ecosystem
-from forumsim.runner import run, simulate, smoothed
-from forumsim.scenario import Scenario, embedded_scenario, parse_scenario
+from forumsim.experiment.runner import run, simulate, smoothed
+from forumsim.measures import keyplayers
+from forumsim.measures import metrics as m
+from forumsim.world.agents import State
+from forumsim.world.model import Ecosystem
+from forumsim.world.scenario import Scenario, embedded_scenario, parse_scenario
 
 SHOCK_DAY = 365
 
