@@ -41,10 +41,33 @@ def test_closed_forum_members_joined_by_invitation_during_a_run(busy_run):
         if forum.access.name != "closed":
             continue
         table = busy_run.memberships.table
-        rows = np.flatnonzero((table.forum == forum.id) & (table.joined > forum.founded))
-        people = table.person[rows]
-        people = people[people != forum.founder]
-        assert (busy_run.known[people, forum.id] == Address.INVITED).all()
+        rows = np.flatnonzero((table.forum == forum.id) & (table.joined > forum.founded)
+                              & (table.person != forum.founder))
+        # Recorded at registration from what the newcomer held before joining: an
+        # invitation or a vouching contact. Staff placed by their founder are not newcomers.
+        newcomers = rows[table.rank[rows] < Rank.MODERATOR]
+        assert table.invited[newcomers].all()
+
+
+def test_knowing_a_closed_address_is_not_enough_to_get_in_during_a_run(small_scenario):
+    eco = Ecosystem(small_scenario)
+    closed = _forum(eco, "closed")
+    eco.known[:, closed.id] = np.maximum(eco.known[:, closed.id], Address.KNOWN)
+    eco.run(60)
+    table = eco.memberships.table
+    rows = np.flatnonzero((table.forum == closed.id) & (table.joined > 0)
+                          & (table.rank[:len(table)] < Rank.MODERATOR))
+    everyone_knew = (eco.people.state == State.ACTIVE).sum()
+    assert table.invited[rows].all()
+    assert len(rows) < 0.05 * everyone_knew, "the closed forum let in people who only knew it"
+
+
+def test_open_forum_newcomers_mostly_came_without_invitation(busy_run):
+    table = busy_run.memberships.table
+    open_ids = [f.id for f in busy_run.fora if f.access.name == "open"]
+    rows = np.flatnonzero(np.isin(table.forum, open_ids) & (table.joined > 0))
+    assert len(rows) > 100
+    assert table.invited[rows].mean() < 0.5
 
 
 def test_closed_fora_are_not_on_the_public_link_list(small_scenario):

@@ -109,20 +109,50 @@ def test_recovery_band_edge_counts_as_recovered():
     assert days_to_recovery(actual, counterfactual, SHOCK_DAY, tolerance=0.1) == 15
 
 
-def test_recovery_that_relapses_counts_only_the_last_return():
+def test_a_later_dip_after_a_recovery_that_held_is_not_the_shocks():
+    actual, counterfactual = dip_and_climb(days=100)
+    actual[45:50] = 50.0  # a dip 20 days after the series came back into the band (day 25)
+    # Recovered on day 25 if 15 days in the band are enough: the dip is a later event.
+    assert days_to_recovery(actual, counterfactual, SHOCK_DAY, hold=15) == 15
+    # With 28 days required, the first stretch that holds starts after the dip.
+    assert days_to_recovery(actual, counterfactual, SHOCK_DAY, hold=28) == 50 - SHOCK_DAY
+
+
+def test_recovery_must_hold_for_the_hold_days():
+    counterfactual = np.full(60, 100.0)
+    actual = counterfactual.copy()
+    actual[10:20] = 50.0
+    actual[25:27] = 50.0  # back in the band on day 20, out again on days 25-26
+    assert days_to_recovery(actual, counterfactual, 10, hold=5) == 10
+    assert days_to_recovery(actual, counterfactual, 10, hold=10) == 17
+
+
+def test_too_few_days_left_to_see_a_recovery_hold_is_no_recovery():
     actual, counterfactual = dip_and_climb()
-    actual[40:45] = 50.0
-    assert days_to_recovery(actual, counterfactual, SHOCK_DAY) == 45 - SHOCK_DAY
+    # Back in the band 15 days after the shock, with fewer than 100 days left after it.
+    assert days_to_recovery(actual, counterfactual, SHOCK_DAY, hold=100) is None
 
 
 def test_series_still_below_the_band_at_the_end_has_not_recovered():
-    actual, counterfactual = dip_and_climb()
-    actual[-1] = 80.0
-    assert days_to_recovery(actual, counterfactual, SHOCK_DAY) is None
+    counterfactual = np.full(60, 100.0)
+    actual = counterfactual.copy()
+    actual[10:] = 80.0
+    assert days_to_recovery(actual, counterfactual, 10, hold=5) is None
 
 
 def test_overshooting_the_counterfactual_counts_as_recovered():
-    assert days_to_recovery([100, 50, 200, 300], [100, 100, 100, 100], 1) == 1
+    assert days_to_recovery([100, 50, 200, 300], [100, 100, 100, 100], 1, hold=2) == 1
+
+
+def test_loss_and_triangle_look_only_inside_their_window():
+    counterfactual = np.full(40, 100.0)
+    actual = counterfactual.copy()
+    actual[12:14] = 70.0  # the shock's dip
+    actual[30] = 20.0  # an unrelated dip later
+    assert loss(actual, counterfactual, 10, window=10) == pytest.approx(0.3)
+    assert loss(actual, counterfactual, 10) == pytest.approx(0.8)
+    assert triangle(actual, counterfactual, 10, window=10) == pytest.approx(60.0)
+    assert triangle(actual, counterfactual, 10) == pytest.approx(140.0)
 
 
 def test_triangle_sums_the_daily_shortfall():
@@ -138,7 +168,7 @@ def test_triangle_is_not_paid_back_by_an_overshoot():
 def test_identical_series_show_no_loss_no_recovery_time_and_no_triangle():
     series = np.linspace(10, 50, 40)
     assert loss(series, series, 5) == 0.0
-    assert days_to_recovery(series, series, 5) == 0
+    assert days_to_recovery(series, series, 5, hold=28) == 0
     assert triangle(series, series, 5) == 0.0
     assert lasting_loss(series, series) == 0.0
 

@@ -88,24 +88,24 @@ def test_active_people_only_visit_online_fora(busy_run):
     assert (offline[["active_members", "posts", "shares"]] == 0).all().all()
 
 
-def test_fora_are_founded_during_a_long_run():
+def test_fora_are_founded_during_a_long_run_and_none_without_founding():
     from forumsim import embedded_scenario
-    eco = Ecosystem(embedded_scenario().overridden(people=3000, days=400, seed=5)).run()
-    founded = [f for f in eco.fora if f.founded > 0]
-    assert founded, "no forum was founded in 400 days"
-    for forum in founded:
-        assert busy_founder_is_skilled(eco, forum)
+    scenario = embedded_scenario().overridden(people=3000, days=400, seed=5)
+    eco = Ecosystem(scenario).run()
+    assert [f for f in eco.fora if f.founded > 0], "no forum was founded in 400 days"
+    scenario.behaviour.founding_rate_per_day = 0.0
+    still = Ecosystem(scenario).run()
+    assert not [f for f in still.fora if f.founded > 0 and "(" not in f.name]
 
 
-def busy_founder_is_skilled(eco, forum) -> bool:
-    return eco.people.skill[forum.founder] >= eco.behaviour.founder_min_skill
-
-
-def test_larger_fora_get_the_more_skilled_staff_and_admins_lead(small_scenario):
-    eco = Ecosystem(small_scenario)
-    skill = eco.people.skill
-    first, last = eco.fora[0], eco.fora[-1]
-    assert skill[first.admins].max() >= skill[last.admins].max()
-    for forum in eco.fora:
-        if forum.moderators:
-            assert skill[forum.admins].min() >= skill[forum.moderators].max()
+def test_skilled_admins_keep_their_forum_online(small_scenario):
+    scenario = small_scenario.overridden(days=200)
+    scenario.behaviour.outage_rate_per_day = 0.05
+    eco = Ecosystem(scenario)
+    skilled, unskilled = eco.fora[0], eco.fora[1]
+    eco.people.skill[skilled.admins] = 0.98
+    eco.people.skill[unskilled.admins] = 0.0
+    eco.run()
+    forums = eco.datacollector.get_table_dataframe("forums")
+    down = forums[forums["status"] == "down"].groupby("forum").size()
+    assert down.get(unskilled.name, 0) > 4 * down.get(skilled.name, 0) + 5

@@ -57,19 +57,25 @@ def test_takedown_record_has_every_resilience_figure(paired):
                                                           * record["displaced"])
 
 
-def test_triangle_is_the_area_between_the_paired_curves(paired):
-    record = paired.metrics["interventions"][0]
-    gap = (paired.counterfactual["active_people"] - paired.ecosystem["active_people"]).to_numpy()
-    assert np.isclose(record["triangle"], gap[89:][gap[89:] > 0].sum())
+def test_seizing_the_largest_forum_costs_more_person_days_than_the_smallest(paired,
+                                                                          small_scenario):
+    smallest = min(small_scenario.fora, key=lambda f: f.size_weight).name
+    minor = run(_with(small_scenario.overridden(people=3000),
+                      {"type": "takedown", "day": 90, "target": smallest}))
+    major, minor = paired.metrics["interventions"][0], minor.metrics["interventions"][0]
+    assert major["triangle"] > 2 * minor["triangle"]
+    assert major["loss"] > minor["loss"]
 
 
-def test_targeted_arrests_get_a_key_player_dependence(small_scenario):
-    scenario = _with(small_scenario, {"type": "arrests", "day": 60, "k": 5,
-                                      "strategy": "degree"})
+def test_arresting_a_forums_whole_staff_costs_more_than_as_many_random_arrests(small_scenario):
+    scenario = _with(small_scenario, {"type": "arrests", "day": 60, "share": 1.0,
+                                      "strategy": "staff", "forum": small_scenario.fora[0].name})
     record = run(scenario).metrics["interventions"][0]
-    assert "kpd" in record and "loss_random" in record
-    if record["loss_random"] > 0:
-        assert np.isclose(record["kpd"], record["loss"] / record["loss_random"])
+    assert record["arrested"] >= 2
+    # The forum loses everyone who runs it and closes; random arrests barely register.
+    assert record["loss"] > 0.1
+    assert record["loss"] > 3 * record["loss_random"]
+    assert record["kpd"] > 3 or np.isnan(record["kpd"])
 
 
 def test_run_with_interventions_writes_records_and_shock_figures(tmp_path):

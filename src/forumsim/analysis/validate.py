@@ -110,7 +110,7 @@ def baseline_values(seed: int, people: int | None = None) -> dict[str, float]:
     result = simulate(embedded_scenario().overridden(seed=seed, people=people))
     metrics, forums = result.metrics, result.forums
     last = forums[forums["day"] == forums["day"].max()]
-    sizes = np.sort(last["members"].to_numpy())
+    sizes = np.sort(last["registered"].to_numpy())  # published sizes count accounts
     scale = 20_000 / result.scenario.people
     initial = forums[forums["day"] == 1]["forum"]
     after_year = forums[(forums["day"] == min(365, forums["day"].max()))

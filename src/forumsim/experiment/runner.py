@@ -147,34 +147,47 @@ def smoothed(series: pd.Series) -> np.ndarray:
 
 
 def activity_loss(result: RunResult, counterfactual: RunResult, day: int) -> float:
-    """Largest relative drop of (7-day mean) active people below the counterfactual."""
+    """Largest relative drop of (7-day mean) active people below the counterfactual, within
+    the scenario's effect window after `day`."""
     return m.loss(smoothed(result.ecosystem["active_people"]),
-                  smoothed(counterfactual.ecosystem["active_people"]), day - 1)
+                  smoothed(counterfactual.ecosystem["active_people"]), day - 1,
+                  window=result.scenario.measurement.effect_window_days)
 
 
 def intervention_record(result: RunResult, counterfactual: RunResult, index: int,
                         random_run: RunResult | None = None) -> dict[str, object]:
-    """Resilience figures of intervention `index` against the counterfactual."""
+    """Resilience figures of intervention `index` against the counterfactual: loss,
+    triangle and kpd within the effect window after the shock, recovery, relocation."""
     spec = result.scenario.interventions[index]
+    measure = result.scenario.measurement
+    window = measure.effect_window_days
     events = [e for e in result.events if e.index == index]
     day = events[0].day if events else spec.day
     actual = result.ecosystem["active_people"]
     other = counterfactual.ecosystem["active_people"]
     smooth_actual, smooth_other = smoothed(actual), smoothed(other)
     displaced = np.unique(np.concatenate([e.displaced for e in events])) if events else []
+    # People this shock arrested cannot rehome: they are not counted as displaced here.
+    arrested = (np.unique(np.concatenate([e.arrested_people for e in events]))
+                if events else np.empty(0, dtype=np.int64))
+    displaced = np.setdiff1d(displaced, arrested)
+    caught = set(arrested.tolist())
     rehomed: dict[int, int] = {}
     for event in events:
-        rehomed.update(event.rehomed)
+        rehomed.update((p, f) for p, f in event.rehomed.items() if p not in caught)
     destinations = Counter(rehomed.values())
     record: dict[str, object] = {
         "type": spec.type,
         "day": day,
         "target": next((e.target for e in events if e.target), getattr(spec, "strategy", None)),
-        "loss": m.loss(smooth_actual, smooth_other, day - 1),
-        "days_to_recovery": m.days_to_recovery(smooth_actual, smooth_other, day - 1, 0.1),
-        "triangle": m.triangle(actual.to_numpy(), other.to_numpy(), day - 1),
+        "effect_window_days": window,
+        "loss": m.loss(smooth_actual, smooth_other, day - 1, window=window),
+        "days_to_recovery": m.days_to_recovery(smooth_actual, smooth_other, day - 1,
+                                               measure.recovery_tolerance,
+                                               hold=measure.recovery_hold_days),
+        "triangle": m.triangle(actual.to_numpy(), other.to_numpy(), day - 1, window=window),
         "lasting_loss": m.lasting_loss(smooth_actual, smooth_other, window=30),
-        "arrested": int(sum(e.arrested for e in events)),
+        "arrested": len(arrested),
         "displaced": len(displaced),
         "rehomed_30d": len(rehomed) / len(displaced) if len(displaced) else None,
         "top_destination_share": (max(destinations.values()) / len(rehomed)

@@ -104,47 +104,63 @@ def relative_gap(actual: ArrayLike, counterfactual: ArrayLike) -> np.ndarray:
     return gap
 
 
-def loss(actual: ArrayLike, counterfactual: ArrayLike, start: int) -> float:
-    """Depth of the shock: the largest relative gap on any day from `start` on.
+def _window(size: int, start: int, window: int | None) -> slice:
+    """Days `start` .. `start + window - 1` (to the end of the series if `window` is None)."""
+    _check_start(start, size)
+    if window is not None and window < 1:
+        raise ValueError(f"window must be at least one day, got {window}")
+    return slice(start, size if window is None else min(size, start + window))
+
+
+def loss(actual: ArrayLike, counterfactual: ArrayLike, start: int,
+         window: int | None = None) -> float:
+    """Depth of the shock: the largest relative gap on any day of the `window` days from
+    `start` on (to the end of the series if `window` is None).
 
     Always >= 0: 0.0 if the actual never falls below the counterfactual.
     """
     gap = relative_gap(actual, counterfactual)
-    _check_start(start, gap.size)
-    return max(0.0, float(gap[start:].max()))
+    return max(0.0, float(gap[_window(gap.size, start, window)].max()))
 
 
 def days_to_recovery(
-    actual: ArrayLike, counterfactual: ArrayLike, start: int, tolerance: float = 0.1
+    actual: ArrayLike, counterfactual: ArrayLike, start: int, tolerance: float = 0.1,
+    hold: int = 28,
 ) -> int | None:
-    """Days from `start` until the actual is back in the band and stays there to the end.
+    """Days from `start` to the first day from which the actual stays within the band for
+    `hold` days in a row: the shock's recovery, not a later dip's.
 
-    The band is one-sided: a day is recovered when the relative gap is at most
-    `tolerance`, i.e. actual >= (1 - tolerance) * cf, so ending above the counterfactual
-    counts as recovered. Recovery must be lasting, so a series that comes back and then
-    drops out of the band again is judged by its last exit. Returns 0 if the series never
-    left the band, and None if it is still outside the band on the last day.
+    The band is one-sided: a day is within it when the relative gap is at most
+    `tolerance`, i.e. actual >= (1 - tolerance) * cf, so running above the counterfactual
+    counts as recovered. A later, unrelated dip out of the band does not undo a recovery
+    that held for `hold` days. Returns 0 if the series stays in the band for the first
+    `hold` days, and None if no run of `hold` days in the band starts before the series
+    ends (too few days left to tell also gives None).
     """
+    if hold < 1:
+        raise ValueError(f"hold must be at least one day, got {hold}")
     gap = relative_gap(actual, counterfactual)
     _check_start(start, gap.size)
-    outside = np.flatnonzero(gap[start:] > tolerance)
-    if outside.size == 0:
-        return 0
-    last_outside = int(outside[-1])
-    if last_outside == gap.size - start - 1:
+    inside = gap[start:] <= tolerance
+    if inside.size < hold:
         return None
-    return last_outside + 1
+    # In-band days in each stretch of `hold` days; a full count means it held.
+    counts = np.concatenate([[0], np.cumsum(inside)])
+    held = np.flatnonzero(counts[hold:] - counts[:-hold] == hold)
+    return int(held[0]) if held.size else None
 
 
-def triangle(actual: ArrayLike, counterfactual: ArrayLike, start: int) -> float:
-    """Resilience-triangle area: the summed shortfall (cf - actual) over days >= `start`.
+def triangle(actual: ArrayLike, counterfactual: ArrayLike, start: int,
+             window: int | None = None) -> float:
+    """Resilience-triangle area: the summed shortfall (cf - actual) over the `window`
+    days from `start` on (to the end of the series if `window` is None).
 
     Only days below the counterfactual count, so an overshoot does not pay back a loss.
     Units are the series' units times days (e.g. person-days of activity lost).
     """
     a, cf = _paired(actual, counterfactual)
-    _check_start(start, a.size)
-    shortfall = cf[start:] - a[start:]
+    days = _window(a.size, start, window)
+    shortfall = cf[days] - a[days]
     return float(shortfall[shortfall > 0].sum())
 
 

@@ -11,7 +11,7 @@ Per-person Python runs only on rare events (a promotion, an invitation, a foundi
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -37,7 +37,8 @@ class State:
 class Population:
     """Traits and running totals of all people as arrays indexed by person."""
 
-    def __init__(self, n: int, behaviour: Behaviour, rng: np.random.Generator) -> None:
+    def __init__(self, n: int, behaviour: Behaviour,
+                 stream: Callable[[str], np.random.Generator]) -> None:
         b = behaviour
         self.n = n
         self.state = np.full(n, State.OUTSIDE, dtype=np.int8)
@@ -47,20 +48,26 @@ class Population:
         self.posts = np.zeros(n, dtype=np.int32)
         self.shares = np.zeros(n, dtype=np.int32)
         self.thanks = np.zeros(n, dtype=np.int32)
+        # Each trait is drawn from its own named stream (`stream(name)`), so changing one
+        # trait's parameter redraws nobody's other traits.
         # Daily visit probability: log-normal, so a few people are active almost daily.
         self.activity = np.minimum(
-            b.activity_median_per_day * np.exp(b.activity_sigma * rng.standard_normal(n)), 1.0
+            b.activity_median_per_day * np.exp(b.activity_sigma
+                                               * stream("activity").standard_normal(n)), 1.0
         ).astype(np.float32)
-        communicator = rng.random(n) < b.communicator_share
-        self.communicate = _propensity(rng, communicator, b.post_prob_per_visit)
-        sharer = communicator & (rng.random(n) < b.sharer_share)
-        self.share = _propensity(rng, sharer, b.share_prob_per_visit)
-        breaker = rng.random(n) < b.rule_breaker_share
-        self.rule_breaking = _propensity(rng, breaker, b.rule_break_prob_per_post)
-        self.skill = rng.beta(2.0, 5.0, n).astype(np.float32)
-        self.risk_aversion = rng.beta(2.0, 2.0, n).astype(np.float32)
+        communicator = stream("communicator").random(n) < b.communicator_share
+        self.communicate = _propensity(stream("communicate"), communicator,
+                                       b.post_prob_per_visit)
+        sharer = communicator & (stream("sharer").random(n) < b.sharer_share)
+        self.share = _propensity(stream("share"), sharer, b.share_prob_per_visit)
+        breaker = stream("rule_breaker").random(n) < b.rule_breaker_share
+        self.rule_breaking = _propensity(stream("rule_breaking"), breaker,
+                                         b.rule_break_prob_per_post)
+        self.skill = stream("skill").beta(2.0, 5.0, n).astype(np.float32)
+        self.risk_aversion = stream("risk_aversion").beta(2.0, 2.0, n).astype(np.float32)
         # Drawn up front so that a person's career is the same in paired runs.
-        self.career_days = rng.exponential(b.career_days_mean, n).astype(np.float32) + 1.0
+        self.career_days = (stream("career").exponential(b.career_days_mean, n)
+                            .astype(np.float32) + 1.0)
         # Upper bound of each person's daily chance to act, for drawing the active set.
         self.p_max = np.zeros(n, dtype=np.float32)
 
@@ -70,11 +77,13 @@ class Population:
 
 
 def _propensity(rng: np.random.Generator, who: np.ndarray, mean: float) -> np.ndarray:
-    """Beta-distributed propensity with the given mean for `who`, zero for the rest."""
+    """Beta-distributed propensity with the given mean for `who`, zero for the rest.
+    Everyone gets a draw, so a person's value does not depend on who else is in `who`."""
     value = np.zeros(len(who), dtype=np.float32)
     if 0.0 < mean < 1.0:
         a = 1.5
-        value[who] = rng.beta(a, a * (1.0 - mean) / mean, int(who.sum()))
+        draws = rng.beta(a, a * (1.0 - mean) / mean, len(who))
+        value[who] = draws[who]
     elif mean >= 1.0:
         value[who] = 1.0
     return value
@@ -209,6 +218,9 @@ class Member(Person):
         repliers, answered = [], []
         for forum_id, here in replies.by_forum():
             authors = eco.fora[forum_id].recent_authors
+            # Only authors still in the ecosystem and on this forum can be answered.
+            authors = authors[(eco.people.state[authors] == State.ACTIVE)
+                              & (eco.memberships.row_of[authors, forum_id] >= 0)]
             if len(authors):
                 repliers.append(here)
                 answered.append(authors[rng.integers(len(authors), size=len(here))])

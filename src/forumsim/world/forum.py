@@ -59,7 +59,8 @@ class Forum:
     status: str = Status.ONLINE
     down_until: int = -1
     ended: int = -1
-    members: int = 0
+    members: int = 0  # current members: people in the ecosystem with a membership here
+    registered: int = 0  # accounts ever registered (banned and departed people included)
     admins: list[int] = field(default_factory=list)
     moderators: list[int] = field(default_factory=list)
     applications: deque = field(default_factory=deque)
@@ -116,7 +117,7 @@ class Memberships:
                             "posts": np.int32, "contributions": np.int32, "thanks": np.int32,
                             "joined": np.int32, "promoted": np.int32, "last_visit": np.int32,
                             "warnings": np.int16,
-                            "full_access": bool},
+                            "full_access": bool, "invited": bool},
                            capacity=max(1024, n_people // 2))
         self.row_of = np.full((n_people, forum_capacity), -1, dtype=np.int32)
 
@@ -130,10 +131,12 @@ class Memberships:
             self.row_of = np.hstack([self.row_of, extra])
 
     def add(self, people: np.ndarray, forum: int, day: int | np.ndarray, rank: int,
-            full_access: bool) -> np.ndarray:
-        """Register `people` (not yet members) on `forum`; returns the new rows."""
+            full_access: bool, invited: bool | np.ndarray = False) -> np.ndarray:
+        """Register `people` (not yet members) on `forum`; returns the new rows. `invited`
+        records who came in by an invitation or a contact's vouching."""
         rows = self.table.append(person=people, forum=forum, rank=rank, joined=day,
-                                 promoted=day, last_visit=-1, full_access=full_access)
+                                 promoted=day, last_visit=-1, full_access=full_access,
+                                 invited=invited)
         self.row_of[people, forum] = rows
         return rows
 

@@ -32,11 +32,18 @@ class Event:
     forum: int
     window: int
     arrested: int = 0
+    arrested_people: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     detected: int | None = None
     successors: list[str] = field(default_factory=list)
     displaced: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     rehomed: dict[int, int] = field(default_factory=dict)  # person -> forum they moved to
     _pending: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    def arrest(self, eco: mesa.Model, people: np.ndarray) -> None:
+        """Arrest `people` as part of this shock and keep who they were."""
+        caught = eco.arrest(people)
+        self.arrested_people = np.union1d(self.arrested_people, caught)
+        self.arrested = len(self.arrested_people)
 
     def displace(self, people: np.ndarray) -> None:
         """People lose their forum in this shock; follow where they go."""
@@ -93,7 +100,7 @@ class Takedown(Intervention):
             chance = spec.data_seized * (1.0 - eco.behaviour.hiding_effect * forum.hidden)
             caught = members[(opsec < eco.behaviour.poor_opsec_threshold)
                              & (eco.streams.interventions.random(len(members)) < chance)]
-            event.arrested += eco.arrest(caught)
+            event.arrest(eco, caught)
         if spec.publicized:
             eco.deter()
         eco.alarm()
@@ -113,7 +120,7 @@ class Arrests(Intervention):
         k = spec.k if spec.k is not None else int(round(spec.share * len(candidates)))
         targets = self.select(eco, candidates, min(k, len(candidates)), forum)
         event = eco.record_event(self, forum)
-        event.arrested += eco.arrest(np.asarray(targets, dtype=np.int64))
+        event.arrest(eco, np.asarray(targets, dtype=np.int64))
         eco.alarm()
 
     def select(self, eco: mesa.Model, candidates: np.ndarray, k: int,
@@ -200,7 +207,7 @@ class Infiltration(Intervention):
     def _end(self, eco: mesa.Model, forum: Forum) -> None:
         forum.infiltrated = False
         if self.spec.ending == "takedown":
-            self.event.arrested += eco.arrest(self.identified)
+            self.event.arrest(eco, self.identified)
             self.event.day = eco.day
             eco.take_down(forum, self.event)
             eco.alarm()

@@ -30,6 +30,13 @@ class Streams:
         self.founding = np.random.default_rng(founding)
         self.interventions = np.random.default_rng(interventions)
 
+    def trait(self, name: str) -> np.random.Generator:
+        """The stream of the personal trait called `name`. Each trait has its own, so a
+        sweep that changes one trait's parameter leaves everyone's other traits as they
+        were (common random numbers across a sweep's points)."""
+        key = zlib.crc32(name.encode())
+        return np.random.default_rng(np.random.SeedSequence([self.seed, 2_000_003, key]))
+
     def forum(self, name: str) -> np.random.Generator:
         """The stream of the forum called `name` (its outages). Keyed by name, not by id,
         so a forum keeps its stream when a shock adds other fora before it."""
@@ -66,7 +73,7 @@ class Ecosystem(mesa.Model):
         self.behaviour = b = scenario.behaviour
         self.day = 0
         n = scenario.people
-        self.people = Population(n, b, self.rng)
+        self.people = Population(n, b, self.streams.trait)
         self.persons: list[Person] = [ROLE_CLASSES[Rank.LURKER](self, i) for i in range(n)]
         self.memberships = Memberships(n)
         self.known = np.zeros((n, self.memberships.row_of.shape[1]), dtype=np.int8)
@@ -92,7 +99,7 @@ class Ecosystem(mesa.Model):
                              "fora": lambda m: sum(not f.gone for f in m.fora),
                              "ties": lambda m: len(m.ties),
                              **{name: _role_count(i) for i, name in enumerate(ROLE_NAMES)}},
-            tables={"forums": ["day", "forum", "access", "status", "members",
+            tables={"forums": ["day", "forum", "access", "status", "members", "registered",
                                "active_members", "posts", "shares", "staff", "registrations",
                                "infiltrated"]},
         )
@@ -190,7 +197,8 @@ class Ecosystem(mesa.Model):
         for f in self.fora:
             self.datacollector.add_table_row("forums", {
                 "day": self.day, "forum": f.name, "access": f.access.name, "status": f.status,
-                "members": f.members, "active_members": len(f.visitors), "posts": f.posts,
+                "members": f.members, "registered": f.registered,
+                "active_members": len(f.visitors), "posts": f.posts,
                 "shares": f.shares, "staff": len(f.staff), "registrations": f.registrations,
                 "infiltrated": f.infiltrated})
 
@@ -273,13 +281,17 @@ class Ecosystem(mesa.Model):
         return relocation.search_and_join(self, people) if len(people) else 0
 
     def join(self, people: np.ndarray, forum: Forum, rank: int = Rank.LURKER,
-             joined: int | np.ndarray | None = None) -> None:
-        """Register `people` on `forum`; newcomers enter the ecosystem."""
+             joined: int | np.ndarray | None = None,
+             invited: bool | np.ndarray = False) -> None:
+        """Register `people` on `forum` (`invited`: by invitation or vouching); newcomers
+        enter the ecosystem."""
         p = self.people
         day = self.day if joined is None else joined
         full = forum.access.full_access_on_join or rank >= Rank.VIP
-        rows = self.memberships.add(people, forum.id, day, Rank.LURKER, full_access=full)
+        rows = self.memberships.add(people, forum.id, day, Rank.LURKER, full_access=full,
+                                    invited=invited)
         forum.members += len(people)
+        forum.registered += len(people)
         forum.registrations += len(people)
         self.today["registrations"] += len(people)
         known = self.known[people, forum.id]
@@ -352,7 +364,8 @@ class Ecosystem(mesa.Model):
         """Staff ban a member: the membership ends and they cannot register again."""
         self.memberships.end(person, forum.id)
         self.known[person, forum.id] = Address.BANNED
-        forum.members -= 1
+        if self.people.state[person] == State.ACTIVE:  # departed people no longer count
+            forum.members -= 1
         if self.people.home[person] == forum.id:
             self.people.home[person] = -1
 
@@ -414,6 +427,7 @@ class Ecosystem(mesa.Model):
         forum.status, forum.ended, forum.infiltrated = Status.SEIZED, self.day, False
         self.takedowns += 1
         relocation.plan_successor(self, forum, event)
+        forum.admins, forum.moderators = [], []  # a seized forum has no staff left
 
     def recently_active_members(self, forum: Forum) -> np.ndarray:
         """People in the ecosystem who visited `forum` within the rehoming window."""
@@ -423,12 +437,12 @@ class Ecosystem(mesa.Model):
         people = table.person[recent].astype(np.int64)
         return people[self.people.state[people] == State.ACTIVE]
 
-    def arrest(self, people: np.ndarray) -> int:
-        """Arrest people still in the ecosystem; they never act again. Returns how many."""
+    def arrest(self, people: np.ndarray) -> np.ndarray:
+        """Arrest people still in the ecosystem; they never act again. Returns who was."""
         people = np.unique(np.asarray(people, dtype=np.int64))
         people = people[self.people.state[people] == State.ACTIVE]
         relocation.desist(self, people, State.ARRESTED)
-        return len(people)
+        return people
 
     def alarm(self) -> None:
         """Enforcement news: people turn cautious; admins hide member lists and activity."""

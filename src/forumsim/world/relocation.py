@@ -62,11 +62,11 @@ def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
     pick = eco.rng.random(int(can.sum())) * total[can]
     choice = (cumulative <= pick[:, None]).sum(axis=1)
     joined = people[can]
+    came_invited = invited[can]
     for forum_id in np.unique(choice).tolist():
-        newcomers = joined[choice == forum_id]
-        if eco.fora[forum_id].access.name == "closed":  # a vouching contact invites them
-            eco.known[newcomers, forum_id] = Address.INVITED
-        eco.join(newcomers, eco.fora[forum_id])
+        chose = choice == forum_id
+        newcomers = joined[chose]
+        eco.join(newcomers, eco.fora[forum_id], invited=came_invited[chose, forum_id])
     return len(joined)
 
 
@@ -135,6 +135,12 @@ def desist(eco: mesa.Model, people: np.ndarray, state: int = State.DESISTED) -> 
         return
     p.state[people] = state
     p.p_max[people] = 0.0
+    # They no longer count as members of the fora they belonged to.
+    n_fora = len(eco.fora)
+    leaving = np.count_nonzero(np.take(eco.memberships.row_of, people, axis=0)[:, :n_fora] >= 0,
+                               axis=0)
+    for forum_id in np.flatnonzero(leaving).tolist():
+        eco.fora[forum_id].members -= int(leaving[forum_id])
     eco.role_counts -= np.bincount(p.role[people], minlength=len(eco.role_counts))
     staff = people[p.role[people] >= Rank.MODERATOR]
     for person in staff.tolist():

@@ -213,6 +213,20 @@ class Behaviour(Strict):
     )
 
 
+class Measurement(Strict):
+    """How a shock's effect is measured against its counterfactual (paired run)."""
+
+    effect_window_days: int = Field(
+        180, ge=1, le=36_500, description="days after a shock over which its loss, triangle "
+                                          "and key-player dependence are measured")
+    recovery_tolerance: Probability = Field(
+        0.1, description="relative gap (7-day means) within which activity counts as "
+                         "recovered")
+    recovery_hold_days: int = Field(
+        28, ge=1, le=3650, description="days the gap must stay within the tolerance for the "
+                                       "shock to count as recovered from")
+
+
 ForumTarget = Annotated[str, Field(
     min_length=1, description="a forum's name, or 'largest', 'most_central' or 'random'")]
 STRATEGIES = ("random", "admins", "moderators", "staff", "vips", "degree", "betweenness",
@@ -325,6 +339,7 @@ class Scenario(Strict):
     fora: list[ForumSpec] = Field(min_length=1, max_length=60)
     behaviour: Behaviour = Field(default_factory=Behaviour)
     interventions: list[InterventionSpec] = Field(default_factory=list)
+    measurement: Measurement = Field(default_factory=Measurement)
 
     @model_validator(mode="after")
     def _schedules_fit(self) -> Scenario:
