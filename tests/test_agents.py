@@ -64,7 +64,7 @@ def test_vips_earned_their_status_by_contributions(busy_run):
 
 def test_recruited_moderators_had_tenure(small_scenario):
     scenario = small_scenario.model_copy(deep=True)
-    scenario.behaviour.members_per_moderator = 10  # short of staff: admins must recruit
+    scenario.behaviour.members_per_moderator = 3  # short of staff: admins must recruit
     busy_run = Ecosystem(scenario).run()
     table, b = busy_run.memberships.table, busy_run.behaviour
     recruited = (table.rank == Rank.MODERATOR) & (table.promoted > 0)

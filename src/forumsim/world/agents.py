@@ -48,6 +48,9 @@ class Population:
         self.posts = np.zeros(n, dtype=np.int32)
         self.shares = np.zeros(n, dtype=np.int32)
         self.thanks = np.zeros(n, dtype=np.int32)
+        # Replies received, decayed since the day of the last one (`replies_now`).
+        self.replies = np.zeros(n, dtype=np.float32)
+        self.replied_on = np.zeros(n, dtype=np.int32)
         # Each trait is drawn from its own named stream (`stream(name)`), so changing one
         # trait's parameter redraws nobody's other traits.
         # Daily visit probability: log-normal, so a few people are active almost daily.
@@ -74,6 +77,16 @@ class Population:
     def registered(self) -> np.ndarray:
         """Mask of people who ever registered on a forum."""
         return self.state != State.OUTSIDE
+
+    def replies_now(self, people: np.ndarray, day: int, days: float) -> np.ndarray:
+        """Replies each person received, each fading over `days` (e-folding time)."""
+        return self.replies[people] * np.exp(-(day - self.replied_on[people]) / days)
+
+    def add_replies(self, people: np.ndarray, day: int, days: float) -> None:
+        """Each entry of `people` received one reply today."""
+        people, counts = np.unique(people, return_counts=True)
+        self.replies[people] = self.replies_now(people, day, days) + counts
+        self.replied_on[people] = day
 
 
 def _propensity(rng: np.random.Generator, who: np.ndarray, mean: float) -> np.ndarray:
@@ -180,6 +193,19 @@ class Lurker(Person):
             first = visits.where(speaks)
             eco.set_rank(first.rows, Rank.MEMBER)
             Member.contribute(eco, first, posting=np.ones(len(first), dtype=bool))
+        cls.leave_if_dry(eco, visits.where(~speaks))
+
+    @classmethod
+    def leave_if_dry(cls, eco: mesa.Model, visits: Visits) -> None:
+        """A lurker who finds nothing fresh at home may leave the ecosystem for good."""
+        b = eco.behaviour
+        if not len(visits) or b.dry_leave_prob_per_visit == 0:
+            return
+        at_home = visits.forums == eco.people.home[visits.people]
+        dry = at_home & (eco.pull[visits.forums] < b.dry_pull)
+        leaving = dry & (eco.rng.random(len(visits)) < b.dry_leave_prob_per_visit)
+        if leaving.any():
+            eco.desist(visits.people[leaving])
 
 
 class Member(Person):
@@ -191,6 +217,31 @@ class Member(Person):
     def visit(cls, eco: mesa.Model, visits: Visits) -> None:
         super().visit(eco, visits)
         cls.contribute(eco, visits)
+        cls.vouch_for_contacts(eco, visits)
+
+    @classmethod
+    def vouch_for_contacts(cls, eco: mesa.Model, visits: Visits) -> None:
+        """On closed fora, invite a contact now and then (the only way in): VIPs and staff
+        at `invite_prob_per_visit`, members at `member_invite_factor` times that."""
+        b = eco.behaviour
+        closed = np.array([eco.fora[f].access.name == "closed" for f in visits.forums.tolist()],
+                          dtype=bool)
+        if not closed.any():
+            return
+        standing = eco.memberships.table.rank[visits.rows] >= Rank.VIP
+        chance = b.invite_prob_per_visit * np.where(standing, 1.0, b.member_invite_factor)
+        inviting = closed & (eco.rng.random(len(visits)) < chance)
+        for person, forum_id in zip(visits.people[inviting].tolist(),
+                                    visits.forums[inviting].tolist(), strict=True):
+            contacts = eco.ties.neighbours(person)
+            # Only contacts in the ecosystem, not yet members and not banned there.
+            contacts = contacts[(eco.people.state[contacts] == State.ACTIVE)
+                                & (eco.memberships.row_of[contacts, forum_id] < 0)
+                                & (eco.known[contacts, forum_id] != Address.BANNED)]
+            if len(contacts):
+                contact = int(contacts[eco.rng.integers(len(contacts))])
+                eco.known[contact, forum_id] = Address.INVITED
+                eco.invite(contact, forum_id)
 
     @classmethod
     def contribute(cls, eco: mesa.Model, visits: Visits, posting: np.ndarray | None = None) -> None:
@@ -200,10 +251,19 @@ class Member(Person):
             posting = rng.random(len(visits)) < people.communicate[visits.people]
         posts = visits.where(posting)
         cls.post(eco, posts)
-        sharing = rng.random(len(visits)) < people.share[visits.people]
+        sharing = rng.random(len(visits)) < people.share[visits.people] * cls.status(eco, visits)
         cls.share(eco, visits.where(sharing))
         for forum_id, authors in visits.where(posting | sharing).by_forum():
             eco.fora[forum_id].remember_authors(authors)
+
+    @classmethod
+    def status(cls, eco: mesa.Model, visits: Visits) -> np.ndarray:
+        """How much thanks received and VIP or staff rank raise sharing (1: not at all):
+        the reward of sharing is status."""
+        b, table = eco.behaviour, eco.memberships.table
+        thanks = eco.people.thanks[visits.people]
+        boost = 1.0 + b.thanks_share_boost * (1.0 - np.exp(-thanks / b.thanks_scale))
+        return boost * np.where(table.rank[visits.rows] >= Rank.VIP, 1.0 + b.vip_share_boost, 1.0)
 
     @classmethod
     def post(cls, eco: mesa.Model, posts: Visits) -> None:
@@ -235,6 +295,7 @@ class Member(Person):
             # A private exchange after a reply makes the tie three times as strong.
             private = rng.random(len(repliers)) < b.private_exchange_prob
             eco.ties.interact(repliers, answered, eco.day, strength=np.where(private, 3.0, 1.0))
+            eco.people.add_replies(answered, eco.day, b.material_days)
         breaking = rng.random(len(posts)) < eco.people.rule_breaking[posts.people]
         for forum_id, row in zip(posts.forums[breaking].tolist(), posts.rows[breaking].tolist(),
                                  strict=True):
@@ -256,17 +317,46 @@ class Member(Person):
 
     @classmethod
     def credit(cls, eco: mesa.Model, rows: np.ndarray) -> None:
-        """A contribution counts and earns thanks; enough of both make a VIP."""
+        """A contribution counts as fresh material on its forum (more from VIPs and staff)
+        and earns thanks, some from today's visitors, who become weakly tied to the
+        sharer; enough contributions and thanks make a VIP."""
+        if not len(rows):
+            return
         b, table = eco.behaviour, eco.memberships.table
         thanks = eco.rng.poisson(b.thanks_per_share, len(rows)).astype(np.int32)
         table.contributions[rows] += 1
         table.thanks[rows] += thanks
-        eco.people.thanks[table.person[rows]] += thanks
+        sharers = table.person[rows].astype(np.int64)
+        eco.people.thanks[sharers] += thanks
+        forums = table.forum[rows].astype(np.int64)
+        weight = np.where(table.rank[rows] >= Rank.VIP, b.vip_material_weight, 1.0)
+        material = np.bincount(forums, weights=weight, minlength=len(eco.fora))
+        for forum_id in np.flatnonzero(material).tolist():
+            eco.fora[forum_id].material_today += float(material[forum_id])
+        cls.thank(eco, sharers, forums, thanks)
         earned = ((table.rank[rows] == Rank.MEMBER)
                   & (table.contributions[rows] >= b.vip_contributions)
                   & (table.thanks[rows] >= b.vip_thanks))
         if earned.any():
             eco.set_rank(rows[earned], Rank.VIP)
+
+    @classmethod
+    def thank(cls, eco: mesa.Model, sharers: np.ndarray, forums: np.ndarray,
+              thanks: np.ndarray) -> None:
+        """Thanks given by today's visitors (lurkers too) tie them weakly to the sharer:
+        how most non-posters come to have a contact."""
+        givers = eco.rng.binomial(thanks, eco.behaviour.thanks_tie_prob)
+        thankers, thanked = [], []
+        for forum_id in np.unique(forums[givers > 0]).tolist():
+            visitors = eco.fora[forum_id].visitors
+            here = (forums == forum_id) & (givers > 0)
+            if len(visitors):
+                n = givers[here]
+                thankers.append(visitors[eco.rng.integers(len(visitors), size=int(n.sum()))])
+                thanked.append(np.repeat(sharers[here], n))
+        if thankers:
+            eco.ties.interact(np.concatenate(thankers), np.concatenate(thanked), eco.day,
+                              strength=0.5)
 
 
 class VIP(Member):
@@ -278,22 +368,6 @@ class VIP(Member):
     def visit(cls, eco: mesa.Model, visits: Visits) -> None:
         super().visit(eco, visits)
         eco.today["exclusive_downloads"] += len(visits)
-        cls.vouch_for_contacts(eco, visits)
-
-    @classmethod
-    def vouch_for_contacts(cls, eco: mesa.Model, visits: Visits) -> None:
-        """On closed fora, invite a contact now and then (the only way in)."""
-        closed = np.array([eco.fora[f].access.name == "closed" for f in visits.forums.tolist()],
-                          dtype=bool)
-        inviting = closed & (eco.rng.random(len(visits)) < eco.behaviour.invite_prob_per_visit)
-        for person, forum_id in zip(visits.people[inviting].tolist(),
-                                    visits.forums[inviting].tolist(), strict=True):
-            contacts = eco.ties.neighbours(person)
-            if len(contacts):
-                contact = int(contacts[eco.rng.integers(len(contacts))])
-                if eco.known[contact, forum_id] == Address.UNKNOWN or (
-                        eco.known[contact, forum_id] == Address.KNOWN):
-                    eco.known[contact, forum_id] = Address.INVITED
 
 
 class Moderator(VIP):
@@ -340,17 +414,25 @@ class Admin(Moderator):
 
     @classmethod
     def keep_online(cls, eco: mesa.Model, forum: Forum) -> None:
-        """Outages are likelier when the forum's most skilled admin is less skilled."""
+        """Outages are likelier when the forum's most skilled admin is less skilled and
+        when it has lost staff; a forum left with too few staff may close."""
         b = eco.behaviour
         if forum.status == "down" and eco.day >= forum.down_until:
             forum.status = "online"
         if forum.online and forum.admins:
             skill = float(eco.people.skill[forum.admins].max())
+            lost = forum.understaffing()
             # Draws from the forum's own stream keep outages in step between paired runs.
             outage, length = forum.rng.random(), int(forum.rng.geometric(1 / b.outage_days_mean))
-            if outage < b.outage_rate_per_day * (1.0 - skill):
+            closing = forum.rng.random()
+            risk = b.outage_rate_per_day * (1.0 - skill) * (1.0 + b.understaffed_outage_factor
+                                                            * lost)
+            if outage < risk:
                 forum.status = "down"
                 forum.down_until = eco.day + length
+            if forum.staff_peak > 1 and closing < b.understaffed_closure_per_day * lost * (
+                    forum.staff_peak / (forum.staff_peak - 1)):
+                eco.close(forum)
 
     @classmethod
     def recruit_moderators(cls, eco: mesa.Model, forum: Forum) -> None:
@@ -397,6 +479,7 @@ class Admin(Moderator):
             known = eco.known[people, ally]
             eco.known[people, ally] = np.where(known == Address.BANNED, known,
                                                np.maximum(known, tell))
+            eco.visit_ally(people, eco.fora[ally])
 
     @classmethod
     def tighten_access(cls, eco: mesa.Model, forum: Forum, backlog: bool) -> None:

@@ -72,6 +72,11 @@ class Forum:
     infiltrated: bool = False  # covertly run by law enforcement
     frozen_until: int = -1  # registrations frozen until this day
     recent_authors: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    staff_peak: int = 0  # most staff the forum ever had: losing them raises its hazards
+    # Fresh material and visits, summed with a decay (see `pull`), and today's material.
+    material: float = 0.0
+    visit_load: float = 0.0
+    material_today: float = 0.0
     # Today's counters, reset at the start of each day.
     visitors: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     visitors_yesterday: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -99,6 +104,11 @@ class Forum:
         self.visitors_yesterday = self.visitors
         self.visitors = np.empty(0, dtype=np.int64)
         self.posts = self.shares = self.registrations = 0
+        self.material_today = 0.0
+
+    def understaffing(self) -> float:
+        """Share of its peak staff the forum has lost (0 at full strength)."""
+        return 1.0 - len(self.staff) / self.staff_peak if self.staff_peak else 0.0
 
     def remember_authors(self, authors: np.ndarray, keep: int = 200) -> None:
         """Keep the most recent authors: the people a reply can answer."""

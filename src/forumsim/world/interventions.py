@@ -10,7 +10,7 @@ import numpy as np
 
 from forumsim.measures import keyplayers
 from forumsim.world.agents import State, Visits
-from forumsim.world.forum import Forum, Rank, Status
+from forumsim.world.forum import Address, Forum, Rank, Status
 from forumsim.world.scenario import (
     ArrestsSpec,
     BotWaveSpec,
@@ -37,6 +37,8 @@ class Event:
     successors: list[str] = field(default_factory=list)
     displaced: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     rehomed: dict[int, int] = field(default_factory=dict)  # person -> forum they moved to
+    rally: int = -1  # the forum announced to the displaced by their old staff and VIPs
+    arrivals: dict[int, np.ndarray] = field(default_factory=dict)  # day -> moves per forum
     _pending: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def arrest(self, eco: mesa.Model, people: np.ndarray) -> None:
@@ -50,15 +52,37 @@ class Event:
         self.displaced = np.union1d(self.displaced, people)
         self._pending = np.union1d(self._pending, people)
 
-    def follow(self, day: int, visits: Visits) -> None:
-        """Note the displaced who are active on another forum today, within the window."""
+    def following(self, day: int) -> np.ndarray:
+        """The displaced not yet rehomed, while the shock is still followed."""
+        return self._pending if day <= self.day + self.window else self._pending[:0]
+
+    def follow(self, eco: mesa.Model, visits: Visits) -> None:
+        """Note the displaced who are active on another forum today, within the window;
+        they tell their contacts where they went."""
+        day = eco.day
         if not len(self._pending) or day > self.day + self.window:
             return
         moved = np.isin(visits.people, self._pending) & (visits.forums != self.forum)
         if moved.any():
-            self.rehomed.update(zip(visits.people[moved].tolist(),
-                                    visits.forums[moved].tolist(), strict=True))
-            self._pending = np.setdiff1d(self._pending, visits.people[moved])
+            people, forums = visits.people[moved], visits.forums[moved]
+            self.rehomed.update(zip(people.tolist(), forums.tolist(), strict=True))
+            self._pending = np.setdiff1d(self._pending, people)
+            self.arrivals[day] = np.bincount(forums, minlength=len(eco.fora))
+            for person, forum in zip(people.tolist(), forums.tolist(), strict=True):
+                contacts = eco.ties.neighbours(person)
+                known = eco.known[contacts, forum]
+                eco.known[contacts, forum] = np.where(known == Address.BANNED, known,
+                                                      np.maximum(known, Address.KNOWN))
+
+    def recent_destinations(self, day: int, days: int, n_fora: int) -> np.ndarray:
+        """Share of the displaced who moved to each forum in the last `days` days."""
+        counts = np.zeros(n_fora)
+        for moved_on in range(day - days, day):
+            arrived = self.arrivals.get(moved_on)
+            if arrived is not None:
+                counts[:len(arrived)] += arrived
+        total = counts.sum()
+        return counts / total if total else counts
 
 
 ROLE_STRATEGIES = {"admins": (Rank.ADMIN,), "moderators": (Rank.MODERATOR,),

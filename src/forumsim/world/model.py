@@ -8,7 +8,7 @@ from collections import defaultdict
 import mesa
 import numpy as np
 
-from forumsim.world import relocation
+from forumsim.world import pull, relocation
 from forumsim.world.access import policy, stricter
 from forumsim.world.agents import ROLE_CLASSES, Admin, Moderator, Person, Population, State, Visits
 from forumsim.world.forum import Address, Forum, Memberships, Rank, Status
@@ -25,10 +25,11 @@ class Streams:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        activity, founding, interventions = np.random.SeedSequence(seed).spawn(3)
+        activity, founding, interventions, entry = np.random.SeedSequence(seed).spawn(4)
         self.activity = np.random.default_rng(activity)
         self.founding = np.random.default_rng(founding)
         self.interventions = np.random.default_rng(interventions)
+        self.entry = np.random.default_rng(entry)  # newcomers and returners
 
     def trait(self, name: str) -> np.random.Generator:
         """The stream of the personal trait called `name`. Each trait has its own, so a
@@ -91,6 +92,11 @@ class Ecosystem(mesa.Model):
         self.cautious_until = -1
         self.deterred_on: int | None = None
         self._successors: dict[int, list[tuple[Forum, list[int], Event]]] = defaultdict(list)
+        self.pull = np.ones(0)
+        self.expected_material = 0.0
+        self._invited: list[tuple[int, int]] = []  # (person, forum) invitations not yet taken up
+        self._desisted: list[np.ndarray] = []  # who may come back one day
+        self._active_history: list[int] = []
         self._set_up_fora()
         self.datacollector = mesa.DataCollector(
             model_reporters={"day": "day", "active_people": "active_today",
@@ -123,6 +129,7 @@ class Ecosystem(mesa.Model):
         self.act()
         self.govern()
         self.relocate()
+        pull.update(self)
         self.collect()
 
     def schedule(self, spec) -> Intervention:
@@ -141,8 +148,7 @@ class Ecosystem(mesa.Model):
     def act(self) -> None:
         """Draw today's active people at once; only they act."""
         active = self._draw_active()
-        outside = self.people.state[active] == State.OUTSIDE
-        visits, unplaced = self._choose_visits(active[~outside])
+        visits, unplaced = self._choose_visits(active)
         offline = ~np.array([f.online for f in self.fora], dtype=bool)
         if offline.any():
             failed = offline[visits.forums]
@@ -151,7 +157,7 @@ class Ecosystem(mesa.Model):
         self.active_today = len(visits)
         self.memberships.table.last_visit[visits.rows] = self.day
         for event in self.events:
-            event.follow(self.day, visits)
+            event.follow(self, visits)
         for forum_id, people in visits.by_forum():
             self.fora[forum_id].visitors = people
         ranks = self.memberships.table.rank[visits.rows]
@@ -159,10 +165,34 @@ class Ecosystem(mesa.Model):
             at_rank = visits.where(ranks == rank)
             if len(at_rank):
                 cls.visit(self, at_rank)
-        # Newcomers, people with no forum left and curious visitors look for a forum.
-        self.search_and_join(np.concatenate([active[outside], unplaced,
+        # Newcomers, returners, the invited, people with no forum left and curious
+        # visitors look for a forum.
+        self._take_up_invitations(active)
+        self.search_and_join(np.concatenate([relocation.newcomers(self),
+                                             relocation.returners(self), unplaced,
                                              Person.explorers(self, visits)]))
         relocation.give_up(self, unplaced)
+        self._active_history.append(self.active_today)
+
+    def invite(self, person: int, forum_id: int) -> None:
+        """`person` is invited to a forum: they take it up on their next active day."""
+        self._invited.append((person, forum_id))
+
+    def _take_up_invitations(self, active: np.ndarray) -> None:
+        """The invited who are active today register where they were invited (if they
+        still may); the others keep their invitation."""
+        if not self._invited:
+            return
+        pairs = np.array(self._invited, dtype=np.int64)
+        today = np.isin(pairs[:, 0], active)
+        self._invited = [tuple(pair) for pair in pairs[~today].tolist()]
+        for forum_id in np.unique(pairs[today, 1]).tolist():
+            people = np.unique(pairs[today & (pairs[:, 1] == forum_id), 0])
+            relocation.join_if_allowed(self, people, self.fora[forum_id])
+
+    def visit_ally(self, people: np.ndarray, ally: Forum) -> None:
+        """Visitors told of an allied forum go and register there if they may."""
+        relocation.join_if_allowed(self, people, ally)
 
     def govern(self) -> None:
         """Staff work through queues within capacity; admins tend their forum."""
@@ -189,7 +219,7 @@ class Ecosystem(mesa.Model):
         relocation.maybe_found_forum(self)
         ending = self._careers_end.pop(self.day, None)
         if ending:
-            relocation.desist(self, np.concatenate(ending))
+            relocation.end_careers(self, np.concatenate(ending))
 
     def collect(self) -> None:
         """Append today's rows to the data collector."""
@@ -219,14 +249,13 @@ class Ecosystem(mesa.Model):
         # active on the same days in paired runs unless the shock changed them.
         draw = self.streams.activity.random(p.n, dtype=np.float32, out=self._draw_buffer)
         candidates = np.flatnonzero(draw < p.p_max)
-        registered = p.state[candidates] == State.ACTIVE
-        chance = p.p_max[candidates].copy()
-        who = candidates[registered]
         b = self.behaviour
-        novelty = 1.0 + b.novelty_boost * np.exp(-(self.day - p.entered[who]) / b.novelty_days)
-        chance[registered] = np.minimum(p.activity[who] * novelty, 1.0)
+        novelty = 1.0 + b.novelty_boost * np.exp(-(self.day - p.entered[candidates])
+                                                 / b.novelty_days)
+        chance = np.minimum(p.activity[candidates] * novelty
+                            * pull.visit_factor(self, candidates), 1.0)
         if self.deterred_on is not None:
-            chance[registered] *= self.deterrence()
+            chance *= self.deterrence()
         return candidates[draw[candidates] < chance]
 
     def _tighten_activity_bounds(self) -> None:
@@ -234,11 +263,15 @@ class Ecosystem(mesa.Model):
         p, b = self.people, self.behaviour
         active = np.flatnonzero(p.state == State.ACTIVE)
         novelty = 1.0 + b.novelty_boost * np.exp(-(self.day - p.entered[active]) / b.novelty_days)
-        p.p_max[active] = np.minimum(p.activity[active] * novelty, 1.0)
+        p.p_max[active] = np.minimum(p.activity[active] * novelty
+                                     * pull.largest_visit_factor(self), 1.0)
 
     def _choose_visits(self, people: np.ndarray) -> tuple[Visits, np.ndarray]:
-        """Each active person visits their home forum (or another forum they belong to);
-        returns the visits and the people who have no usable membership left."""
+        """Each active person visits their home forum or, now and then, another forum they
+        belong to, chosen by its pull (and, for the displaced, by where others went and
+        what was announced); a better forum may become home. Returns the visits and the
+        people who have no usable membership left."""
+        b, p = self.behaviour, self.people
         n_fora = len(self.fora)
         rows = np.take(self.memberships.row_of, people, axis=0)[:, :n_fora]
         usable = rows >= 0
@@ -246,26 +279,45 @@ class Ecosystem(mesa.Model):
         if gone.any():
             usable &= ~gone
         n_usable = np.count_nonzero(usable, axis=1)
-        home = self.people.home[people]
+        home = p.home[people]
         everyone = np.arange(len(people))
         has_home = (home >= 0) & usable[everyone, np.maximum(home, 0)]
         forums = home.astype(np.int64)
-        homeless = ~has_home
-        if homeless.any():
-            forums[homeless] = np.argmax(usable[homeless], axis=1)
-        # Only people with a choice to make draw where they go instead of home.
+        # VIPs and staff are more attached to their home forum.
+        loyalty = np.where(p.role[people] >= Rank.VIP,
+                           b.home_loyalty + (1.0 - b.home_loyalty) * b.status_loyalty,
+                           b.home_loyalty)
+        # People with a choice to make, and no home or no wish to go home today, choose.
         choosing = n_usable > 1
         choosing[choosing] = ~(has_home[choosing] & (self.rng.random(int(choosing.sum()))
-                                                      < self.behaviour.home_loyalty))
+                                                      < loyalty[choosing]))
+        choosing |= ~has_home & (n_usable == 1)
         if choosing.any():
-            keys = self.rng.random((int(choosing.sum()), n_fora))
-            keys[~usable[choosing]] = -1.0
+            weight = np.maximum(self.pull[:n_fora], 1e-3) * usable[choosing]
+            weight *= relocation.displaced_bias(self, people[choosing])
             elsewhere = has_home[choosing]
-            keys[elsewhere, home[choosing][elsewhere]] = -0.5
+            weight[elsewhere, home[choosing][elsewhere]] = 0.0
+            alone = weight.sum(axis=1) == 0  # only home is usable
+            weight[alone] = usable[choosing][alone]
+            # Weighted choice without replacement of one: the largest u^(1/w).
+            keys = self.rng.random(weight.shape) ** (1.0 / np.maximum(weight, 1e-12))
+            keys[weight == 0] = -1.0
             forums[choosing] = np.argmax(keys, axis=1)
+            self._move_home(people[choosing], home[choosing], forums[choosing],
+                            has_home[choosing])
         placed = n_usable > 0
-        chosen = rows[everyone, forums]
+        chosen = rows[everyone, np.maximum(forums, 0)]
         return Visits(people[placed], forums[placed], chosen[placed]), people[~placed]
+
+    def _move_home(self, people: np.ndarray, home: np.ndarray, chosen: np.ndarray,
+                   has_home: np.ndarray) -> None:
+        """The homeless make home where they went; others drift to a forum that offers
+        more than home does."""
+        pulls = self.pull
+        better = has_home & (chosen != home) & (pulls[chosen] > pulls[np.maximum(home, 0)])
+        drift = better & (self.rng.random(len(people)) < self.behaviour.drift_prob)
+        move = ~has_home | drift
+        self.people.home[people[move]] = chosen[move]
 
     def count_per_forum(self, counter: str, forums: np.ndarray) -> None:
         """Add one to today's `counter` of each forum in `forums` (and the ecosystem's)."""
@@ -312,17 +364,38 @@ class Ecosystem(mesa.Model):
         p, b = self.people, self.behaviour
         p.state[people] = State.ACTIVE
         p.entered[people] = entered
-        p.p_max[people] = np.minimum(p.activity[people] * (1.0 + b.novelty_boost), 1.0)
+        p.p_max[people] = np.minimum(p.activity[people] * (1.0 + b.novelty_boost)
+                                     * pull.largest_visit_factor(self), 1.0)
         self.role_counts += np.bincount(p.role[people], minlength=len(self.role_counts))
         careers = np.ceil(p.career_days[people]).astype(np.int64)
         # Careers are memoryless: people registered before day 0 get a fresh remainder.
-        ends = np.maximum(p.entered[people], self.day) + np.maximum(careers, 1)
+        self.schedule_career_end(people, np.maximum(p.entered[people], self.day)
+                                 + np.maximum(careers, 1))
+
+    def schedule_career_end(self, people: np.ndarray, ends: np.ndarray) -> None:
+        """Each of `people` desists on their day in `ends` (unless they carry on then)."""
         order = np.argsort(ends, kind="stable")
         ends, people = ends[order], people[order]
         days, starts = np.unique(ends, return_index=True)
         stops = np.append(starts[1:], len(people))
         for day, start, stop in zip(days.tolist(), starts.tolist(), stops.tolist(), strict=True):
             self._careers_end[day].append(people[start:stop])
+
+    def come_back(self, people: np.ndarray) -> None:
+        """People who desisted return: active again with a new career, members again of
+        the fora they still belong to."""
+        p = self.people
+        p.state[people] = State.ACTIVE
+        p.p_max[people] = np.minimum(p.activity[people] * pull.largest_visit_factor(self), 1.0)
+        self.role_counts += np.bincount(p.role[people], minlength=len(self.role_counts))
+        n_fora = len(self.fora)
+        back = np.count_nonzero(np.take(self.memberships.row_of, people, axis=0)[:, :n_fora] >= 0,
+                                axis=0)
+        for forum_id in np.flatnonzero(back).tolist():
+            self.fora[forum_id].members += int(back[forum_id])
+        careers = self.rng.exponential(self.behaviour.career_days_mean, len(people))
+        self.schedule_career_end(people, self.day + np.maximum(np.ceil(careers), 1)
+                                 .astype(np.int64))
 
     def set_rank(self, rows: np.ndarray, rank: int) -> None:
         """Raise the rank of memberships `rows`; a person's class follows their highest rank."""
@@ -340,6 +413,7 @@ class Ecosystem(mesa.Model):
                 if person in forum.moderators:
                     forum.moderators.remove(person)
                 forum.admins.append(person)
+            forum.staff_peak = max(forum.staff_peak, len(forum.staff))
             if p.role[person] < rank:
                 if p.state[person] == State.ACTIVE:
                     self.role_counts[p.role[person]] -= 1
@@ -354,11 +428,29 @@ class Ecosystem(mesa.Model):
         if person in forum.admins:
             forum.admins.remove(person)
         if not forum.admins and not forum.gone:
-            if forum.moderators:
-                successor = forum.moderators[0]
+            successor = forum.moderators[0] if forum.moderators else self._trusted_member(forum)
+            if successor is not None:
                 self.set_rank(np.array([self.memberships.row_of[successor, forum.id]]), Rank.ADMIN)
             else:
                 forum.abandoned = True  # closes at the next status update (phase 2)
+
+    def _trusted_member(self, forum: Forum) -> int | None:
+        """The member with most thanks (at least `handover_min_thanks`) still in the
+        ecosystem, who takes over a forum left without staff; None if nobody qualifies."""
+        table = self.memberships.table
+        rows = np.flatnonzero(table.forum == forum.id)
+        people = table.person[rows].astype(np.int64)
+        rows = rows[(self.memberships.row_of[people, forum.id] == rows)
+                    & (self.people.state[people] == State.ACTIVE)
+                    & (table.rank[rows] >= Rank.MEMBER) & (table.rank[rows] < Rank.MODERATOR)
+                    & (table.thanks[rows] >= self.behaviour.handover_min_thanks)]
+        if not len(rows):
+            return None
+        return int(table.person[rows[np.argmax(table.thanks[rows])]])
+
+    def close(self, forum: Forum) -> None:
+        """The forum closes for good today; its recently active members are displaced."""
+        forum.abandoned = True
 
     def ban(self, person: int, forum: Forum) -> None:
         """Staff ban a member: the membership ends and they cannot register again."""
@@ -427,6 +519,7 @@ class Ecosystem(mesa.Model):
         forum.status, forum.ended, forum.infiltrated = Status.SEIZED, self.day, False
         self.takedowns += 1
         relocation.plan_successor(self, forum, event)
+        relocation.announce(self, forum, event)
         forum.admins, forum.moderators = [], []  # a seized forum has no staff left
 
     def recently_active_members(self, forum: Forum) -> np.ndarray:
@@ -459,11 +552,15 @@ class Ecosystem(mesa.Model):
                  < b.deterrence_desist_prob * p.risk_aversion[active])
         relocation.desist(self, active[quits])
 
+    def desist(self, people: np.ndarray) -> None:
+        """People leave the ecosystem (they may come back one day)."""
+        relocation.desist(self, people)
+
     def deterrence(self) -> float:
         """Today's activity multiplier after a publicized takedown (1 = no effect)."""
         b = self.behaviour
         elapsed = self.day - self.deterred_on
-        return 1.0 - b.deterrence_activity_drop * float(np.exp(-elapsed / b.threat_days))
+        return 1.0 - b.deterrence_activity_drop * float(np.exp(-elapsed / b.deterrence_days))
 
     def add_forum(self, name: str, access: str, founder: int = -1) -> Forum:
         """A new forum comes online today."""
@@ -473,6 +570,7 @@ class Ecosystem(mesa.Model):
         if forum.id >= self.known.shape[1]:
             self.known = np.hstack([self.known, np.zeros_like(self.known)])
         self.fora.append(forum)
+        self.pull = np.append(self.pull, 1.0)  # a new forum starts as an average one
         return forum
 
     # ----- day 0 ---------------------------------------------------------------------------
@@ -511,9 +609,15 @@ class Ecosystem(mesa.Model):
         self.today = dict.fromkeys(DAILY_COUNTERS, 0)
         for forum in self.fora:
             forum.new_day()
-        # Not-yet-registered people look for a forum at the entry rate.
-        outside = p.state == State.OUTSIDE
-        p.p_max[outside] = self.behaviour.entry_rate_per_day
+        # Not-yet-registered people arrive as newcomers, in a random order (`relocation.newcomers`).
+        outside = rng.permutation(np.flatnonzero(p.state == State.OUTSIDE))
+        self._entry_queue, self._entry_next = outside, 0
+        self.listed_at_start = sum(f.access.publicly_listed for f in self.fora)
+        # What people expect a visit to offer: the material per visit of the day-0 members.
+        registered = np.flatnonzero(p.state == State.ACTIVE)
+        visits = float(p.activity[registered].sum())
+        self.expected_material = float((p.activity[registered] * p.share[registered]).sum()
+                                       / visits) if visits else 0.0
 
     # ----- convenience -----------------------------------------------------------------------
     def forum(self, name: str) -> Forum:

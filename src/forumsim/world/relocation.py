@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from forumsim.world.forum import Forum
 
 
+LEADER_WEIGHT = 5.0  # weight of a VIP's word in an announcement, against a member's presence
+
+
 def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
     """Each person registers on one forum they know of and may enter, preferring large
     fora; returns how many registered. People with no such forum stay where they are."""
@@ -54,6 +57,7 @@ def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
     # An address learnt personally (promotion, announcement) pulls like one contact there.
     pull = contacts + (known >= Address.KNOWN)
     weight = np.where(allowed, size * (1.0 + b.contact_weight * pull), 0.0)
+    weight *= displaced_bias(eco, people)
     total = weight.sum(axis=1)
     can = total > 0
     if not can.any():
@@ -68,6 +72,119 @@ def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
         newcomers = joined[chose]
         eco.join(newcomers, eco.fora[forum_id], invited=came_invited[chose, forum_id])
     return len(joined)
+
+
+def join_if_allowed(eco: mesa.Model, people: np.ndarray, forum: Forum) -> int:
+    """`people` register on `forum` if it is open to them (online, registrations open,
+    not banned there, not yet members; on a closed forum only the invited); returns how
+    many did."""
+    if not len(people) or not forum.online or not forum.registrations_open:
+        return 0
+    people = people[(eco.people.state[people] == State.ACTIVE)
+                    & (eco.memberships.row_of[people, forum.id] < 0)
+                    & (eco.known[people, forum.id] != Address.BANNED)]
+    invited = eco.known[people, forum.id] == Address.INVITED
+    admitted = forum.access.admits(invited)
+    people, invited = people[admitted], invited[admitted]
+    if len(people):
+        eco.join(people, forum, invited=invited)
+    return len(people)
+
+
+def newcomers(eco: mesa.Model) -> np.ndarray:
+    """Today's newcomers, next in line among those who never registered. Their number is
+    drawn around `entry_rate_per_day` x people, scaled by the ecosystem's visibility: the
+    share of the day-0 listed fora still listed and online, raised by recent growth."""
+    b = eco.behaviour
+    listed = sum(f.online and f.access.publicly_listed for f in eco.fora)
+    visibility = listed / max(eco.listed_at_start, 1)
+    history = eco._active_history
+    if len(history) > 37:
+        now, before = np.mean(history[-7:]), np.mean(history[-37:-30])
+        if before > 0:
+            visibility *= 1.0 + b.visibility_growth_weight * max(0.0, now / before - 1.0)
+    k = int(eco.streams.entry.poisson(b.entry_rate_per_day * eco.people.n * visibility))
+    start = eco._entry_next
+    eco._entry_next = min(start + k, len(eco._entry_queue))
+    return eco._entry_queue[start:eco._entry_next]
+
+
+def returners(eco: mesa.Model) -> np.ndarray:
+    """People who desisted and come back today (at `return_prob_per_day` each); they look
+    for a forum, starting from the ones they belonged to."""
+    b = eco.behaviour
+    if not eco._desisted or b.return_prob_per_day == 0:
+        return np.empty(0, dtype=np.int64)
+    pool = np.concatenate(eco._desisted)
+    k = min(int(eco.streams.entry.poisson(b.return_prob_per_day * len(pool))), len(pool))
+    picked = eco.streams.entry.choice(len(pool), size=k, replace=False)
+    back = pool[picked]
+    eco._desisted = [np.delete(pool, picked)]
+    if len(back):
+        eco.come_back(back)
+    return back
+
+
+def displaced_bias(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
+    """Extra pull of each forum for each of `people` who was displaced by a shock still
+    followed: the forum announced by the old forum's staff and VIPs, and the fora where
+    fellow displaced went in the last `herding_days` (1 for everyone else)."""
+    n_fora = len(eco.fora)
+    bias = np.ones((len(people), n_fora))
+    b = eco.behaviour
+    for event in eco.events:
+        pending = event.following(eco.day)
+        if not len(pending):
+            continue
+        mine = np.isin(people, pending)
+        if not mine.any():
+            continue
+        extra = b.herding_weight * event.recent_destinations(eco.day, b.herding_days, n_fora)
+        if event.rally >= 0:
+            extra[event.rally] += b.announcement_weight
+        bias[mine] *= 1.0 + extra
+    return bias
+
+
+def announce(eco: mesa.Model, forum: Forum, event) -> None:
+    """Surviving staff and VIPs of a downed forum tell its displaced where to go: the
+    forum with most members in common with it, its VIPs counting `LEADER_WEIGHT` times
+    and its staff twice that (the forum its leaders already share with many members)."""
+    table = eco.memberships.table
+    members = eco.members_of(forum)
+    ranks = table.rank[eco.memberships.row_of[members, forum.id]]
+    if not (ranks >= Rank.VIP).any():
+        return  # nobody with standing is left to announce anything
+    weight = np.select([ranks >= Rank.MODERATOR, ranks >= Rank.VIP],
+                       [2 * LEADER_WEIGHT, LEADER_WEIGHT], 1.0)
+    rows = np.take(eco.memberships.row_of, members, axis=0)[:, :len(eco.fora)] >= 0
+    score = (rows * weight[:, None]).sum(axis=0)
+    score[[f.id for f in eco.fora if f.gone or not f.online or f is forum]] = 0
+    if score.max() <= 0:
+        return
+    event.rally = int(np.argmax(score))
+    audience = event.displaced
+    known = eco.known[audience, event.rally]
+    eco.known[audience, event.rally] = np.where(known == Address.BANNED, known,
+                                                np.maximum(known, Address.KNOWN))
+
+
+def end_careers(eco: mesa.Model, people: np.ndarray) -> None:
+    """Careers that end today end, except for the loyal: VIPs and staff carry on with
+    probability `status_retention`, embedded people with 1 - exp(-tie_retention x ties);
+    those who carry on start another career."""
+    b, p = eco.behaviour, eco.people
+    people = people[p.state[people] == State.ACTIVE]
+    if not len(people):
+        return
+    status = np.where(p.role[people] >= Rank.VIP, b.status_retention, 0.0)
+    embedded = 1.0 - np.exp(-b.tie_retention * eco.ties.degree_of(people))
+    stays = eco.rng.random(len(people)) < 1.0 - (1.0 - status) * (1.0 - embedded)
+    if stays.any():
+        careers = eco.rng.exponential(b.career_days_mean, int(stays.sum()))
+        eco.schedule_career_end(people[stays], eco.day + np.maximum(np.ceil(careers), 1)
+                                .astype(np.int64))
+    desist(eco, people[~stays])
 
 
 def _contacts_on_fora(eco: mesa.Model, people: np.ndarray,
@@ -135,6 +252,8 @@ def desist(eco: mesa.Model, people: np.ndarray, state: int = State.DESISTED) -> 
         return
     p.state[people] = state
     p.p_max[people] = 0.0
+    if state == State.DESISTED:
+        eco._desisted.append(people)
     # They no longer count as members of the fora they belonged to.
     n_fora = len(eco.fora)
     leaving = np.count_nonzero(np.take(eco.memberships.row_of, people, axis=0)[:, :n_fora] >= 0,

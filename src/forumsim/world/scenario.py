@@ -84,7 +84,8 @@ class Behaviour(Strict):
         0.35, description="share of people already registered somewhere at day 0"
     )
     entry_rate_per_day: Probability = Field(
-        0.0025, description="daily probability that a not-yet-registered person looks for a forum"
+        0.0008, description="newcomers a day, as a share of the population, while every "
+                            "day-0 listed forum is online (scaled by visibility)"
     )
     career_days_mean: PositiveFloat = Field(
         800.0, description="mean days from registering to desisting for good (exponential)"
@@ -137,7 +138,11 @@ class Behaviour(Strict):
         0.7, description="probability that staff accept a restricted forum's applicant"
     )
     invite_prob_per_visit: Probability = Field(
-        0.02, description="probability that a VIP or staff member invites a contact on a visit"
+        0.2, description="probability that a VIP or staff member invites a contact on a visit"
+    )
+    member_invite_factor: Probability = Field(
+        0.25, description="a member's chance to invite a contact to a closed forum, as a share "
+                          "of a VIP's"
     )
     cross_promotion_prob: Probability = Field(
         0.01, description="probability that a visitor learns an allied forum's address on a visit"
@@ -210,6 +215,104 @@ class Behaviour(Strict):
     rehoming_window_days: int = Field(
         30, ge=1, le=3650, description="days after a shock within which the displaced count "
                                        "as rehomed"
+    )
+    deterrence_days: PositiveFloat = Field(
+        21.0, description="days over which the activity drop after a publicized takedown "
+                          "decays (e-folding time)"
+    )
+    # Content and community: what a forum offers its members.
+    pull_weight: Probability = Field(
+        0.5, description="share of a person's visit chance that depends on their home forum's "
+                         "pull (0: visits ignore what a forum offers)"
+    )
+    material_days: PositiveFloat = Field(
+        30.0, description="days over which shared material stays fresh (e-folding time)"
+    )
+    vip_material_weight: float = Field(
+        2.0, ge=0.0, le=100.0, description="weight of a share made by a VIP or staff member "
+                                           "(first circulating in VIP areas) against one by a "
+                                           "member"
+    )
+    community_weight: float = Field(
+        0.5, ge=0.0, le=10.0, description="largest extra visit chance (multiple) from replies a "
+                                          "person has received lately"
+    )
+    restricted_pull_share: Probability = Field(
+        0.5, description="share of a forum's pull that a member without full access gets"
+    )
+    report_pull_penalty: float = Field(
+        5.0, ge=0.0, le=1000.0, description="loss of pull per unhandled report per daily visit "
+                                            "(pull divided by 1 + penalty x waiting/visits)"
+    )
+    drift_prob: Probability = Field(
+        0.2, description="probability that a visit to a forum with more pull than the home "
+                         "forum makes it the new home"
+    )
+    dry_pull: Probability = Field(
+        0.3, description="pull below which a forum has run dry"
+    )
+    dry_leave_prob_per_visit: Probability = Field(
+        0.01, description="probability that a lurker visiting a dry home forum leaves for good"
+    )
+    # Status, ties and loyalty.
+    thanks_share_boost: float = Field(
+        1.0, ge=0.0, le=100.0, description="largest extra sharing (multiple) from thanks received"
+    )
+    thanks_scale: PositiveFloat = Field(
+        50.0, description="thanks at which the sharing boost reaches 63% of its largest value"
+    )
+    vip_share_boost: float = Field(
+        0.5, ge=0.0, le=100.0, description="extra sharing (multiple) of VIPs and staff"
+    )
+    status_loyalty: Probability = Field(
+        0.5, description="share of the remaining disloyalty that VIP or staff status removes "
+                         "(home loyalty 0.8 becomes 0.9)"
+    )
+    status_retention: Probability = Field(
+        0.5, description="probability that a VIP or staff member whose career ends carries on "
+                         "for another career"
+    )
+    tie_retention: float = Field(
+        0.15, ge=0.0, le=100.0, description="retention per tie at a career's end: an embedded "
+                                            "person with d ties carries on with probability "
+                                            "1 - exp(-tie_retention x d)"
+    )
+    thanks_tie_prob: Probability = Field(
+        0.3, description="probability that a thanks given to a share comes from one of today's "
+                         "visitors and ties them to the sharer (weak tie)"
+    )
+    # Governance with consequences.
+    understaffed_outage_factor: float = Field(
+        2.0, ge=0.0, le=100.0, description="extra outage risk (multiple) of a forum that has "
+                                           "lost all the staff it had at its peak"
+    )
+    understaffed_closure_per_day: Probability = Field(
+        0.002, description="daily closure probability of a forum that has lost all but its "
+                           "last staff member (scaled by the share of peak staff lost)"
+    )
+    handover_min_thanks: int = Field(
+        5, ge=0, le=1_000_000_000, description="thanks a member needs to take over an admin-less, "
+                                               "moderator-less forum (a huge value: it closes)"
+    )
+    # Coordinated relocation.
+    announcement_weight: float = Field(
+        3.0, ge=0.0, le=1000.0, description="extra pull (multiple) of the forum that surviving "
+                                            "staff and VIPs of a downed forum announce"
+    )
+    herding_weight: float = Field(
+        6.0, ge=0.0, le=1000.0, description="extra pull (multiple) of a forum per share of the "
+                                            "fellow displaced who went there lately"
+    )
+    herding_days: int = Field(
+        7, ge=1, le=3650, description="days of fellow displaced's moves a displaced person hears of"
+    )
+    # An open population.
+    visibility_growth_weight: float = Field(
+        1.0, ge=0.0, le=100.0, description="extra newcomers (multiple) per unit of the "
+                                           "ecosystem's recent relative growth"
+    )
+    return_prob_per_day: Probability = Field(
+        0.0005, description="daily probability that someone who desisted comes back"
     )
 
 

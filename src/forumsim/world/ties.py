@@ -66,6 +66,12 @@ class Ties:
         return np.fromiter((p in adjacent for p in people.tolist()), dtype=bool,
                            count=len(people))
 
+    def degree_of(self, people: np.ndarray) -> np.ndarray:
+        """Number of ties of each of `people`."""
+        adjacent = self._adjacent
+        return np.fromiter((len(adjacent.get(p, ())) for p in people.tolist()), dtype=np.int64,
+                           count=len(people))
+
     def has_tie(self, a: int, b: int) -> bool:
         """Whether `a` and `b` have ever interacted."""
         lo, hi = min(a, b), max(a, b)

@@ -1,0 +1,275 @@
+"""Every mechanism has a consequence: each ablation turns one off and shows that the
+outcome it drives moves the predicted way, over paired replicates (same seeds), with the
+tolerance taken from the spread of the paired differences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from forumsim.world import relocation
+from forumsim.world.agents import State
+from forumsim.world.forum import Rank
+from forumsim.world.model import Ecosystem
+from forumsim.world.scenario import embedded_scenario, parse_scenario
+
+SEEDS = (11, 12, 13)
+MORE_SEEDS = (11, 12, 13, 14, 15, 16)  # for outcomes whose runs drift far apart
+
+
+def _scenario(seed: int, interventions=(), people: int = 5000, days: int = 240,
+              closed_weight: float | None = None, **behaviour):
+    data = embedded_scenario().overridden(people=people, days=days, seed=seed).model_dump()
+    data["behaviour"].update(behaviour)
+    if closed_weight is not None:  # a larger closed forum (Forum E)
+        data["fora"][-1]["size_weight"] = closed_weight
+    data["interventions"] = list(interventions)
+    return parse_scenario(data)
+
+
+def _outcomes(measure: Callable[[Ecosystem], float], setup=None, seeds=SEEDS,
+              **scenario) -> np.ndarray:
+    values = []
+    for seed in seeds:
+        eco = Ecosystem(_scenario(seed, **scenario))
+        if setup is not None:
+            setup(eco)
+        values.append(measure(eco.run()))
+    return np.array(values, dtype=float)
+
+
+def assert_higher(high: np.ndarray, low: np.ndarray, what: str) -> None:
+    """`high` exceeds `low` by more than twice the standard error of the paired
+    differences (and by something at all when the differences do not vary)."""
+    diff = high - low
+    se = diff.std(ddof=1) / np.sqrt(len(diff))
+    assert diff.mean() > max(2 * se, 1e-9), f"{what}: {high} vs {low}"
+
+
+def _total(column: str) -> Callable[[Ecosystem], float]:
+    return lambda eco: float(eco.datacollector.get_model_vars_dataframe()[column].sum())
+
+
+def _active_last(days: int) -> Callable[[Ecosystem], float]:
+    return lambda eco: float(eco.datacollector.get_model_vars_dataframe()["active_people"]
+                             .tail(days).mean())
+
+
+# --- content and community -----------------------------------------------------------
+
+
+def _stop_sharing(day: int):
+    """From `day` on nobody shares any more (a run whose sharers are gone)."""
+    def setup(eco: Ecosystem) -> None:
+        original = eco.step
+
+        def step() -> None:
+            if int(eco.time) == day:
+                eco.people.share[:] = 0.0
+            original()
+        eco.step = step
+    return setup
+
+
+def _lurker_activity(eco: Ecosystem) -> float:
+    """Mean daily active people over the last 60 days (nearly all of them lurkers)."""
+    return _active_last(60)(eco)
+
+
+def test_without_fresh_material_lurkers_visit_less():
+    dried = _outcomes(_lurker_activity, setup=_stop_sharing(120))
+    normal = _outcomes(_lurker_activity)
+    assert_higher(normal, dried, "active people with and without material")
+
+
+def test_losing_the_sharers_costs_activity_through_the_pull():
+    loss_with_pull = (_outcomes(_lurker_activity)
+                      - _outcomes(_lurker_activity, setup=_stop_sharing(120)))
+    loss_without = (_outcomes(_lurker_activity, pull_weight=0.0)
+                    - _outcomes(_lurker_activity, setup=_stop_sharing(120), pull_weight=0.0))
+    assert_higher(loss_with_pull, loss_without, "activity lost when sharing stops")
+
+
+def test_replies_received_bring_posters_back():
+    # Posters who are answered come back more often, so they post more.
+    with_community = _outcomes(_total("posts"))
+    without = _outcomes(_total("posts"), community_weight=0.0)
+    assert_higher(with_community, without, "posts with and without the pull of replies")
+
+
+def test_unhandled_reports_lower_a_forums_pull():
+    # A bot wave leaves the largest forum's staff weeks of junk reports to clear.
+    bots = [{"type": "bot_wave", "day": 120, "target": "Forum A", "bots_per_day": 2000,
+             "duration_days": 7}]
+
+    def forum_a_visits(eco: Ecosystem) -> float:
+        forums = eco.datacollector.get_table_dataframe("forums")
+        return float(forums[(forums["forum"] == "Forum A")
+                            & forums["day"].between(121, 160)]["active_members"].sum())
+    penalised = _outcomes(forum_a_visits, interventions=bots, days=160)
+    tolerated = _outcomes(forum_a_visits, interventions=bots, days=160, report_pull_penalty=0.0)
+    assert_higher(tolerated, penalised, "Forum A's visits while its reports wait")
+
+
+def test_applicants_without_full_access_get_less_of_the_pull():
+    def restricted_visits(eco: Ecosystem) -> float:
+        """Daily visits per member of the day-0 restricted fora, days 121-240."""
+        forums = eco.datacollector.get_table_dataframe("forums")
+        restricted = forums[forums["forum"].isin(["Forum C", "Forum D"])
+                            & (forums["day"] > 120)]
+        return float(restricted["active_members"].sum() / restricted["members"].sum())
+    blocked = _outcomes(restricted_visits, seeds=MORE_SEEDS, application_accept_prob=0.0)
+    accepted = _outcomes(restricted_visits, seeds=MORE_SEEDS, application_accept_prob=1.0)
+    assert_higher(accepted, blocked, "restricted fora's visits with applications accepted")
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+def test_thanks_and_vip_status_raise_sharing():
+    rewarded = _outcomes(_total("shares"))
+    unrewarded = _outcomes(_total("shares"), thanks_share_boost=0.0, vip_share_boost=0.0)
+    assert_higher(rewarded, unrewarded, "shares with and without status rewards")
+
+
+def _desisted_share(rank: int) -> Callable[[Ecosystem], float]:
+    def measure(eco: Ecosystem) -> float:
+        p = eco.people
+        holders = p.role >= rank
+        return float((p.state[holders] == State.DESISTED).mean())
+    return measure
+
+
+def _careers_ending(role: int, tied: bool, **behaviour) -> float:
+    """Share of 2,000 people of class `role` (with three ties each if `tied`) whose
+    careers end today who desist, in a fresh ecosystem."""
+    eco = Ecosystem(_scenario(5, people=10_000, **behaviour))
+    p = eco.people
+    people = np.flatnonzero((p.state == State.ACTIVE) & (eco.ties.degree() == 0))[:2000]
+    p.role[people] = role
+    if tied:
+        eco.ties.interact(np.repeat(people, 3), np.roll(np.repeat(people, 3), 7), 0)
+    relocation.end_careers(eco, people)
+    return float((p.state[people] == State.DESISTED).mean())
+
+
+def test_vips_and_staff_desist_less_when_status_retains():
+    assert _careers_ending(Rank.VIP, tied=False) < 0.6
+    assert _careers_ending(Rank.VIP, tied=False, status_retention=0.0) == 1.0
+    assert _careers_ending(Rank.MEMBER, tied=False) == 1.0
+
+
+# --- ties -----------------------------------------------------------------------------------
+
+
+def _tied_share(eco: Ecosystem) -> float:
+    registered = eco.people.registered()
+    return float((eco.ties.degree()[registered] > 0).mean())
+
+
+def test_thanks_give_non_posters_contacts():
+    thanked = _outcomes(_tied_share)
+    silent = _outcomes(_tied_share, thanks_tie_prob=0.0)
+    assert_higher(thanked, silent, "share of registered people with a contact")
+    assert thanked.mean() > 2 * silent.mean()
+
+
+def test_embedded_people_desist_less():
+    # Three or more ties each: 1 - exp(-0.15 x 6) of them carry on, about 60%.
+    assert _careers_ending(Rank.MEMBER, tied=True) < 0.6
+    assert _careers_ending(Rank.MEMBER, tied=True, tie_retention=0.0) == 1.0
+
+
+def test_invitations_feed_closed_fora():
+    def closed_registered(eco: Ecosystem) -> float:
+        return float(sum(f.registered for f in eco.fora if f.access.name == "closed"))
+    invited = _outcomes(closed_registered, days=360, seeds=MORE_SEEDS, closed_weight=2.0,
+                        invite_prob_per_visit=1.0)
+    uninvited = _outcomes(closed_registered, days=360, seeds=MORE_SEEDS, closed_weight=2.0,
+                          invite_prob_per_visit=0.0)
+    assert_higher(invited, uninvited, "accounts on closed fora")
+
+
+# --- governance -------------------------------------------------------------------------
+
+
+def test_cross_promotion_brings_real_visitors():
+    def memberships_per_person(eco: Ecosystem) -> float:
+        return float(sum(f.registered for f in eco.fora) / eco.people.registered().sum())
+    promoted = _outcomes(memberships_per_person, seeds=MORE_SEEDS, cross_promotion_prob=0.2)
+    quiet = _outcomes(memberships_per_person, seeds=MORE_SEEDS, cross_promotion_prob=0.0)
+    assert_higher(promoted, quiet, "memberships per person with cross-promotion")
+
+
+def _downtime(eco: Ecosystem) -> float:
+    forums = eco.datacollector.get_table_dataframe("forums")
+    return float((forums["status"] == "down").sum() + 30 * (forums["status"] == "closed").sum()
+                 / max(len(forums), 1))
+
+
+def test_losing_staff_raises_outages():
+    arrests = [{"type": "arrests", "day": 30, "strategy": "moderators", "share": 1.0}]
+    hazard = _outcomes(_downtime, interventions=arrests, outage_rate_per_day=0.05)
+    calm = _outcomes(_downtime, interventions=arrests, outage_rate_per_day=0.05,
+                     understaffed_outage_factor=0.0, understaffed_closure_per_day=0.0)
+    assert_higher(hazard, calm, "forum-days down after losing the moderators")
+
+
+def test_a_forum_without_staff_hands_over_to_a_trusted_member():
+    arrests = [{"type": "arrests", "day": 150, "strategy": "staff", "forum": "Forum A",
+                "share": 1.0}]
+
+    def forum_a_online(eco: Ecosystem) -> float:
+        return float(eco.forum("Forum A").online)
+    handed = _outcomes(forum_a_online, interventions=arrests, handover_min_thanks=0)
+    closed = _outcomes(forum_a_online, interventions=arrests, handover_min_thanks=10**9)
+    assert handed.all() and not closed.any()
+
+
+# --- relocation -----------------------------------------------------------------------------
+
+
+def _top_destination(eco: Ecosystem) -> float:
+    event = eco.events[0]
+    counts = np.bincount(list(event.rehomed.values()))
+    return float(counts.max() / counts.sum())
+
+
+TAKEDOWN = [{"type": "takedown", "day": 120, "target": "largest"}]
+
+
+def test_announcements_and_herding_concentrate_destinations():
+    coordinated = _outcomes(_top_destination, interventions=TAKEDOWN)
+    alone = _outcomes(_top_destination, interventions=TAKEDOWN, herding_weight=0.0,
+                      announcement_weight=0.0)
+    assert_higher(coordinated, alone, "top destination's share of the rehomed")
+
+
+# --- an open population ---------------------------------------------------------------------
+
+
+def test_desisted_people_come_back():
+    returning = _outcomes(_active_last(60), days=360, seeds=MORE_SEEDS,
+                          return_prob_per_day=0.005)
+    gone = _outcomes(_active_last(60), days=360, seeds=MORE_SEEDS, return_prob_per_day=0.0)
+    assert_higher(returning, gone, "active people with returners")
+
+
+def test_growth_draws_newcomers():
+    def registered(eco: Ecosystem) -> float:
+        return float(eco.people.registered().sum())
+    visible = _outcomes(registered, visibility_growth_weight=5.0)
+    flat = _outcomes(registered, visibility_growth_weight=0.0)
+    assert (visible >= flat).all() and (visible > flat).any()
+
+
+def test_deterrence_fades_within_weeks():
+    publicized = [{"type": "takedown", "day": 60, "target": "Forum E", "publicized": True}]
+
+    def after(eco: Ecosystem) -> float:
+        active = eco.datacollector.get_model_vars_dataframe()["active_people"]
+        return float(active.iloc[70:110].mean())
+    weeks = _outcomes(after, interventions=publicized, days=110)
+    months = _outcomes(after, interventions=publicized, days=110, deterrence_days=90.0)
+    assert_higher(weeks, months, "activity 10-50 days after a publicized takedown")
