@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,13 @@ from forumsim.experiment import runner as runner_module
 from forumsim.experiment.executors import run_sweep
 from forumsim.experiment.plan import load_sweep
 from forumsim.experiment.runner import run
-from forumsim.experiment.store import StoreError, SweepStore, write_run
+from forumsim.experiment.store import (
+    RUN_MARKER,
+    StoreError,
+    SweepStore,
+    check_run_folder,
+    write_run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,17 +53,86 @@ def test_a_failing_rewrite_keeps_the_previous_results(short_result, tmp_path):
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError):
-        write_run(short_result, out, broken)
+        write_run(short_result, out, broken, overwrite=True)
     assert (out / "summary.json").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_rewrite_replaces_the_folder_whole(short_result, tmp_path):
-    out = write_run(short_result, tmp_path / "out")
-    (out / "stale.txt").write_text("old")
-    write_run(short_result, out)
-    assert not (out / "stale.txt").exists()
+def test_overwrite_replaces_an_earlier_run_whole(short_result, tmp_path):
+    out = write_run(short_result, tmp_path / "out", lambda result, folder: [
+        (folder / "old.png").write_bytes(b"png")])
+    write_run(short_result, out, overwrite=True)
+    assert not (out / "figures").exists()
     assert json.loads((out / "summary.json").read_text())["days"] == 20
+    marker = json.loads((out / RUN_MARKER).read_text())
+    assert marker["scenario"] == "small" and "summary.json" in marker["files"]
+
+
+def test_an_earlier_run_is_not_replaced_without_overwrite(short_result, tmp_path):
+    out = write_run(short_result, tmp_path / "out")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(StoreError, match="holds an earlier run .scenario 'small'.*--overwrite"):
+        write_run(short_result, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_users_file_inside_an_earlier_run_stops_the_overwrite(short_result, tmp_path):
+    out = write_run(short_result, tmp_path / "out")
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match=r"files forumsim did not write \(notes.txt\)"):
+        write_run(short_result, out, overwrite=True)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "summary.json").exists()
+
+
+def test_a_users_folder_and_file_are_never_written_over(short_result, tmp_path):
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "chapter1.tex").write_text("\\chapter{One}")
+    (thesis / "data.csv").write_text("a,b\n1,2\n")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    for target in (thesis, precious, precious / "sub"):
+        for overwrite in (False, True):
+            with pytest.raises(StoreError):
+                write_run(short_result, target, overwrite=overwrite)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.txt", "thesis"]
+    assert sorted(p.name for p in thesis.iterdir()) == ["chapter1.tex", "data.csv"]
+    assert precious.read_text() == "keep me"
+
+
+def test_an_empty_folder_is_written_into_and_stays_the_users(short_result, tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir(mode=0o750)
+    os.chmod(out, 0o750)
+    inode = out.stat().st_ino
+    write_run(short_result, out)
+    assert out.stat().st_ino == inode and (out.stat().st_mode & 0o777) == 0o750
+    assert (out / "summary.json").exists() and not list(out.glob(".*.forumsim-*"))
+
+
+def test_results_folders_get_the_users_usual_permissions(short_result, tmp_path):
+    old = os.umask(0o027)
+    try:
+        out = write_run(short_result, tmp_path / "run")
+        run_sweep(load_sweep(TINY), tmp_path / "sweep", executor="inline")
+    finally:
+        os.umask(old)
+    assert (out.stat().st_mode & 0o777) == 0o750
+    assert ((tmp_path / "sweep").stat().st_mode & 0o777) == 0o750
+
+
+def test_a_place_that_cannot_be_written_or_is_full_is_refused_before_the_run(
+        tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="is a file, not a folder"):
+        check_run_folder(tmp_path / "file" / "out")
+    full = tmp_path / "full"
+    full.mkdir()
+    usage = shutil.disk_usage(tmp_path)._replace(free=1 << 20)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage)
+    with pytest.raises(StoreError, match="only 1.0 MB free"):
+        check_run_folder(full / "out")
+    assert list(full.iterdir()) == []
 
 
 # --- a sweep's results folder -----------------------------------------------------------
