@@ -166,7 +166,9 @@ def read_yaml(path: Path, what: str = "scenario",
     except yaml.YAMLError as problem:
         mark = getattr(problem, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(problem, "problem", None) or problem
+        reason = ", ".join(part for part in (getattr(problem, "context", None),
+                                             getattr(problem, "problem", None)) if part)
+        reason = reason or str(problem)
         raise error(f"{path}: not valid YAML{where}: {reason}.") from None
     finally:
         loader.dispose()
@@ -204,7 +206,10 @@ def _resolved(path: Path, chain: tuple[Path, ...] = ()) -> object:
             raise ScenarioError(f"{path}: 'extends' makes a cycle through {parent_path}.")
         if len(chain) >= MAX_DEPTH:
             raise ScenarioError(f"{path}: 'extends' chains more than {MAX_DEPTH} files.")
-        base = _resolved(parent_path, (*chain, parent_path))
+        try:
+            base = _resolved(parent_path, (*chain, parent_path))
+        except ScenarioError as error:
+            raise ScenarioError(f"{path}: field 'extends': {error}") from None
         if not isinstance(base, dict):
             raise ScenarioError(f"{parent_path}: expected a mapping of fields.")
     return _merged(base, data)

@@ -19,13 +19,16 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from forumsim.experiment.runner import RunResult
 from forumsim.version import __version__
+
+if TYPE_CHECKING:  # the runner pulls in the model; the checks here must stay light
+    from forumsim.experiment.runner import RunResult
 
 RUN_MARKER = ".forumsim-run"
 RUN_ROOM = 32 << 20  # bytes free a run's results need (a few MB of Parquet and figures)

@@ -97,15 +97,18 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run one scenario; write summary.json, ecosystem.parquet, forums.parquet and figures."""
+    try:
+        scenario = resolve_scenario(file, people, fora, days, seed)
+    except ScenarioError as error:
+        _fail(str(error))
     from forumsim.experiment.resources import NotEnoughMemoryError, check_memory
     from forumsim.experiment.store import StoreError, check_run_folder
 
+    target = out_dir or Path("results") / scenario.name
     try:
-        scenario = resolve_scenario(file, people, fora, days, seed)
-        target = out_dir or Path("results") / scenario.name
         check_memory([scenario], workers=1, what=file or "the default scenario")
         check_run_folder(target, overwrite)
-    except (ScenarioError, NotEnoughMemoryError, StoreError) as error:
+    except (NotEnoughMemoryError, StoreError) as error:
         _fail(str(error))
     from forumsim.analysis.report import run_figures
     from forumsim.experiment.runner import run as run_scenario
