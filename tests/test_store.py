@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,8 +24,10 @@ from forumsim.experiment.executors import run_sweep
 from forumsim.experiment.plan import load_sweep
 from forumsim.experiment.runner import run
 from forumsim.experiment.store import (
+    LOCK,
     RUN_MARKER,
     StoreError,
+    SweepLock,
     SweepStore,
     check_run_folder,
     write_run,
@@ -313,3 +317,116 @@ def test_ctrl_c_stops_cleanly_keeping_finished_runs(killable):
     kept = SweepStore(out, {}).finished()
     assert 2 <= len(kept) < 16
     assert set(_summary(out)["run_id"]) == kept  # a summary of what is finished so far
+
+
+def _group(pgid: int) -> list[int]:
+    """Processes still alive in process group `pgid` (the sweep's session)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid and fields[0] != "Z":
+                    alive.append(int(entry))
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_pool_exits_within_seconds_when_the_sweep_is_killed(killable):
+    out = killable / "orphans"
+    process = _sweep_process(["kill.yaml", "--out", str(out), "--workers", "2",
+                              "--runs-per-part", "1"], killable)
+    _wait_for(out / "runs" / "part-00000.parquet", process)
+    assert len(_group(process.pid)) >= 4  # the sweep, forkserver, tracker, 2 workers
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while _group(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _group(process.pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    assert left == [], "pool processes outlived the sweep"
+    # The killed sweep's lock is stale: the next writer takes it over.
+    assert (out / LOCK).exists()
+    SweepLock.acquire(out).release()
+
+
+def test_a_killed_worker_ends_the_sweep_with_one_line_and_the_resume_command(killable):
+    out = killable / "dead-worker"
+    process = _sweep_process(["kill.yaml", "--out", str(out), "--workers", "2",
+                              "--runs-per-part", "1"], killable)
+    _wait_for(out / "runs" / "part-00000.parquet", process)
+    pool = [pid for pid in _group(process.pid) if pid != process.pid
+            and "forkserver" in Path(f"/proc/{pid}/cmdline").read_text()]
+    workers = [pid for pid in pool if Path(f"/proc/{pid}/stat").read_text().rsplit(
+        ")", 1)[1].split()[1] != str(process.pid)]  # the forkserver's children
+    os.kill(workers[0], signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr and stderr.count("\n") == 1
+    assert f"worker process {workers[0]} was killed by SIGKILL" in stderr
+    assert re.search(r"while running run \d+;", stderr)
+    assert f"forumsim sweep kill.yaml --out {out} --resume" in stderr
+    assert not (out / LOCK).exists()
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_folder(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    with SweepLock.acquire(out):
+        with pytest.raises(StoreError, match=rf"another forumsim sweep is writing here "
+                                             rf"\(process {os.getpid()} on "):
+            run_sweep(load_sweep(TINY), out, executor="inline")
+        with pytest.raises(StoreError, match="another forumsim sweep"):
+            run_sweep(load_sweep(TINY), out, executor="inline", resume=True)
+    assert sorted(p.name for p in out.iterdir()) == []  # refused before writing anything
+    outcome = run_sweep(load_sweep(TINY), out, executor="inline")  # the lock is released
+    assert outcome.tally.done == 8 and not (out / LOCK).exists()
+
+
+def test_a_stale_lock_is_taken_over_and_another_hosts_lock_is_respected(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    (tmp_path / LOCK).write_text(json.dumps({"pid": int(gone.stdout), "host": socket.gethostname(),
+                                             "started": "earlier"}))
+    SweepLock.acquire(tmp_path).release()  # its process is gone
+    (tmp_path / LOCK).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                             "process_start": "0", "started": "earlier"}))
+    SweepLock.acquire(tmp_path).release()  # the pid now belongs to another process
+    (tmp_path / LOCK).write_text(json.dumps({"pid": 1, "host": "elsewhere.example",
+                                             "started": "earlier"}))
+    with pytest.raises(StoreError, match="process 1 on elsewhere.example.*delete"):
+        SweepLock.acquire(tmp_path)
+
+
+def test_an_unreachable_scheduler_leaves_nothing_and_the_plain_command_then_works(tmp_path):
+    out = tmp_path / "deep" / "out"
+    for address in ("tcp://127.0.0.1:9", "garbage-address"):
+        result = _sweep_process([str(TINY), "--out", str(out), "--scheduler", address],
+                                tmp_path)
+        _, stderr = result.communicate(timeout=120)
+        assert result.returncode == 2 and "Traceback" not in stderr
+        assert f"cannot reach the Dask scheduler at {address}" in stderr
+        assert list(tmp_path.iterdir()) == []
+    again = _sweep_process([str(TINY), "--out", str(out), "--executor", "inline"], tmp_path)
+    _, stderr = again.communicate(timeout=120)
+    assert again.returncode == 0, stderr
+
+
+def test_a_full_disk_is_refused_before_the_sweep_writes_anything(tmp_path, monkeypatch):
+    usage = shutil.disk_usage(tmp_path)._replace(free=1 << 20)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage)
+    with pytest.raises(StoreError, match="only 1.0 MB free"):
+        run_sweep(load_sweep(TINY), tmp_path / "out", executor="inline")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_failing_half_way_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError):
+        run_sweep(load_sweep(TINY), tmp_path / "out", executor="inline")
+    assert list(tmp_path.iterdir()) == []
