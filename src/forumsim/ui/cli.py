@@ -48,6 +48,11 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _shown_path(path: str | Path) -> str:
+    """A path as the output shows it: control characters escaped, no rich markup."""
+    return escape(printable(str(path)))
+
+
 def _fail(message: str, code: int = 2) -> None:
     """Bad input: one clear line on stderr and exit code 2 (or `code`), no traceback."""
     err.print(f"[bold red]error:[/] {escape(printable(message))}", highlight=False,
@@ -225,7 +230,8 @@ def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float
     tally, store = outcome.tally, outcome.store
     finished = len(store.finished())
     out.print(f"{tally.done:,} runs done in {seconds:,.1f} s ({tally.failed:,} failed); "
-              f"{finished:,} of {tally.planned:,} planned runs are in [bold]{target}/[/]")
+              f"{finished:,} of {tally.planned:,} planned runs are in "
+              f"[bold]{_shown_path(target)}/[/]")
     if tally.failures:
         table = Table(title="failed runs (recorded in summary.parquet with status 'failed')")
         for column in ("run", "seed", "parameters", "error"):
@@ -238,7 +244,8 @@ def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float
             out.print(f"... and {len(tally.failures) - 20} more.")
     if outcome.interrupted:
         err.print(f"interrupted: the {finished:,} finished runs are kept. Continue with\n"
-                  f"  forumsim sweep {file} --out {target} --resume", highlight=False)
+                  f"  forumsim sweep {_shown_path(file)} --out {_shown_path(target)} --resume",
+                  highlight=False)
         return 130
     return 1 if tally.failures else 0
 
@@ -414,7 +421,7 @@ def _print_summary(summary: dict, target: Path) -> None:
             if key not in ("type", "day", "target", "destinations"):
                 shock.add_row(key, _shown(key, value))
         out.print(shock)
-    out.print(f"results written to [bold]{target}/[/]")
+    out.print(f"results written to [bold]{_shown_path(target)}/[/]")
 
 
 if __name__ == "__main__":
