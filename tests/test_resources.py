@@ -18,7 +18,8 @@ GIB = 2**30
 # estimate must stay above every one of them.
 MEASURED = [(250_000, 8, 1095, True, 0.427), (1_000_000, 8, 1095, True, 1.066),
             (250_000, 40, 365, True, 0.470), (250_000, 8, 3650, False, 0.461),
-            (2_000_000, 8, 30, False, 1.277)]
+            (250_000, 3, 730, False, 0.390), (2_000_000, 8, 30, False, 1.277),
+            (4_000_000, 3, 10, False, 2.339)]
 
 
 @pytest.mark.parametrize("people, fora, days, takedown, gib", MEASURED)
