@@ -242,7 +242,7 @@ def run_sweep(plan: Plan, out: str | Path, *, sweep_file: str | Path | None = No
         at_once = 1 if executor == "inline" else min(workers or os.cpu_count() or 1,
                                                      len(plan.runs))
         check_memory([plan.largest or plan.base], at_once, plan.source)
-    check_writable(folder, sweep_room(plan), "--out")
+    check_writable(folder, folder, sweep_room(plan))
     store, interrupted = None, False
     tally = Tally(len(plan.runs), 0)
     with _claimed(folder):

@@ -68,24 +68,24 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
-def check_writable(folder: Path, room: int, what: str) -> None:
-    """Refuse, before any work, a place where `folder` cannot be created or written, or
-    that has less than `room` bytes free."""
-    home = _existing_ancestor(folder)
+def check_writable(out: Path, place: Path, room: int) -> None:
+    """Refuse, before any work, an `out` whose folder `place` (where its files are made)
+    cannot be created or written, or has less than `room` bytes free."""
+    home = _existing_ancestor(place)
     if not home.is_dir():
-        raise StoreError(f"{what} {folder}: cannot be created, because {home} is a file, "
-                         "not a folder; choose another --out.")
+        raise StoreError(f"--out {out}: cannot be created, because {home} is a file, not a "
+                         "folder; choose another --out.")
     probe = home / f".forumsim-probe-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         probe.mkdir()
         probe.rmdir()
     except OSError as error:
-        raise StoreError(f"{what} {folder}: cannot write in {home}: {error.strerror}; "
-                         "choose another --out.") from None
+        raise StoreError(f"--out {out}: cannot write in {home}: {error.strerror}; choose "
+                         "another --out.") from None
     free = shutil.disk_usage(home).free
     if free < room:
-        raise StoreError(f"{what} {folder}: only {free / 2**20:,.1f} MB free in {home}, and "
-                         f"the results need about {room / 2**20:,.0f} MB; free some space or "
+        raise StoreError(f"--out {out}: only {free / 2**20:,.1f} MB free in {home}, and the "
+                         f"results need about {room / 2**20:,.0f} MB; free some space or "
                          "choose another --out.")
 
 
@@ -124,7 +124,7 @@ def check_run_folder(out: Path, overwrite: bool = False, room: int = RUN_ROOM) -
                                  f"did not write ({_listing(foreign)}); move them out first, "
                                  "or choose another --out.")
             mode = "replace"
-    check_writable(out if mode == "into" else out.parent, room, "--out")
+    check_writable(out, out if mode == "into" else out.parent, room)
     return mode
 
 

@@ -322,7 +322,8 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as error:  # bad input: one line and exit code 2, like the rest of the CLI
         sock.close()
-        print(f"error: cannot serve on {host}:{port}: {error.strerror}. Choose another "
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in host)
+        print(f"error: cannot serve on {shown}:{port}: {error.strerror}. Choose another "
               "--port (or --host).", file=sys.stderr)
         raise SystemExit(2) from None
     sock.listen(128)
