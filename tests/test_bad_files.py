@@ -113,11 +113,3 @@ def test_resuming_into_a_folder_of_another_sweep_is_refused_cleanly(tmp_path):
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "holds results of a different sweep" in one_line(result.output)
     assert sorted(p.name for p in out.rglob("*")) == before
-
-
-def test_an_unreachable_scheduler_is_reported_cleanly(tmp_path):
-    tiny = Path(__file__).parent / "data" / "tiny_sweep.yaml"
-    result = runner.invoke(app, ["sweep", str(tiny), "--out", str(tmp_path / "o"),
-                                 "--scheduler", "tcp://127.0.0.1:9", "-q"])
-    assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in one_line(result.output)

@@ -401,17 +401,21 @@ def test_a_stale_lock_is_taken_over_and_another_hosts_lock_is_respected(tmp_path
 
 
 def test_an_unreachable_scheduler_leaves_nothing_and_the_plain_command_then_works(tmp_path):
+    from typer.testing import CliRunner
+
+    from forumsim.ui.cli import app
+
     out = tmp_path / "deep" / "out"
     for address in ("tcp://127.0.0.1:9", "garbage-address"):
-        result = _sweep_process([str(TINY), "--out", str(out), "--scheduler", address],
-                                tmp_path)
-        _, stderr = result.communicate(timeout=120)
-        assert result.returncode == 2 and "Traceback" not in stderr
-        assert f"cannot reach the Dask scheduler at {address}" in stderr
+        result = CliRunner().invoke(app, ["sweep", str(TINY), "--out", str(out),
+                                          "--scheduler", address, "-q"])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert f"cannot reach the Dask scheduler at {address}" in " ".join(
+            result.output.split())
         assert list(tmp_path.iterdir()) == []
-    again = _sweep_process([str(TINY), "--out", str(out), "--executor", "inline"], tmp_path)
-    _, stderr = again.communicate(timeout=120)
-    assert again.returncode == 0, stderr
+    again = CliRunner().invoke(app, ["sweep", str(TINY), "--out", str(out), "--executor",
+                                     "inline", "-q"])
+    assert again.exit_code == 0, again.output
 
 
 def test_a_full_disk_is_refused_before_the_sweep_writes_anything(tmp_path, monkeypatch):
