@@ -89,3 +89,66 @@ def test_unknown_file_exits_2_without_traceback(tmp_path):
     assert "no such scenario file" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "results").exists()
+
+
+# --- run never deletes or replaces what it did not write --------------------------------
+
+
+def test_run_leaves_an_existing_user_folder_and_file_untouched(tmp_path):
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "chapter1.tex").write_text("\\chapter{One}\n")
+    (thesis / "data.csv").write_text("a,b\n1,2\n")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me\n")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for out, words in ((thesis, "was not written by forumsim run"),
+                       (precious, "exists and is a file"),
+                       (precious / "sub", "is a file, not a folder")):
+        for extra in ([], ["--overwrite"]):
+            result = runner.invoke(app, [*SMALL, "--out", str(out), *extra])
+            assert result.exit_code == 2, result.output
+            assert words in " ".join(result.output.split())
+            assert "results written" not in result.output  # refused before simulating
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(
+        ["thesis", "chapter1.tex", "data.csv", "precious.txt"])
+
+
+def test_an_earlier_run_is_replaced_only_with_overwrite(tmp_path):
+    out = tmp_path / "res"
+    assert runner.invoke(app, [*SMALL, "--out", str(out), "--no-figures"]).exit_code == 0
+    first = (out / "summary.json").read_text()
+    again = runner.invoke(app, [*SMALL, "--out", str(out), "--no-figures", "--seed", "5"])
+    assert again.exit_code == 2 and "add --overwrite" in " ".join(again.output.split())
+    assert (out / "summary.json").read_text() == first
+    replaced = runner.invoke(app, [*SMALL, "--out", str(out), "--no-figures", "--seed", "5",
+                                   "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads((out / "summary.json").read_text())["seed"] == 5
+
+
+def test_the_default_results_folder_keeps_other_runs_and_notes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "notes.md").write_text("mine")
+    scenario = tmp_path / "dot.yaml"
+    scenario.write_text('extends: small\nname: "."\n')
+    result = runner.invoke(app, ["run", str(scenario), "--quiet"])
+    assert result.exit_code == 2 and "a name is a plain label" in result.output
+    ok = runner.invoke(app, [*SMALL, "--no-figures"])
+    assert ok.exit_code == 0, ok.output
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["notes.md", "small"]
+
+
+def test_a_run_that_cannot_fit_in_memory_is_refused_before_it_starts(tmp_path, monkeypatch):
+    from forumsim.experiment import resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 2 << 30)
+    out = tmp_path / "res"
+    result = runner.invoke(app, ["run", "small", "--people", "20000000", "--out", str(out)])
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2, message
+    assert "a run of 20,000,000 people and 3 fora needs about" in message
+    assert "this machine has 2.0 GB available" in message and "at most about" in message
+    assert not out.exists()

@@ -6,7 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +23,15 @@ from forumsim.experiment import runner as runner_module
 from forumsim.experiment.executors import run_sweep
 from forumsim.experiment.plan import load_sweep
 from forumsim.experiment.runner import run
-from forumsim.experiment.store import StoreError, SweepStore, write_run
+from forumsim.experiment.store import (
+    LOCK,
+    RUN_MARKER,
+    StoreError,
+    SweepLock,
+    SweepStore,
+    check_run_folder,
+    write_run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,17 +57,86 @@ def test_a_failing_rewrite_keeps_the_previous_results(short_result, tmp_path):
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError):
-        write_run(short_result, out, broken)
+        write_run(short_result, out, broken, overwrite=True)
     assert (out / "summary.json").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_rewrite_replaces_the_folder_whole(short_result, tmp_path):
-    out = write_run(short_result, tmp_path / "out")
-    (out / "stale.txt").write_text("old")
-    write_run(short_result, out)
-    assert not (out / "stale.txt").exists()
+def test_overwrite_replaces_an_earlier_run_whole(short_result, tmp_path):
+    out = write_run(short_result, tmp_path / "out", lambda result, folder: [
+        (folder / "old.png").write_bytes(b"png")])
+    write_run(short_result, out, overwrite=True)
+    assert not (out / "figures").exists()
     assert json.loads((out / "summary.json").read_text())["days"] == 20
+    marker = json.loads((out / RUN_MARKER).read_text())
+    assert marker["scenario"] == "small" and "summary.json" in marker["files"]
+
+
+def test_an_earlier_run_is_not_replaced_without_overwrite(short_result, tmp_path):
+    out = write_run(short_result, tmp_path / "out")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(StoreError, match="holds an earlier run .scenario 'small'.*--overwrite"):
+        write_run(short_result, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_users_file_inside_an_earlier_run_stops_the_overwrite(short_result, tmp_path):
+    out = write_run(short_result, tmp_path / "out")
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match=r"files forumsim did not write \(notes.txt\)"):
+        write_run(short_result, out, overwrite=True)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "summary.json").exists()
+
+
+def test_a_users_folder_and_file_are_never_written_over(short_result, tmp_path):
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "chapter1.tex").write_text("\\chapter{One}")
+    (thesis / "data.csv").write_text("a,b\n1,2\n")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    for target in (thesis, precious, precious / "sub"):
+        for overwrite in (False, True):
+            with pytest.raises(StoreError):
+                write_run(short_result, target, overwrite=overwrite)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.txt", "thesis"]
+    assert sorted(p.name for p in thesis.iterdir()) == ["chapter1.tex", "data.csv"]
+    assert precious.read_text() == "keep me"
+
+
+def test_an_empty_folder_is_written_into_and_stays_the_users(short_result, tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir(mode=0o750)
+    os.chmod(out, 0o750)
+    inode = out.stat().st_ino
+    write_run(short_result, out)
+    assert out.stat().st_ino == inode and (out.stat().st_mode & 0o777) == 0o750
+    assert (out / "summary.json").exists() and not list(out.glob(".*.forumsim-*"))
+
+
+def test_results_folders_get_the_users_usual_permissions(short_result, tmp_path):
+    old = os.umask(0o027)
+    try:
+        out = write_run(short_result, tmp_path / "run")
+        run_sweep(load_sweep(TINY), tmp_path / "sweep", executor="inline")
+    finally:
+        os.umask(old)
+    assert (out.stat().st_mode & 0o777) == 0o750
+    assert ((tmp_path / "sweep").stat().st_mode & 0o777) == 0o750
+
+
+def test_a_place_that_cannot_be_written_or_is_full_is_refused_before_the_run(
+        tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="is a file, not a folder"):
+        check_run_folder(tmp_path / "file" / "out")
+    full = tmp_path / "full"
+    full.mkdir()
+    usage = shutil.disk_usage(tmp_path)._replace(free=1 << 20)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage)
+    with pytest.raises(StoreError, match="only 1.0 MB free"):
+        check_run_folder(full / "out")
+    assert list(full.iterdir()) == []
 
 
 # --- a sweep's results folder -----------------------------------------------------------
@@ -237,3 +317,120 @@ def test_ctrl_c_stops_cleanly_keeping_finished_runs(killable):
     kept = SweepStore(out, {}).finished()
     assert 2 <= len(kept) < 16
     assert set(_summary(out)["run_id"]) == kept  # a summary of what is finished so far
+
+
+def _group(pgid: int) -> list[int]:
+    """Processes still alive in process group `pgid` (the sweep's session)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid and fields[0] != "Z":
+                    alive.append(int(entry))
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_pool_exits_within_seconds_when_the_sweep_is_killed(killable):
+    out = killable / "orphans"
+    process = _sweep_process(["kill.yaml", "--out", str(out), "--workers", "2",
+                              "--runs-per-part", "1"], killable)
+    _wait_for(out / "runs" / "part-00000.parquet", process)
+    assert len(_group(process.pid)) >= 4  # the sweep, forkserver, tracker, 2 workers
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while _group(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _group(process.pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    assert left == [], "pool processes outlived the sweep"
+    # The killed sweep's lock is stale: the next writer takes it over.
+    assert (out / LOCK).exists()
+    SweepLock.acquire(out).release()
+
+
+def test_a_killed_worker_ends_the_sweep_with_one_line_and_the_resume_command(killable):
+    out = killable / "dead-worker"
+    process = _sweep_process(["kill.yaml", "--out", str(out), "--workers", "2",
+                              "--runs-per-part", "1"], killable)
+    _wait_for(out / "runs" / "part-00000.parquet", process)
+    pool = [pid for pid in _group(process.pid) if pid != process.pid
+            and "forkserver" in Path(f"/proc/{pid}/cmdline").read_text()]
+    workers = [pid for pid in pool if Path(f"/proc/{pid}/stat").read_text().rsplit(
+        ")", 1)[1].split()[1] != str(process.pid)]  # the forkserver's children
+    os.kill(workers[0], signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr and stderr.count("\n") == 1
+    assert f"worker process {workers[0]} was killed by SIGKILL" in stderr
+    assert re.search(r"while running run \d+;", stderr)
+    assert f"forumsim sweep kill.yaml --out {out} --resume" in stderr
+    assert not (out / LOCK).exists()
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_folder(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    with SweepLock.acquire(out):
+        with pytest.raises(StoreError, match=rf"another forumsim sweep is writing here "
+                                             rf"\(process {os.getpid()} on "):
+            run_sweep(load_sweep(TINY), out, executor="inline")
+        with pytest.raises(StoreError, match="another forumsim sweep"):
+            run_sweep(load_sweep(TINY), out, executor="inline", resume=True)
+    assert sorted(p.name for p in out.iterdir()) == []  # refused before writing anything
+    outcome = run_sweep(load_sweep(TINY), out, executor="inline")  # the lock is released
+    assert outcome.tally.done == 8 and not (out / LOCK).exists()
+
+
+def test_a_stale_lock_is_taken_over_and_another_hosts_lock_is_respected(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    (tmp_path / LOCK).write_text(json.dumps({"pid": int(gone.stdout), "host": socket.gethostname(),
+                                             "started": "earlier"}))
+    SweepLock.acquire(tmp_path).release()  # its process is gone
+    (tmp_path / LOCK).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                             "process_start": "0", "started": "earlier"}))
+    SweepLock.acquire(tmp_path).release()  # the pid now belongs to another process
+    (tmp_path / LOCK).write_text(json.dumps({"pid": 1, "host": "elsewhere.example",
+                                             "started": "earlier"}))
+    with pytest.raises(StoreError, match="process 1 on elsewhere.example.*delete"):
+        SweepLock.acquire(tmp_path)
+
+
+def test_an_unreachable_scheduler_leaves_nothing_and_the_plain_command_then_works(tmp_path):
+    from typer.testing import CliRunner
+
+    from forumsim.ui.cli import app
+
+    out = tmp_path / "deep" / "out"
+    for address in ("tcp://127.0.0.1:9", "garbage-address"):
+        result = CliRunner().invoke(app, ["sweep", str(TINY), "--out", str(out),
+                                          "--scheduler", address, "-q"])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert f"cannot reach the Dask scheduler at {address}" in " ".join(
+            result.output.split())
+        assert list(tmp_path.iterdir()) == []
+    again = CliRunner().invoke(app, ["sweep", str(TINY), "--out", str(out), "--executor",
+                                     "inline", "-q"])
+    assert again.exit_code == 0, again.output
+
+
+def test_a_full_disk_is_refused_before_the_sweep_writes_anything(tmp_path, monkeypatch):
+    usage = shutil.disk_usage(tmp_path)._replace(free=1 << 20)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage)
+    with pytest.raises(StoreError, match="only 1.0 MB free"):
+        run_sweep(load_sweep(TINY), tmp_path / "out", executor="inline")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_failing_half_way_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError):
+        run_sweep(load_sweep(TINY), tmp_path / "out", executor="inline")
+    assert list(tmp_path.iterdir()) == []

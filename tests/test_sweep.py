@@ -303,3 +303,18 @@ def test_retry_failed_runs_failed_runs_again_and_keeps_the_new_rows(tmp_path, mo
     assert retried.tally.done == 4  # ...unless retried
     summary = pd.read_parquet(tmp_path / "out" / "summary.parquet")
     assert list(summary["run_id"]) == list(range(8)) and (summary["status"] == "ok").all()
+
+
+def test_a_sweep_that_cannot_fit_in_memory_is_refused_before_writing(tmp_path, monkeypatch):
+    from forumsim.experiment import resources
+    from forumsim.experiment.resources import NotEnoughMemoryError
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 3 << 30)
+    sweep = tmp_path / "big.yaml"
+    sweep.write_text("base: large\nseed: 1\nparameters:\n  people: [1000, 2000000]\n")
+    with pytest.raises(NotEnoughMemoryError, match="2,000,000 people and 8 fora.*2 at a time"):
+        run_sweep(load_sweep(sweep), tmp_path / "out", workers=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.yaml"]
+    result = CliRunner().invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "out"),
+                                      "--workers", "2"])
+    assert result.exit_code == 2 and "or fewer --workers" in " ".join(result.output.split())

@@ -5,12 +5,15 @@ The model holds no content of any kind: people, fora, posts and shares are numbe
 
 from forumsim.experiment.files import load_scenario
 from forumsim.version import __version__
-from forumsim.world.model import Ecosystem
 from forumsim.world.scenario import Scenario, embedded_scenario
 
 
 def __getattr__(name: str):
-    """`run`, `load_sweep` and `run_sweep` load on first use (they pull in pandas, Dask)."""
+    """`Ecosystem`, `run`, `load_sweep` and `run_sweep` load on first use (they pull in
+    Mesa, pandas, Dask), so that the command's start and its input errors stay fast."""
+    if name == "Ecosystem":
+        from forumsim.world.model import Ecosystem
+        return Ecosystem
     if name == "run":
         from forumsim.experiment.runner import run
         return run

@@ -14,6 +14,7 @@ import os
 import platform
 import signal
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -28,7 +29,14 @@ import pandas as pd
 
 from forumsim.experiment import runner
 from forumsim.experiment.plan import Plan, PlannedRun
-from forumsim.experiment.store import SweepStore
+from forumsim.experiment.resources import check_memory
+from forumsim.experiment.store import (
+    SweepLock,
+    SweepStore,
+    check_writable,
+    process_alive,
+    process_start,
+)
 from forumsim.experiment.sweep import SweepError
 from forumsim.world.scenario import Scenario
 
@@ -58,12 +66,15 @@ def run_task(task: RunTask) -> RunOutcome:
     start = time.perf_counter()
     head = {"run_id": task.run.run_id, "point": task.run.point,
             "replicate": task.run.replicate, "seed": task.run.seed}
+    _mark_running(task.run.run_id)
     try:
         result = runner.run(task.scenario)
     except Exception as error:
         row = {**head, "status": "failed", "error": _one_line(error), **task.run.parameters,
                **_execution(start)}
         return RunOutcome(row, None)
+    finally:
+        _mark_running(-1)
     row = {**head, "status": "ok", "error": None, **task.run.parameters,
            **metrics_row(result), **_execution(start)}
     return RunOutcome(row, daily_series(result, task.run.run_id) if task.keep_series else None)
@@ -216,30 +227,72 @@ def run_sweep(plan: Plan, out: str | Path, *, sweep_file: str | Path | None = No
               runs_per_part: int | None = None,
               progress: Callable[[Tally], None] | None = None) -> SweepOutcome:
     """Run (or, with `resume`, continue) a planned sweep into folder `out`; write
-    summary.parquet at the end, also after an interrupt (from the runs finished so far)."""
+    summary.parquet at the end, also after an interrupt (from the runs finished so far).
+
+    Everything that can be checked is checked before anything is written: the folder,
+    its room, the memory the runs need; the folder is then locked against a second
+    writer, and nothing is left on disk if the executor cannot start."""
     check_outcomes(plan)
     if sweep_file is None and Path(plan.source).is_file():
         sweep_file = plan.source
-    store = SweepStore.open(Path(out), manifest(plan, sweep_file), resume)
-    session = {"started": _now(), "ended": None, "status": "running", "runs": 0, "failed": 0}
-    store.update_manifest(sessions=[*store.manifest.get("sessions", []), session])
-    tally, interrupted = Tally(len(plan.runs), 0), False
-    try:
-        with open_pool(executor, workers, scheduler) as pool:
-            session["executor"] = pool.label
-            execute(plan, store, pool, tally, retry_failed=retry_failed,
-                    runs_per_part=runs_per_part, progress=progress)
-    except SweepInterrupted:
-        interrupted = True
-    finally:
-        complete = len(store.finished()) == len(plan.runs)
-        session.update(ended=_now(), runs=tally.done, failed=tally.failed,
-                       status="finished" if complete else "interrupted" if interrupted
-                       else "stopped")
-        store.update_manifest(sessions=store.manifest["sessions"],
-                              ended=_now() if complete else None)
-        store.write_summary()
+    folder = Path(out)
+    planned = manifest(plan, sweep_file)
+    SweepStore.check(folder, planned, resume)
+    if scheduler is None:
+        at_once = 1 if executor == "inline" else min(workers or os.cpu_count() or 1,
+                                                     len(plan.runs))
+        check_memory([plan.largest or plan.base], at_once, plan.source)
+    check_writable(folder, folder, sweep_room(plan))
+    store, interrupted = None, False
+    tally = Tally(len(plan.runs), 0)
+    with _claimed(folder):
+        try:
+            with open_pool(executor, workers, scheduler) as pool:
+                store = SweepStore.open(folder, planned, resume)
+                session = {"started": _now(), "ended": None, "status": "running", "runs": 0,
+                           "failed": 0, "executor": pool.label}
+                store.update_manifest(sessions=[*store.manifest.get("sessions", []), session])
+                execute(plan, store, pool, tally, retry_failed=retry_failed,
+                        runs_per_part=runs_per_part, progress=progress)
+        except SweepInterrupted:
+            interrupted = True
+        finally:
+            if store is not None:
+                complete = len(store.finished()) == len(plan.runs)
+                session.update(ended=_now(), runs=tally.done, failed=tally.failed,
+                               status="finished" if complete else "interrupted" if interrupted
+                               else "stopped")
+                store.update_manifest(sessions=store.manifest["sessions"],
+                                      ended=_now() if complete else None)
+                store.write_summary()
     return SweepOutcome(store, tally, interrupted)
+
+
+def sweep_room(plan: Plan) -> int:
+    """Bytes of disk a sweep's results need, generously: a row per run and, if kept, its
+    daily series (compressed Parquet takes far less than this)."""
+    days = max(plan.largest.days if plan.largest else 0, plan.base.days)
+    per_run = 2048 + (days * 100 if plan.sweep.keep_series else 0)
+    return (16 << 20) + len(plan.runs) * per_run
+
+
+@contextlib.contextmanager
+def _claimed(folder: Path) -> Iterator[SweepLock]:
+    """Create `folder` if needed and hold its lock; on the way out release the lock and
+    remove the folders made here if nothing was written into them."""
+    made = []
+    missing = folder
+    while not missing.exists():
+        made.append(missing)
+        missing = missing.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with SweepLock.acquire(folder) as lock:
+            yield lock
+    finally:
+        for path in made:  # deepest first; a folder holding anything stays
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 # --- the loop ---------------------------------------------------------------------------
@@ -250,7 +303,8 @@ class SweepInterrupted(Exception):  # noqa: N818 - it is what happened, not an e
 
 
 class BrokenPoolError(RuntimeError):
-    """The process pool died (a worker was killed, e.g. out of memory)."""
+    """The process pool died (a worker was killed, e.g. out of memory); the message names
+    the run it was running."""
 
 
 @dataclass
@@ -334,9 +388,8 @@ def _outcome(future: Future, run: PlannedRun) -> RunOutcome:
     while running it) is recorded against the run, except a broken local pool."""
     try:
         return future.result()
-    except BrokenProcessPool as error:
-        raise BrokenPoolError("the process pool broke: a worker process died (out of memory?) "
-                         f"while running run {run.run_id}") from error
+    except BrokenProcessPool:
+        raise BrokenPoolError(pool_death(run)) from None
     except Exception as error:
         row = {"run_id": run.run_id, "point": run.point, "replicate": run.replicate,
                "seed": run.seed, "status": "failed", "error": _one_line(error),
@@ -368,9 +421,65 @@ class Pool:
     capacity: Callable[[], int]
 
 
-def _ignore_sigint() -> None:
+# --- the workers of a local process pool -------------------------------------------------
+
+# In a worker: the shared table of (pid, run id) slots and this worker's slot, so that the
+# sweep can say which run a worker that died was running.
+_SLOTS: tuple | None = None
+_WATCH_SECONDS = 0.5
+
+
+def _start_worker(parent: int, parent_start: str | None, slots: object,
+                  taken: object) -> None:
+    """Initializer of each pool worker: ignore Ctrl-C (the sweep handles it), take a slot
+    to report its run in, and exit as soon as the sweep's process is gone."""
+    global _SLOTS
     # Ctrl-C reaches the whole process group; only the sweep itself should react to it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with taken.get_lock():
+        index = taken.value
+        taken.value += 1
+    if 2 * index + 1 < len(slots):
+        slots[2 * index] = os.getpid()
+        slots[2 * index + 1] = -1
+        _SLOTS = (slots, index)
+    threading.Thread(target=_watch_parent, args=(parent, parent_start), daemon=True,
+                     name="forumsim-parent-watch").start()
+
+
+def _watch_parent(parent: int, parent_start: str | None) -> None:
+    """End this worker when the sweep's process has died (e.g. SIGKILL), so no idle or
+    busy worker outlives it; its unfinished run is run again on --resume."""
+    while process_alive(parent, parent_start):
+        time.sleep(_WATCH_SECONDS)
+    os._exit(1)
+
+
+def _mark_running(run_id: int) -> None:
+    if _SLOTS is not None:
+        slots, index = _SLOTS
+        slots[2 * index + 1] = run_id
+
+
+_POOLS: list[tuple[list, object]] = []  # live local pools: (their processes, their slots)
+
+
+def pool_death(run: PlannedRun) -> str:
+    """What broke a local process pool: which worker died, how, and the run it was running
+    (else the run whose result was lost)."""
+    for processes, slots in _POOLS:
+        for process in processes:
+            code = process.exitcode
+            if code is None or code == -signal.SIGTERM:
+                continue  # alive, or ended by the pool once another worker had died
+            running = {slots[i]: slots[i + 1] for i in range(0, len(slots), 2)}
+            lost = running.get(process.pid, -1)
+            how = (f"was killed by {signal.Signals(-code).name}" if code < 0
+                   else f"exited with code {code}")
+            what = f"run {lost}" if lost >= 0 else f"run {run.run_id}'s batch"
+            return (f"worker process {process.pid} {how} (out of memory?) while running "
+                    f"{what}")
+    return f"a worker process died (out of memory?) while running run {run.run_id}"
 
 
 @contextlib.contextmanager
@@ -391,12 +500,28 @@ def open_pool(kind: str = "process", workers: int | None = None,
     else:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["forumsim.experiment.executors"])
-        executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
+        slots = context.Array("q", 2 * workers, lock=False)
+        taken = context.Value("i", 0)
+        executor = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker,
+            initargs=(os.getpid(), process_start(os.getpid()), slots, taken))
+        processes: list = []
+        _POOLS.append((processes, slots))
+
+        def capacity() -> int:
+            # Note the workers started so far, to tell later which one died.
+            known = {p.pid for p in processes}
+            processes.extend(p for p in list((executor._processes or {}).values())
+                             if p.pid not in known)
+            return workers
+
         try:
-            yield Pool(executor, f"a local process pool of {workers}", lambda: workers)
+            yield Pool(executor, f"a local process pool of {workers}", capacity)
         except BaseException:
             _abandon(executor)
             raise
+        finally:
+            _POOLS.remove((processes, slots))
         executor.shutdown(wait=True)
 
 

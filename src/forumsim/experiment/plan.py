@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from forumsim.experiment.files import load_scenario
+from forumsim.experiment.resources import run_memory
 from forumsim.experiment.sweep import MAX_RUNS, Sweep, SweepError, parse_sweep, read_yaml
 from forumsim.world.scenario import (
     EMBEDDED,
@@ -26,6 +27,7 @@ from forumsim.world.scenario import (
     ScenarioError,
     _describe,
     embedded_scenario,
+    quoted,
 )
 
 
@@ -52,6 +54,7 @@ class Plan:
     unit: np.ndarray | None  # the design in [0, 1]^d (sampling designs), for sensitivity
     source: str = "sweep"  # the file, for messages
     most_interventions: int = 0  # of any point
+    largest: Scenario | None = None  # the point needing the most memory
     runs: list[PlannedRun] = field(default_factory=list)
 
     def scenario(self, run: PlannedRun) -> Scenario:
@@ -89,8 +92,8 @@ def _load_base(base: str, sweep_path: Path) -> Scenario:
     if base in EMBEDDED:
         return embedded_scenario(base)
     scenario_path = sweep_path.parent / base
-    if not scenario_path.is_file():
-        raise SweepError(f"{sweep_path}: field 'base' has value {json.dumps(base)}, but no "
+    if not scenario_path.exists():
+        raise SweepError(f"{sweep_path}: field 'base' has value {quoted(base)}, but no "
                          f"such scenario file exists ({scenario_path}); give a path relative "
                          f"to the sweep file or one of {', '.join(EMBEDDED)}.")
     try:
@@ -108,10 +111,10 @@ def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
     for key, space in sweep.parameters.items():
         where = f"{source}, parameters.{key}"
         if hasattr(space, "at"):
-            checks = [(f"{where} (bound {v!r})", space.at(u)[1]) for u, v in
+            checks = [(f"{where} (bound {quoted(v)})", space.at(u)[1]) for u, v in
                       ((0.0, space.bounds[0]), (1.0, space.bounds[1]))]
         else:
-            checks = [(f"{where} = {json.dumps(label)}", value)
+            checks = [(f"{where} = {quoted(label)}", value)
                       for label, value in space.levels()]
         for what, value in checks:
             _check_alone(base, key, value, what, f"{source}: parameters.{key}")
@@ -121,12 +124,15 @@ def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
     unit, chosen = _design(sweep)
     points = [{k: v for k, (_, v) in row.items()} for row in chosen]
     labels = _columns([{k: lab for k, (lab, _) in row.items()} for row in chosen])
-    most = 0
+    most, largest = 0, base
     for i, point in enumerate(points):
-        described = ", ".join(f"{k}={json.dumps(labels[i][k])}" for k in point)
+        described = ", ".join(f"{k}={quoted(labels[i][k])}" for k in point)
         scenario = _point_scenario(base, point, f"{source}, point {i} ({described or 'the base'})")
         most = max(most, len(scenario.interventions))
-    plan = Plan(sweep, name, base, points, labels, unit, source, most)
+        if run_memory(scenario.people, len(scenario.fora)) > run_memory(
+                largest.people, len(largest.fora)):
+            largest = scenario
+    plan = Plan(sweep, name, base, points, labels, unit, source, most, largest)
     for point, replicate in itertools.product(range(len(points)), range(sweep.replicates)):
         position = len(plan.runs)
         seed = run_seed(sweep.seed, replicate if sweep.common_seeds else position)

@@ -1,24 +1,42 @@
 """Results on disk: summary.json, Parquet tables and figures, written atomically.
 
-A run's folder is first written under a temporary name beside the target and renamed
-into place at the end, so an interrupted or failed write never leaves a half-written
-results folder behind.
+A run's folder is first written under a temporary name and moved into place at the end,
+so an interrupted or failed write never leaves a half-written results folder behind.
+`forumsim` writes only into a folder that is new, empty, or an earlier run's results
+folder (marked by `.forumsim-run`, which lists the files it wrote), and replaces an
+earlier run only when asked to and only if the folder holds nothing else: it never
+deletes or replaces what it did not write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
+import socket
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from forumsim.experiment.runner import RunResult
+from forumsim.version import __version__
+
+if TYPE_CHECKING:  # the runner pulls in the model; the checks here must stay light
+    from forumsim.experiment.runner import RunResult
+
+RUN_MARKER = ".forumsim-run"
+RUN_ROOM = 32 << 20  # bytes free a run's results need (a few MB of Parquet and figures)
+
+
+class StoreError(ValueError):
+    """A results folder cannot be used as asked (it holds something else, or cannot be
+    written); the message says which folder and what to do."""
 
 
 def write_table(frame, path: Path) -> None:
@@ -26,14 +44,105 @@ def write_table(frame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
 
 
+def _listing(paths: list[str], limit: int = 4) -> str:
+    shown = ", ".join(paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir())
+
+
+def earlier_run(folder: Path) -> dict | None:
+    """The marker of an earlier `forumsim run` in `folder`, or None if it holds none."""
+    try:
+        marker = json.loads((folder / RUN_MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) and isinstance(marker.get("files"), list) else None
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and not path.is_symlink() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_writable(out: Path, place: Path, room: int) -> None:
+    """Refuse, before any work, an `out` whose folder `place` (where its files are made)
+    cannot be created or written, or has less than `room` bytes free."""
+    home = _existing_ancestor(place)
+    if not home.is_dir():
+        raise StoreError(f"--out {out}: cannot be created, because {home} is a file, not a "
+                         "folder; choose another --out.")
+    probe = home / f".forumsim-probe-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as error:
+        raise StoreError(f"--out {out}: cannot write in {home}: {error.strerror}; choose "
+                         "another --out.") from None
+    free = shutil.disk_usage(home).free
+    if free < room:
+        raise StoreError(f"--out {out}: only {free / 2**20:,.1f} MB free in {home}, and the "
+                         f"results need about {room / 2**20:,.0f} MB; free some space or "
+                         "choose another --out.")
+
+
+def check_run_folder(out: Path, overwrite: bool = False, room: int = RUN_ROOM) -> str:
+    """How a run's results may go to `out`: 'new', 'into' (an empty folder) or 'replace'
+    (an earlier run, with `overwrite`). Raises StoreError for anything else: a file, a
+    link, a folder holding other things, an earlier run without `overwrite`, or a place
+    that cannot be written or is full."""
+    out = Path(out)
+    if out.is_symlink():
+        raise StoreError(f"--out {out}: is a symbolic link; give the folder itself (forumsim "
+                         "does not write through links).")
+    mode = "new"
+    if out.exists():
+        if not out.is_dir():
+            raise StoreError(f"--out {out}: exists and is a file, not a folder; forumsim "
+                             "writes results into a folder and never replaces a file. Choose "
+                             "another --out.")
+        entries = _files_under(out)
+        marker = earlier_run(out)
+        if not entries and not any(out.iterdir()):
+            mode = "into"
+        elif marker is None:
+            raise StoreError(f"--out {out}: is a folder that was not written by forumsim run "
+                             f"(it holds {_listing(entries or sorted(os.listdir(out)))}); "
+                             "forumsim never deletes what it did not write. Choose another "
+                             "--out, or a new or empty folder.")
+        elif not overwrite:
+            raise StoreError(f"--out {out}: holds an earlier run (scenario "
+                             f"'{marker.get('scenario')}', written {marker.get('written')}); "
+                             "add --overwrite to replace it, or choose another --out.")
+        else:
+            foreign = sorted(set(entries) - set(marker["files"]) - {RUN_MARKER})
+            if foreign:
+                raise StoreError(f"--out {out}: holds an earlier run, but also files forumsim "
+                                 f"did not write ({_listing(foreign)}); move them out first, "
+                                 "or choose another --out.")
+            mode = "replace"
+    check_writable(out, out if mode == "into" else out.parent, room)
+    return mode
+
+
 def write_run(result: RunResult, out: Path,
-              figures: Callable[[RunResult, Path], list[Path]] | None = None) -> Path:
+              figures: Callable[[RunResult, Path], list[Path]] | None = None,
+              overwrite: bool = False) -> Path:
     """Write summary.json, scenario.yaml (the fully resolved scenario: rerunning it gives
     the same results), ecosystem.parquet, forums.parquet, counterfactual.parquet (with
-    interventions) and figures into `out`."""
+    interventions) and figures into `out`: a new or empty folder, or, with `overwrite`,
+    the folder of an earlier run (see `check_run_folder`)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    mode = check_run_folder(out, overwrite)
+    if mode == "new":
+        out.parent.mkdir(parents=True, exist_ok=True)
+    # Made with mkdir, so the folder gets the user's usual permissions (umask).
+    home = out if mode == "into" else out.parent
+    staging = home / f".{out.name}.forumsim-{secrets.token_hex(4)}"
+    staging.mkdir()
     try:
         (staging / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
         (staging / "scenario.yaml").write_text(
@@ -45,22 +154,33 @@ def write_run(result: RunResult, out: Path,
         if figures is not None:
             (staging / "figures").mkdir()
             figures(result, staging / "figures")
-        _replace_dir(staging, out)
+        marker = {"forumsim": __version__, "kind": "run", "scenario": result.scenario.name,
+                  "seed": result.scenario.seed,
+                  "written": datetime.now(UTC).isoformat(timespec="seconds"),
+                  "files": _files_under(staging)}
+        (staging / RUN_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+        _move_into_place(staging, out, mode)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move `new` to `target`, replacing an older results folder there."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        target.rename(old)
-        new.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+def _move_into_place(staging: Path, target: Path, mode: str) -> None:
+    """Move the staged results to `target`: renamed into place if new; moved into an empty
+    folder entry by entry (the folder itself stays the user's); swapped with an earlier
+    run, which is deleted only once the new one is in place."""
+    if mode == "new":
+        staging.rename(target)
+    elif mode == "into":
+        for entry in staging.iterdir():
+            entry.rename(target / entry.name)
+        staging.rmdir()
     else:
-        new.rename(target)
+        old = target.with_name(f".{target.name}.old-{secrets.token_hex(4)}")
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 # --- a sweep's results folder -----------------------------------------------------------
@@ -73,22 +193,24 @@ HEAD = ("run_id", "point", "replicate", "seed", "status", "error")
 EXECUTION = ("wall_seconds", "worker")
 
 
-class StoreError(ValueError):
-    """A results folder cannot be used as asked (exists, or holds a different sweep)."""
-
-
 def write_json(data: dict, path: Path) -> None:
     """Write JSON through a temporary file renamed into place (never half-written)."""
     staging = path.with_name(f".{path.name}.tmp")
-    staging.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(staging, path)
+    try:
+        staging.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)  # left only if the write failed (e.g. disk full)
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write a Parquet file through a temporary name renamed into place."""
     staging = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, staging)
-    os.replace(staging, path)
+    try:
+        pq.write_table(table, staging)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 def rows_table(rows: list[dict]) -> pa.Table:
@@ -97,6 +219,128 @@ def rows_table(rows: list[dict]) -> pa.Table:
     for row in rows:
         columns.update(dict.fromkeys(row))
     return pa.table({name: pa.array([row.get(name) for row in rows]) for name in columns})
+
+
+def read_manifest(folder: Path) -> dict:
+    """A sweep folder's manifest.json, or a StoreError saying it cannot be read."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError) as error:
+        raise StoreError(f"{folder}: its {MANIFEST} cannot be read ({error}); it is not a "
+                         "usable sweep folder. Choose another --out folder.") from None
+    if not isinstance(manifest, dict):
+        raise StoreError(f"{folder}: its {MANIFEST} is not a sweep's manifest; choose "
+                         "another --out folder.")
+    return manifest
+
+
+# --- one writer per sweep folder ---------------------------------------------------------
+
+LOCK = ".forumsim-sweep.lock"
+
+
+def process_start(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, Linux), to tell it from a later
+    process that got the same pid; None where /proc does not say."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def process_alive(pid: int, started: str | None = None) -> bool:
+    """Whether process `pid` of this machine is running (and is the one that started at
+    `started`, if given)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    now = process_start(pid)
+    return started is None or now is None or now == started
+
+
+class SweepLock:
+    """One writer per sweep folder: a lock file created exclusively (O_EXCL) holding the
+    writer's pid, host and start time. A lock left by a process of this host that is gone
+    (killed, crashed) is stale and taken over; one from another host is respected, since
+    its process cannot be checked from here."""
+
+    def __init__(self, path: Path, holder: dict) -> None:
+        self.path = path
+        self.holder = holder
+
+    @classmethod
+    def acquire(cls, folder: Path) -> SweepLock:
+        """Take the lock of `folder` (which must exist), or raise StoreError naming the
+        sweep that holds it."""
+        path = Path(folder) / LOCK
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "process_start": process_start(os.getpid()),
+              "started": datetime.now(UTC).isoformat(timespec="seconds")}
+        for _ in range(3):
+            try:
+                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _lock_holder(path)
+                if holder is not None and _holds(holder):
+                    raise StoreError(
+                        f"{folder}: another forumsim sweep is writing here (process "
+                        f"{holder.get('pid')} on {holder.get('host')}, since "
+                        f"{holder.get('started')}); wait for it to finish or stop it first. "
+                        f"If no sweep runs there any more, delete {path}.") from None
+                _break_stale(path, holder)
+                continue
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(json.dumps(me) + "\n")
+            return cls(path, me)
+        raise StoreError(f"{folder}: cannot take the sweep lock {path}; another sweep keeps "
+                         "taking it. Try again.")
+
+    def release(self) -> None:
+        """Remove the lock file if it is still this process's."""
+        if _lock_holder(self.path) == self.holder:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> SweepLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _lock_holder(path: Path) -> dict | None:
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # half-written by a process killed while taking it, or gone
+    return holder if isinstance(holder, dict) else None
+
+
+def _holds(holder: dict) -> bool:
+    """Whether the lock's writer may still be running."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    pid = holder.get("pid")
+    return isinstance(pid, int) and process_alive(pid, holder.get("process_start"))
+
+
+def _break_stale(path: Path, holder: dict | None) -> None:
+    """Remove a stale lock: renamed aside first, so that of two sweeps breaking it at once
+    only one removes it, and a fresh lock taken meanwhile is put back."""
+    aside = path.with_name(f"{path.name}.stale-{secrets.token_hex(4)}")
+    try:
+        path.rename(aside)
+    except FileNotFoundError:
+        return
+    if _lock_holder(aside) == holder:
+        aside.unlink(missing_ok=True)
+    else:
+        with contextlib.suppress(OSError):
+            os.link(aside, path)  # someone's fresh lock: back, unless another is there now
+        aside.unlink(missing_ok=True)
 
 
 class SweepStore:
@@ -115,18 +359,20 @@ class SweepStore:
         self.series = self.folder / "series"
 
     @classmethod
-    def open(cls, folder: Path, manifest: dict, resume: bool) -> SweepStore:
-        """Start a new sweep in `folder`, or continue the one there with `resume`.
-        Refuses a folder holding another sweep, or any sweep without `resume`."""
+    def check(cls, folder: Path, manifest: dict, resume: bool) -> None:
+        """Refuse, writing nothing, a folder that holds something other than this sweep,
+        this sweep without `resume`, or another sweep."""
         folder = Path(folder)
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise StoreError(f"{folder}: exists and is not a folder; choose another --out "
+                             "folder.")
         if (folder / MANIFEST).is_file():
-            old = json.loads((folder / MANIFEST).read_text())
-            store = cls(folder, old)
+            old = read_manifest(folder)
             if not resume:
                 raise StoreError(
                     f"{folder}: already holds sweep '{old.get('sweep')}' "
-                    f"({len(store.finished())} of {old.get('planned_runs')} runs finished). "
-                    "Add --resume to continue it, or choose another --out folder.")
+                    f"({len(cls(folder, old).finished())} of {old.get('planned_runs')} runs "
+                    "finished). Add --resume to continue it, or choose another --out folder.")
             if old.get("plan_sha256") != manifest["plan_sha256"]:
                 raise StoreError(
                     f"{folder}: holds results of a different sweep (its file "
@@ -134,11 +380,20 @@ class SweepStore:
                     f"{str(old.get('plan_sha256'))[:12]}, now {manifest['plan_sha256'][:12]}). "
                     "Resuming would mix results; use another --out folder, or delete "
                     f"{folder} to start over.")
-            store._tidy()
-            return store
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        elif folder.exists() and any(p.name != LOCK for p in folder.iterdir()):
             raise StoreError(f"{folder}: exists and is not a sweep's results folder (no "
                              f"{MANIFEST}); choose another --out folder.")
+
+    @classmethod
+    def open(cls, folder: Path, manifest: dict, resume: bool) -> SweepStore:
+        """Start a new sweep in `folder`, or continue the one there with `resume` (after
+        `check`, holding the folder's `SweepLock`)."""
+        folder = Path(folder)
+        cls.check(folder, manifest, resume)
+        if (folder / MANIFEST).is_file():
+            store = cls(folder, read_manifest(folder))
+            store._tidy()
+            return store
         folder.mkdir(parents=True, exist_ok=True)
         write_json(manifest, folder / MANIFEST)
         store = cls(folder, manifest)

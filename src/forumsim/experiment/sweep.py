@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,9 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from forumsim.world.scenario import (
-    EMBEDDED,
-)
+from forumsim.experiment.files import read_yaml as read_guarded
+from forumsim.world.scenario import EMBEDDED, quoted
 
 MAX_RUNS = 1_000_000
 NOT_SWEPT = ("seed", "name", "description")  # seeds come from the root seed
@@ -40,9 +38,9 @@ class SweepError(ValueError):
 
 
 class Strict(BaseModel):
-    """Base for sweep parts: unknown keys are errors."""
+    """Base for sweep parts: unknown keys and non-finite numbers are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Levels(BaseModel):
@@ -220,6 +218,11 @@ ParameterSpace = Annotated[
 ]
 
 
+# A scenario field by dotted path, list items by index: behaviour.home_loyalty, fora.0.access
+FieldPath = Annotated[str, Field(max_length=120,
+                                 pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")]
+
+
 class Sweep(Strict):
     """A sweep: which scenario to start from, what to vary, how to sample it, how often."""
 
@@ -228,9 +231,10 @@ class Sweep(Strict):
     description: str = ""
     base: str = Field(min_length=1, description="scenario file (relative to this file) or "
                                                 "an embedded scenario name")
-    fixed: dict[str, Any] = Field(default_factory=dict, description="values set in every run, "
-                                  "by dotted path (e.g. days, behaviour.home_loyalty)")
-    parameters: dict[str, ParameterSpace] = Field(default_factory=dict, max_length=100)
+    fixed: dict[FieldPath, Any] = Field(default_factory=dict, description="values set in "
+                                        "every run, by dotted path (e.g. days, "
+                                        "behaviour.home_loyalty)")
+    parameters: dict[FieldPath, ParameterSpace] = Field(default_factory=dict, max_length=100)
     design: Literal["grid", "lhs", "sobol", "morris"] = "grid"
     samples: int | None = Field(None, ge=1, le=MAX_RUNS, description="points (lhs), base "
                                 "samples (sobol, a power of 2) or trajectories (morris)")
@@ -244,6 +248,14 @@ class Sweep(Strict):
     keep_series: bool = Field(True, description="store each run's daily series")
     outcomes: list[str] = Field(default_factory=list, description="metrics the report "
                                 "analyses for sensitivity [default: a few key ones]")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_label(cls, name: str | None) -> str | None:
+        if name in (".", ".."):
+            raise ValueError("a name is a plain label (it names the results folder), not "
+                             "'.' or '..'")
+        return name
 
     @model_validator(mode="after")
     def _design_fits(self) -> Sweep:
@@ -308,7 +320,7 @@ def _explain(error: ValidationError, source: str) -> str:
     loc = list(first["loc"])
     if len(loc) > 2 and loc[0] == "parameters" and loc[2] in (*_KINDS, "levels"):
         del loc[2]  # the union's tag
-    path = ".".join(str(p) for p in loc if p not in ("values",))
+    path = ".".join(quoted(p, bare=True) for p in loc if p not in ("values",))
     more = len(error.errors()) - 1
     extra = f" ({more} more problem{'s' if more > 1 else ''} after this one.)" if more else ""
     message = first["msg"].removeprefix("Value error, ")
@@ -321,11 +333,10 @@ def _explain(error: ValidationError, source: str) -> str:
     if not path:
         return f"{source}: {message}.{extra}"
     value = first.get("input")
-    shown = json.dumps(value, default=str)
     if isinstance(value, dict) and first["type"] != "parameter_space":
         return f"{source}: field '{path}': {message}.{extra}"
     rule = message[0].lower() + message[1:]
-    return f"{source}: field '{path}' has value {shown}, but {rule}.{extra}"
+    return f"{source}: field '{path}' has value {quoted(value)}, but {rule}.{extra}"
 
 
 def parse_sweep(data: object, source: str = "sweep") -> Sweep:
@@ -344,15 +355,6 @@ def parse_sweep(data: object, source: str = "sweep") -> Sweep:
 
 
 def read_yaml(path: Path, what: str = "sweep") -> object:
-    """The content of a YAML file, with a one-line error naming the file and the line."""
-    if not path.is_file():
-        raise SweepError(f"{path}: no such {what} file.")
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SweepError(f"{path}: not valid YAML{where}: "
-                         f"{getattr(error, 'problem', error)}.") from None
-    except UnicodeDecodeError:
-        raise SweepError(f"{path}: not a text (UTF-8) file.") from None
+    """The content of a YAML file through the guarded loader (see `files.read_yaml`),
+    with a one-line SweepError naming the file and the line."""
+    return read_guarded(path, what, SweepError)

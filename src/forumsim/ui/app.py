@@ -25,6 +25,7 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from forumsim.ui import demo_figures
+from forumsim.ui.origin import SameOrigin, exposure_warning
 from forumsim.world.interventions import ROLE_STRATEGIES, Intervention
 from forumsim.world.model import Ecosystem
 from forumsim.world.scenario import (
@@ -321,7 +322,8 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as error:  # bad input: one line and exit code 2, like the rest of the CLI
         sock.close()
-        print(f"error: cannot serve on {host}:{port}: {error.strerror}. Choose another "
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in host)
+        print(f"error: cannot serve on {shown}:{port}: {error.strerror}. Choose another "
               "--port (or --host).", file=sys.stderr)
         raise SystemExit(2) from None
     sock.listen(128)
@@ -341,10 +343,16 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     # about cookies for pages embedded in iframes, which this page never is.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     sock = _listen(host, port)
+    port = sock.getsockname()[1]
+    warning = exposure_warning(host, port)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    from solara.server.starlette import app as solara_app
+
     shown = f"[{host}]" if ":" in host else host
-    print(f"forumsim teaching page: http://{shown}:{sock.getsockname()[1]}/  (Ctrl-C to stop)",
-          flush=True)
-    config = uvicorn.Config("solara.server.starlette:app", log_level="warning",
+    print(f"forumsim teaching page: http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
+    # Only requests to this page's own address, and WebSockets from the page itself.
+    config = uvicorn.Config(SameOrigin(solara_app, host, port), log_level="warning",
                             timeout_graceful_shutdown=2)
     try:
         uvicorn.Server(config).run(sockets=[sock])

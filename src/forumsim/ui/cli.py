@@ -42,10 +42,22 @@ err = Console(stderr=True)
 out = Console()
 
 
-def _fail(message: str) -> None:
-    """Bad input: one clear paragraph on stderr and exit code 2, no traceback."""
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+def printable(text: str) -> str:
+    """`text` with control and other invisible characters written as escapes (\\x1b, \\n),
+    so a file's contents can never move the cursor, clear the screen or break the line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _shown_path(path: str | Path) -> str:
+    """A path as the output shows it: control characters escaped, no rich markup."""
+    return escape(printable(str(path)))
+
+
+def _fail(message: str, code: int = 2) -> None:
+    """Bad input: one clear line on stderr and exit code 2 (or `code`), no traceback."""
+    err.print(f"[bold red]error:[/] {escape(printable(message))}", highlight=False,
+              soft_wrap=True)
+    raise typer.Exit(code=code)
 
 
 def _version(value: bool) -> None:
@@ -81,8 +93,11 @@ def run(
                                             help="Number of fora at day 0.")] = None,
     days: Annotated[int | None, typer.Option(min=1, help="Days to simulate.")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder "
-                       "[default: results/<scenario name>].")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder: new, empty, "
+                       "or an earlier run's [default: results/<scenario name>].")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace the results of an earlier run "
+                         "in the output folder (never a folder forumsim did not write).")]
+    = False,
     figures: Annotated[bool, typer.Option(help="Write figures as PNG.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -91,11 +106,19 @@ def run(
         scenario = resolve_scenario(file, people, fora, days, seed)
     except ScenarioError as error:
         _fail(str(error))
+    from forumsim.experiment.resources import NotEnoughMemoryError, check_memory
+    from forumsim.experiment.store import StoreError, check_run_folder
+
+    target = out_dir or Path("results") / scenario.name
+    try:
+        check_memory([scenario], workers=1, what=file or "the default scenario")
+        check_run_folder(target, overwrite)
+    except (NotEnoughMemoryError, StoreError) as error:
+        _fail(str(error))
     from forumsim.analysis.report import run_figures
     from forumsim.experiment.runner import run as run_scenario
     from forumsim.experiment.store import write_run
 
-    target = out_dir or Path("results") / scenario.name
     runs = "" if not scenario.interventions else " + counterfactual"
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TaskProgressColumn(), TimeRemainingColumn(), console=err,
@@ -103,7 +126,13 @@ def run(
         task = bar.add_task(f"{scenario.name}: {scenario.people:,} people, "
                             f"{scenario.days} days{runs}", total=1.0)
         result = run_scenario(scenario, progress=lambda done: bar.update(task, completed=done))
-    write_run(result, target, run_figures if figures else None)
+    try:
+        write_run(result, target, run_figures if figures else None, overwrite=overwrite)
+    except StoreError as error:  # the folder changed while the run ran
+        _fail(str(error))
+    except OSError as error:  # e.g. the disk filled up meanwhile; nothing was left behind
+        _fail(f"--out {target}: cannot write the results: {error.strerror or error}; "
+              "nothing was written.", code=1)
     _print_summary(result.summary(), target)
 
 
@@ -136,9 +165,7 @@ def sweep(
 ) -> None:
     """Run every run of a sweep file (resumable); write manifest.json, runs/, series/ and
     summary.parquet into the results folder."""
-    from forumsim.experiment.executors import SweepSetupError, run_sweep
     from forumsim.experiment.plan import load_sweep
-    from forumsim.experiment.store import StoreError
     from forumsim.experiment.sweep import SweepError
 
     if scheduler is not None and executor != ExecutorKind.process:
@@ -147,17 +174,30 @@ def sweep(
         plan = load_sweep(file)
     except (ScenarioError, SweepError) as error:
         _fail(str(error))
+    # Only a valid sweep file gets as far as the heavy imports.
+    from forumsim.experiment.executors import BrokenPoolError, SweepSetupError, run_sweep
+    from forumsim.experiment.resources import NotEnoughMemoryError
+    from forumsim.experiment.store import StoreError
+
     target = out_dir or Path("results") / plan.name
     previous = signal.signal(signal.SIGTERM, _interrupt)  # e.g. a batch system's time limit
     start = time.monotonic()
+    resume_command = f"forumsim sweep {file} --out {target} --resume"
     try:
         with _sweep_progress(plan, quiet) as update:
             outcome = run_sweep(plan, target, sweep_file=file, resume=resume,
                                 executor=executor.value, workers=workers, scheduler=scheduler,
                                 retry_failed=retry_failed, runs_per_part=runs_per_part,
                                 progress=update)
-    except (StoreError, SweepSetupError, SweepError) as error:
+    except (StoreError, SweepSetupError, SweepError, NotEnoughMemoryError) as error:
         _fail(str(error))
+    except BrokenPoolError as error:
+        _fail(f"{error}; the sweep stopped, and its finished runs are kept. Continue with: "
+              f"{resume_command}", code=1)
+    except OSError as error:  # e.g. the disk filled up while the sweep ran
+        _fail(f"--out {target}: cannot write the results: {error.strerror or error}. The "
+              f"runs written so far are kept; once there is room, continue with: "
+              f"{resume_command}", code=1)
     finally:
         signal.signal(signal.SIGTERM, previous)
     raise typer.Exit(_report_sweep(outcome, file, target, time.monotonic() - start))
@@ -190,7 +230,8 @@ def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float
     tally, store = outcome.tally, outcome.store
     finished = len(store.finished())
     out.print(f"{tally.done:,} runs done in {seconds:,.1f} s ({tally.failed:,} failed); "
-              f"{finished:,} of {tally.planned:,} planned runs are in [bold]{target}/[/]")
+              f"{finished:,} of {tally.planned:,} planned runs are in "
+              f"[bold]{_shown_path(target)}/[/]")
     if tally.failures:
         table = Table(title="failed runs (recorded in summary.parquet with status 'failed')")
         for column in ("run", "seed", "parameters", "error"):
@@ -203,7 +244,8 @@ def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float
             out.print(f"... and {len(tally.failures) - 20} more.")
     if outcome.interrupted:
         err.print(f"interrupted: the {finished:,} finished runs are kept. Continue with\n"
-                  f"  forumsim sweep {file} --out {target} --resume", highlight=False)
+                  f"  forumsim sweep {_shown_path(file)} --out {_shown_path(target)} --resume",
+                  highlight=False)
         return 130
     return 1 if tally.failures else 0
 
@@ -379,7 +421,7 @@ def _print_summary(summary: dict, target: Path) -> None:
             if key not in ("type", "day", "target", "destinations"):
                 shock.add_row(key, _shown(key, value))
         out.print(shock)
-    out.print(f"results written to [bold]{target}/[/]")
+    out.print(f"results written to [bold]{_shown_path(target)}/[/]")
 
 
 if __name__ == "__main__":

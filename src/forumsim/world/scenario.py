@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from importlib import resources
 from typing import Annotated, Literal
 
@@ -19,6 +20,7 @@ AccessName = Literal["open", "restricted", "closed"]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 EMBEDDED = ("default", "small", "large")
+PICKED = ("largest", "most_central", "random")  # targets chosen on the day of the shock
 
 
 class ScenarioError(ValueError):
@@ -41,6 +43,14 @@ class ForumSpec(Strict):
     )
     admins: int = Field(1, ge=1, le=20, description="admins at day 0")
     moderators: int = Field(2, ge=0, le=200, description="moderators at day 0")
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_pick(cls, name: str) -> str:
+        if name in PICKED:
+            raise ValueError(f"'{name}' picks a forum on the day of a shock, so no forum may "
+                             "be called that")
+        return name
 
 
 class AccessMix(Strict):
@@ -444,22 +454,35 @@ class Scenario(Strict):
     interventions: list[InterventionSpec] = Field(default_factory=list)
     measurement: Measurement = Field(default_factory=Measurement)
 
+    @field_validator("name")
+    @classmethod
+    def _plain_label(cls, name: str) -> str:
+        if name in (".", ".."):
+            raise ValueError("a name is a plain label (it names the results folder), not "
+                             "'.' or '..'")
+        return name
+
     @model_validator(mode="after")
     def _schedules_fit(self) -> Scenario:
         staff = sum(f.admins + f.moderators for f in self.fora)
         if self.people < 2 * staff:
             raise ValueError(f"people: {self.people} is too few for the {staff} admins and "
                              f"moderators of the fora; give at least {2 * staff}")
-        names = {f.name for f in self.fora} | {"largest", "most_central", "random"}
+        named = sorted(f.name for f in self.fora)
         for i, spec in enumerate(self.interventions):
             last = spec.last_day()  # an infiltration or bot wave must also end in time
             if last > self.days:
                 raise ValueError(f"interventions.{i}: happens on day {last}, after the last "
                                  f"simulated day {self.days}")
-            target = getattr(spec, "target", None) or getattr(spec, "forum", None)
-            if target is not None and target not in names:
-                raise ValueError(f"interventions.{i}: no forum '{target}' at day 0; use one of "
-                                 f"{', '.join(sorted(names))}")
+            # Arrests among a forum's members need the forum by name; the other shocks
+            # can also pick their target on the day.
+            field, allowed = (("forum", named) if isinstance(spec, ArrestsSpec)
+                              else ("target", [*named, *PICKED]))
+            target = getattr(spec, field, None)
+            if target is not None and target not in allowed:
+                shown = quoted(target, bare=True)
+                raise ValueError(f"interventions.{i}.{field}: no forum '{shown}' at day 0; "
+                                 f"use one of {', '.join(allowed)}")
         return self
 
     def without_interventions(self) -> Scenario:
@@ -500,6 +523,16 @@ class Scenario(Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def quoted(value: object, limit: int = 40, bare: bool = False) -> str:
+    """A value as a message shows it: JSON (or, `bare`, a key as is), non-finite numbers
+    as YAML writes them (.inf, .nan), cut to `limit` characters so a huge value never
+    floods the terminal."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
+    text = str(value) if bare else json.dumps(value, default=str)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 _UNION_TAGS = {"takedown", "arrests", "infiltration", "outage", "bot_wave"}
 
 
@@ -507,7 +540,7 @@ def _describe(error: ValidationError, source: str) -> str:
     """One sentence naming the field, the bad value and what is allowed."""
     first = error.errors()[0]
     loc = [p for p in first["loc"] if p not in _UNION_TAGS]  # pydantic adds the union tag
-    path = ".".join(str(p) for p in loc)
+    path = ".".join(quoted(p, bare=True) for p in loc)
     more = len(error.errors()) - 1
     extra = f" ({more} more problem{'s' if more > 1 else ''} after this one.)" if more else ""
     if first["type"] == "extra_forbidden":
@@ -519,9 +552,8 @@ def _describe(error: ValidationError, source: str) -> str:
     if isinstance(value, dict | list):
         where = f"field '{path}': " if path else ""
         return f"{source}: {where}{message}.{extra}"
-    shown = json.dumps(value, default=str)
     rule = message[0].lower() + message[1:]
-    return f"{source}: field '{path}' has value {shown}, but {rule}.{extra}"
+    return f"{source}: field '{path}' has value {quoted(value)}, but {rule}.{extra}"
 
 
 def parse_scenario(data: object, source: str = "scenario") -> Scenario:
