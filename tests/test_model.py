@@ -75,11 +75,18 @@ def test_a_persons_class_is_their_highest_rank(busy_run):
         assert type(busy_run.persons[person]) is ROLE_CLASSES[highest[person]]
 
 
-def test_mesa_agent_sets_hold_each_person_once_by_class(busy_run):
+def test_mesa_agent_sets_hold_each_registered_person_once_by_class(busy_run):
     by_type = busy_run.agents_by_type
-    assert sum(len(agents) for agents in by_type.values()) == busy_run.people.n
+    registered = np.flatnonzero(busy_run.people.registered())
+    assert 0 < len(registered) < busy_run.people.n  # some people never entered
+    indices = sorted(agent.index for agents in by_type.values() for agent in agents)
+    assert indices == registered.tolist()
+    assert sorted(busy_run.persons) == registered.tolist()
+    assert len(busy_run.agents) == len(registered)
+    assert len({agent.unique_id for agent in busy_run.agents}) == len(registered)
     for cls, agents in by_type.items():
         assert all(type(agent) is cls for agent in agents)
+        assert all(busy_run.persons[agent.index] is agent for agent in agents)
 
 
 def test_active_people_only_visit_online_fora(busy_run):

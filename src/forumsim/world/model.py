@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import copy
+import gc
 import zlib
 from collections import defaultdict
 
 import mesa
 import numpy as np
+from mesa.experimental.mesa_signals import ModelSignals
 
 from forumsim.world import relocation
 from forumsim.world.access import policy, stricter
-from forumsim.world.agents import ROLE_CLASSES, Admin, Moderator, Person, Population, State, Visits
+from forumsim.world.agents import (
+    ROLE_CLASSES,
+    Admin,
+    Lurker,
+    Moderator,
+    Person,
+    Population,
+    State,
+    Visits,
+)
 from forumsim.world.forum import Address, Forum, Memberships, Rank, Status
 from forumsim.world.interventions import KINDS, Event, Intervention, build
-from forumsim.world.scenario import Scenario, embedded_scenario
+from forumsim.world.scenario import InterventionSpec, Scenario, embedded_scenario
 from forumsim.world.ties import Ties
 
 
@@ -67,7 +79,9 @@ class Ecosystem(mesa.Model):
         self.day = 0
         n = scenario.people
         self.people = Population(n, b, self.rng)
-        self.persons: list[Person] = [ROLE_CLASSES[Rank.LURKER](self, i) for i in range(n)]
+        # The Mesa agent of each person who entered the ecosystem, by person index: people
+        # outside have none until they register (`_enter`), which keeps set-up cheap.
+        self.persons: dict[int, Person] = {}
         self.memberships = Memberships(n)
         self.known = np.zeros((n, self.memberships.row_of.shape[1]), dtype=np.int8)
         self.ties = Ties(n, b.tie_half_life_days)
@@ -302,6 +316,7 @@ class Ecosystem(mesa.Model):
         p.entered[people] = entered
         p.p_max[people] = np.minimum(p.activity[people] * (1.0 + b.novelty_boost), 1.0)
         self.role_counts += np.bincount(p.role[people], minlength=len(self.role_counts))
+        self._add_persons(people)
         careers = np.ceil(p.career_days[people]).astype(np.int64)
         # Careers are memoryless: people registered before day 0 get a fresh remainder.
         ends = np.maximum(p.entered[people], self.day) + np.maximum(careers, 1)
@@ -311,6 +326,29 @@ class Ecosystem(mesa.Model):
         stops = np.append(starts[1:], len(people))
         for day, start, stop in zip(days.tolist(), starts.tolist(), stops.tolist(), strict=True):
             self._careers_end[day].append(people[start:stop])
+
+    def _add_persons(self, people: np.ndarray) -> None:
+        """Mesa agents (Lurkers: everyone enters at the lowest rank) for people entering
+        the ecosystem, registered with Mesa in one batch."""
+        if self._has_subscribers("agents", ModelSignals.AGENT_ADDED) or Lurker._datasets:
+            for i in people.tolist():  # someone observes registrations: one by one
+                self.persons[i] = Lurker(self, i)
+            return
+        # What `Agent.__init__` and `Model.register_agent` do for each agent, at a tenth of
+        # the cost: a newcomer costs as much as a Mesa agent's construction, and tens of
+        # thousands enter in a year.
+        if Lurker not in self._agents_by_type:
+            self._agents_by_type[Lurker] = type(self._all_agents)([], random=self.random)
+        add_to_all, add_to_lurkers = self._all_agents.add, self._agents_by_type[Lurker].add
+        persons, new, unique_id = self.persons, Lurker.__new__, self.agent_id_counter
+        for i in people.tolist():
+            agent = new(Lurker)
+            agent.model, agent.unique_id, agent.pos, agent.index = self, unique_id, None, i
+            add_to_all(agent)
+            add_to_lurkers(agent)
+            persons[i] = agent
+            unique_id += 1
+        self.agent_id_counter = unique_id
 
     def set_rank(self, rows: np.ndarray, rank: int) -> None:
         """Raise the rank of memberships `rows`; a person's class follows their highest rank."""
@@ -501,6 +539,82 @@ class Ecosystem(mesa.Model):
         outside = p.state == State.OUTSIDE
         p.p_max[outside] = self.behaviour.entry_rate_per_day
 
+    # ----- snapshots and forks -----------------------------------------------------------------
+    def fork(self, interventions: list[InterventionSpec] | None = None) -> Ecosystem:
+        """An independent copy of the whole model as it is now, to step on its own: people,
+        fora, ties, shocks and their records, the data collected so far, Mesa's clock and
+        agents, and the state of every random stream, so it continues exactly as this
+        model would. With `interventions`, the copy continues under that list of shocks
+        instead (see `replace_interventions`). A fork kept unstepped is a snapshot."""
+        twin = copy.deepcopy(self)
+        if interventions is not None:
+            twin.replace_interventions(interventions)
+        return twin
+
+    def replace_interventions(self, specs: list[InterventionSpec]) -> None:
+        """Continue under another list of shocks (e.g. a counterfactual without one of
+        them). A shock whose spec is in both lists keeps its state (an infiltration under
+        way keeps whom it identified); the others start afresh and act on those of their
+        days still to come. Records of shocks already applied stay in `events`."""
+        kept = list(self.interventions)
+        interventions = []
+        for index, spec in enumerate(specs):
+            same = next((i for i in kept if i.spec == spec), None)
+            if same is not None:
+                kept.remove(same)
+                same.index = index
+            interventions.append(same or KINDS[spec.type](spec, index))
+        self.interventions = interventions
+        self.config = self.config.model_copy(update={"interventions": list(specs)})
+
+    def __deepcopy__(self, memo: dict) -> Ecosystem:
+        """`copy.deepcopy`, with the bulky parts copied the fast way: Mesa agents in one
+        batch, ties and collected rows by their containers (their items never change)."""
+        twin = type(self).__new__(type(self))
+        memo[id(self)] = twin
+        for shared in (self.config, self.behaviour):  # immutable in use
+            memo[id(shared)] = shared
+        special = {"persons", "_all_agents", "_agents_by_type", "subscribers", "ties",
+                   "datacollector", "_careers_end", "_draw_buffer"}
+        collecting = gc.isenabled()
+        gc.disable()  # a copy makes ~1e5 objects that all survive: nothing to collect
+        try:
+            for name, value in self.__dict__.items():
+                if name not in special:
+                    twin.__dict__[name] = copy.deepcopy(value, memo)
+            twin.subscribers = defaultdict(list)  # a fork starts unobserved
+            twin._draw_buffer = np.empty_like(self._draw_buffer)
+            twin.ties = self.ties.copy()
+            twin._careers_end = defaultdict(list, {day: list(people) for day, people
+                                                   in self._careers_end.items()})
+            twin.datacollector = _copy_collector(self.datacollector)
+            twin._copy_agents(self)
+        finally:
+            if collecting:
+                gc.enable()
+        return twin
+
+    def _copy_agents(self, original: Ecosystem) -> None:
+        """Mesa's registry and `persons` of `original`, with agents of the same classes and
+        unique ids, in the same order, belonging to this model."""
+        hard_set = type(original._all_agents)
+        self._all_agents = hard_set([], random=self.random)
+        self._agents_by_type = {cls: hard_set([], random=self.random)
+                                for cls in original._agents_by_type}
+        add_to_all, by_type, persons = self._all_agents.add, self._agents_by_type, {}
+        for agent in original._all_agents:
+            cls = type(agent)
+            if isinstance(agent, Person):
+                twin = cls.__new__(cls)
+                twin.model, twin.unique_id, twin.pos, twin.index = (self, agent.unique_id,
+                                                                    agent.pos, agent.index)
+                persons[agent.index] = twin
+            else:
+                twin = copy.deepcopy(agent, {id(original): self})
+            add_to_all(twin)
+            by_type[cls].add(twin)
+        self.persons = {i: persons[i] for i in original.persons}
+
     # ----- convenience -----------------------------------------------------------------------
     def forum(self, name: str) -> Forum:
         """The forum called `name`."""
@@ -514,6 +628,18 @@ class Ecosystem(mesa.Model):
         for _ in range(self.config.days if days is None else days):
             self.step()
         return self
+
+
+def _copy_collector(collector: mesa.DataCollector) -> mesa.DataCollector:
+    """A data collector with its own copy of the rows collected so far (the rows hold
+    numbers and names, which never change)."""
+    twin = copy.copy(collector)
+    twin.model_vars = {name: list(values) for name, values in collector.model_vars.items()}
+    twin.tables = {name: {column: list(values) for column, values in table.items()}
+                   for name, table in collector.tables.items()}
+    for name in ("_collection_steps", "_agent_records", "_agenttype_records"):
+        setattr(twin, name, copy.deepcopy(getattr(collector, name)))
+    return twin
 
 
 def _today(name: str):
