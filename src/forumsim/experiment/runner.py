@@ -53,8 +53,11 @@ def end_of_run_metrics(eco: Ecosystem) -> dict[str, object]:
     contributions = (p.posts + p.shares)[registered]
     roles = np.bincount(p.role[registered], minlength=5)
     daily = eco.datacollector.get_model_vars_dataframe()
-    graph = eco.ties.to_networkx(people=np.flatnonzero(p.state == State.ACTIVE))
-    graph.remove_nodes_from([v for v, d in list(graph.degree) if d == 0])
+    # The tie network among people in the ecosystem, without those who have no tie there.
+    inside = p.state == State.ACTIVE
+    u, v = eco.ties.edges.u, eco.ties.edges.v
+    both = inside[u] & inside[v]
+    graph = eco.ties.to_networkx(people=np.unique(np.concatenate([u[both], v[both]])))
     return {
         "registered_people": int(registered.sum()),
         "share_lurkers": float(roles[0] / n),

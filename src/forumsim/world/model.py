@@ -16,7 +16,6 @@ from forumsim.world.access import policy, stricter
 from forumsim.world.agents import (
     ROLE_CLASSES,
     Admin,
-    Lurker,
     Moderator,
     Person,
     Population,
@@ -79,9 +78,11 @@ class Ecosystem(mesa.Model):
         self.day = 0
         n = scenario.people
         self.people = Population(n, b, self.rng)
-        # The Mesa agent of each person who entered the ecosystem, by person index: people
-        # outside have none until they register (`_enter`), which keeps set-up cheap.
-        self.persons: dict[int, Person] = {}
+        # Mesa agents of people who entered the ecosystem (see `persons`); ids 1..n are
+        # theirs (person i has unique_id i + 1), other agents get ids above n.
+        self._persons: dict[int, Person] = {}
+        self._unregistered: list[np.ndarray] = []  # people whose agent is missing or stale
+        self.agent_id_counter = n + 1
         self.memberships = Memberships(n)
         self.known = np.zeros((n, self.memberships.row_of.shape[1]), dtype=np.int8)
         self.ties = Ties(n, b.tie_half_life_days)
@@ -91,7 +92,11 @@ class Ecosystem(mesa.Model):
         self.role_counts = np.zeros(len(ROLE_CLASSES), dtype=np.int64)
         self.today: dict[str, int] = dict.fromkeys(DAILY_COUNTERS, 0)
         self.active_today = 0
-        self._careers_end: dict[int, list[np.ndarray]] = defaultdict(list)
+        # The day each person's career ends, and the order in which those ends were set
+        # (people whose careers end on the same day desist in that order).
+        self._career_end = np.full(n, -1, dtype=np.int32)
+        self._career_order = np.zeros(n, dtype=np.int64)
+        self._careers_set = 0
         self.interventions = build(scenario.interventions)
         self.events: list[Event] = []
         self.takedowns = 0
@@ -194,9 +199,10 @@ class Ecosystem(mesa.Model):
             if successor is not None:
                 event.successors.append(successor.name)
         relocation.maybe_found_forum(self)
-        ending = self._careers_end.pop(self.day, None)
-        if ending:
-            relocation.desist(self, np.concatenate(ending))
+        ending = np.flatnonzero(self._career_end == self.day)
+        if len(ending):
+            order = np.argsort(self._career_order[ending], kind="stable")
+            relocation.desist(self, ending[order])
 
     def collect(self) -> None:
         """Append today's rows to the data collector."""
@@ -316,39 +322,12 @@ class Ecosystem(mesa.Model):
         p.entered[people] = entered
         p.p_max[people] = np.minimum(p.activity[people] * (1.0 + b.novelty_boost), 1.0)
         self.role_counts += np.bincount(p.role[people], minlength=len(self.role_counts))
-        self._add_persons(people)
+        self._unregistered.append(people)
         careers = np.ceil(p.career_days[people]).astype(np.int64)
         # Careers are memoryless: people registered before day 0 get a fresh remainder.
-        ends = np.maximum(p.entered[people], self.day) + np.maximum(careers, 1)
-        order = np.argsort(ends, kind="stable")
-        ends, people = ends[order], people[order]
-        days, starts = np.unique(ends, return_index=True)
-        stops = np.append(starts[1:], len(people))
-        for day, start, stop in zip(days.tolist(), starts.tolist(), stops.tolist(), strict=True):
-            self._careers_end[day].append(people[start:stop])
-
-    def _add_persons(self, people: np.ndarray) -> None:
-        """Mesa agents (Lurkers: everyone enters at the lowest rank) for people entering
-        the ecosystem, registered with Mesa in one batch."""
-        if self._has_subscribers("agents", ModelSignals.AGENT_ADDED) or Lurker._datasets:
-            for i in people.tolist():  # someone observes registrations: one by one
-                self.persons[i] = Lurker(self, i)
-            return
-        # What `Agent.__init__` and `Model.register_agent` do for each agent, at a tenth of
-        # the cost: a newcomer costs as much as a Mesa agent's construction, and tens of
-        # thousands enter in a year.
-        if Lurker not in self._agents_by_type:
-            self._agents_by_type[Lurker] = type(self._all_agents)([], random=self.random)
-        add_to_all, add_to_lurkers = self._all_agents.add, self._agents_by_type[Lurker].add
-        persons, new, unique_id = self.persons, Lurker.__new__, self.agent_id_counter
-        for i in people.tolist():
-            agent = new(Lurker)
-            agent.model, agent.unique_id, agent.pos, agent.index = self, unique_id, None, i
-            add_to_all(agent)
-            add_to_lurkers(agent)
-            persons[i] = agent
-            unique_id += 1
-        self.agent_id_counter = unique_id
+        self._career_end[people] = np.maximum(p.entered[people], self.day) + np.maximum(careers, 1)
+        self._career_order[people] = self._careers_set + np.arange(len(people))
+        self._careers_set += len(people)
 
     def set_rank(self, rows: np.ndarray, rank: int) -> None:
         """Raise the rank of memberships `rows`; a person's class follows their highest rank."""
@@ -358,6 +337,7 @@ class Ecosystem(mesa.Model):
         table.promoted[rows] = self.day
         if rank >= Rank.VIP:
             table.full_access[rows] = True
+        promoted = []
         for row in rows.tolist():
             person, forum = int(table.person[row]), self.fora[int(table.forum[row])]
             if rank == Rank.MODERATOR:
@@ -371,7 +351,9 @@ class Ecosystem(mesa.Model):
                     self.role_counts[p.role[person]] -= 1
                     self.role_counts[rank] += 1
                 p.role[person] = rank
-                self.persons[person].become(ROLE_CLASSES[rank])
+                promoted.append(person)
+        if promoted:
+            self._unregistered.append(np.array(promoted, dtype=np.int64))
 
     def leave_staff(self, person: int, forum: Forum) -> None:
         """A staff member is gone; an admin-less forum hands over to a moderator or closes."""
@@ -510,8 +492,7 @@ class Ecosystem(mesa.Model):
         # Staff are drawn from the most skilled communicators (they run and post).
         talent = p.skill[order] * (p.communicate[order] > 0) + 1e-3 * p.skill[order]
         staff_pool = order[np.argsort(-talent, kind="stable")[:n_staff]].tolist()
-        staff_set = set(staff_pool)
-        rest = np.array([i for i in order.tolist() if i not in staff_set], dtype=np.int64)
+        rest = order[~np.isin(order, staff_pool)].astype(np.int64)
         n_initial = int(round(self.behaviour.initial_registered_share * len(rest)))
         initial = rest[:n_initial]
         weights = np.array([s.size_weight for s in specs])
@@ -538,6 +519,73 @@ class Ecosystem(mesa.Model):
         # Not-yet-registered people look for a forum at the entry rate.
         outside = p.state == State.OUTSIDE
         p.p_max[outside] = self.behaviour.entry_rate_per_day
+
+    # ----- Mesa agents ---------------------------------------------------------------------------
+    @property
+    def persons(self) -> dict[int, Person]:
+        """The Mesa agent of each person who entered the ecosystem (desisted and arrested
+        people included), by person index; its class is the person's highest rank."""
+        self._register_agents()
+        return self._persons
+
+    @property
+    def agents(self) -> mesa.agent.AgentSet:
+        """Mesa's set of all agents (see `persons`)."""
+        self._register_agents()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict[type, mesa.agent.AgentSet]:
+        """Mesa's agents by class: `agents_by_type[VIP]` are the people whose class is VIP."""
+        self._register_agents()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        """The agent classes present."""
+        self._register_agents()
+        return super().agent_types
+
+    def _register_agents(self) -> None:
+        """Bring Mesa's agents in step with the people's arrays: an agent for each person
+        who entered since the last call, a class change for each promotion.
+
+        People enter and get promoted thousands of times a day, while Mesa's agents are
+        read rarely (by tests, a data collector's agent reporters, a user), so the
+        changes are queued (`_unregistered`) and applied at the next read, in one batch:
+        a run that never reads its agents creates none, and a fork copies none."""
+        if not self.__dict__.get("_unregistered"):
+            return
+        people = np.unique(np.concatenate(self._unregistered))
+        self._unregistered = []
+        newcomers: dict[type[Person], list[int]] = defaultdict(list)
+        for person, rank in zip(people.tolist(), self.people.role[people].tolist(), strict=True):
+            cls, agent = ROLE_CLASSES[rank], self._persons.get(person)
+            if agent is None:
+                newcomers[cls].append(person)
+            elif type(agent) is not cls:
+                agent.become(cls)
+        for cls, indices in newcomers.items():
+            self._add_persons(cls, indices)
+
+    def _add_persons(self, cls: type[Person], indices: list[int]) -> None:
+        """New agents of class `cls` for people `indices`, registered with Mesa."""
+        persons, new = self._persons, cls.__new__
+        if self._has_subscribers("agents", ModelSignals.AGENT_ADDED) or cls._datasets:
+            for i in indices:  # someone observes registrations: through Mesa, one by one
+                persons[i] = agent = cls(self, i)
+                agent.unique_id = i + 1
+            return
+        # What `Agent.__init__` and `Model.register_agent` do, without a call per agent.
+        if cls not in self._agents_by_type:
+            self._agents_by_type[cls] = type(self._all_agents)([], random=self.random)
+        add_to_all, add_to_class = self._all_agents.add, self._agents_by_type[cls].add
+        for i in indices:
+            agent = new(cls)
+            agent.model, agent.unique_id, agent.pos, agent.index = self, i + 1, None, i
+            add_to_all(agent)
+            add_to_class(agent)
+            persons[i] = agent
 
     # ----- snapshots and forks -----------------------------------------------------------------
     def fork(self, interventions: list[InterventionSpec] | None = None) -> Ecosystem:
@@ -568,16 +616,17 @@ class Ecosystem(mesa.Model):
         self.config = self.config.model_copy(update={"interventions": list(specs)})
 
     def __deepcopy__(self, memo: dict) -> Ecosystem:
-        """`copy.deepcopy`, with the bulky parts copied the fast way: Mesa agents in one
-        batch, ties and collected rows by their containers (their items never change)."""
+        """`copy.deepcopy`, with the bulky parts copied the fast way: ties and collected
+        rows by their containers (their items never change), Mesa agents not at all (the
+        fork makes its own when they are first read, see `_register_agents`)."""
         twin = type(self).__new__(type(self))
         memo[id(self)] = twin
         for shared in (self.config, self.behaviour):  # immutable in use
             memo[id(shared)] = shared
-        special = {"persons", "_all_agents", "_agents_by_type", "subscribers", "ties",
-                   "datacollector", "_careers_end", "_draw_buffer"}
+        special = {"_persons", "_unregistered", "_all_agents", "_agents_by_type",
+                   "subscribers", "ties", "datacollector", "_draw_buffer"}
         collecting = gc.isenabled()
-        gc.disable()  # a copy makes ~1e5 objects that all survive: nothing to collect
+        gc.disable()  # a copy makes many objects that all survive: nothing to collect
         try:
             for name, value in self.__dict__.items():
                 if name not in special:
@@ -585,35 +634,21 @@ class Ecosystem(mesa.Model):
             twin.subscribers = defaultdict(list)  # a fork starts unobserved
             twin._draw_buffer = np.empty_like(self._draw_buffer)
             twin.ties = self.ties.copy()
-            twin._careers_end = defaultdict(list, {day: list(people) for day, people
-                                                   in self._careers_end.items()})
             twin.datacollector = _copy_collector(self.datacollector)
-            twin._copy_agents(self)
+            # The fork's Mesa agents are made when first read, like those of newcomers.
+            twin._all_agents = type(self._all_agents)([], random=twin.random)
+            twin._agents_by_type, twin._persons = {}, {}
+            twin._unregistered = [np.flatnonzero(self.people.registered())]
+            for cls, agents in self._agents_by_type.items():
+                if not issubclass(cls, Person):  # agents a user added, copied as they are
+                    for agent in agents:
+                        clone = copy.deepcopy(agent, memo)
+                        twin.register_agent(clone)
+                        clone.unique_id = agent.unique_id
         finally:
             if collecting:
                 gc.enable()
         return twin
-
-    def _copy_agents(self, original: Ecosystem) -> None:
-        """Mesa's registry and `persons` of `original`, with agents of the same classes and
-        unique ids, in the same order, belonging to this model."""
-        hard_set = type(original._all_agents)
-        self._all_agents = hard_set([], random=self.random)
-        self._agents_by_type = {cls: hard_set([], random=self.random)
-                                for cls in original._agents_by_type}
-        add_to_all, by_type, persons = self._all_agents.add, self._agents_by_type, {}
-        for agent in original._all_agents:
-            cls = type(agent)
-            if isinstance(agent, Person):
-                twin = cls.__new__(cls)
-                twin.model, twin.unique_id, twin.pos, twin.index = (self, agent.unique_id,
-                                                                    agent.pos, agent.index)
-                persons[agent.index] = twin
-            else:
-                twin = copy.deepcopy(agent, {id(original): self})
-            add_to_all(twin)
-            by_type[cls].add(twin)
-        self.persons = {i: persons[i] for i in original.persons}
 
     # ----- convenience -----------------------------------------------------------------------
     def forum(self, name: str) -> Forum:
