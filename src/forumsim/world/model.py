@@ -9,6 +9,7 @@ from collections import defaultdict
 
 import mesa
 import numpy as np
+from mesa.agentset import AbstractAgentSet
 from mesa.experimental.mesa_signals import ModelSignals
 
 from forumsim.world import relocation
@@ -529,13 +530,13 @@ class Ecosystem(mesa.Model):
         return self._persons
 
     @property
-    def agents(self) -> mesa.agent.AgentSet:
+    def agents(self) -> AbstractAgentSet:
         """Mesa's set of all agents (see `persons`)."""
         self._register_agents()
         return super().agents
 
     @property
-    def agents_by_type(self) -> dict[type, mesa.agent.AgentSet]:
+    def agents_by_type(self) -> dict[type, AbstractAgentSet]:
         """Mesa's agents by class: `agents_by_type[VIP]` are the people whose class is VIP."""
         self._register_agents()
         return super().agents_by_type
