@@ -34,7 +34,9 @@ def main() -> None:
         eco.run(day - eco.day)
         history = time.perf_counter() - start  # set-up and the days before the shock
         costs = []
+        twin = None
         for _ in range(args.repeats):
+            twin = None  # one snapshot alive at a time, as in `runner.run`
             began = time.perf_counter()
             twin = eco.fork()
             costs.append(time.perf_counter() - began)
