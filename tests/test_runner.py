@@ -164,14 +164,17 @@ def test_a_fork_continues_exactly_as_the_model_it_was_taken_from(small_scenario)
 
 
 def test_a_fork_can_drop_one_shock_and_keep_the_others(small_scenario):
-    shocks = [{"type": "takedown", "day": 40, "target": "largest"},
-              {"type": "outage", "day": 80, "target": "largest", "duration_days": 10}]
+    shocks = [{"type": "outage", "day": 80, "target": "largest", "duration_days": 10},
+              {"type": "takedown", "day": 40, "target": "largest"}]
     scenario = _with(small_scenario.overridden(people=1500, days=120), *shocks)
     eco = Ecosystem(scenario).run(79)
-    without_outage = eco.fork(scenario.interventions[:1])
+    assert [(e.type, e.index) for e in eco.events] == [("takedown", 1)]
+    without_outage = eco.fork(scenario.interventions[1:])
     without_outage.run(41)
-    expected = Ecosystem(_with(scenario, shocks[0])).run()
+    expected = Ecosystem(_with(scenario, shocks[1])).run()
     assert without_outage.datacollector.get_model_vars_dataframe().equals(
         expected.datacollector.get_model_vars_dataframe())
-    assert [e.type for e in without_outage.events] == ["takedown"]
+    # The takedown's record is renumbered to its place in the shorter list.
+    assert [(e.type, e.index) for e in without_outage.events] == [("takedown", 0)]
+    assert [(e.type, e.index) for e in eco.events] == [("takedown", 1)]  # original intact
     assert without_outage.config.interventions == expected.config.interventions

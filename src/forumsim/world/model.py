@@ -603,16 +603,20 @@ class Ecosystem(mesa.Model):
     def replace_interventions(self, specs: list[InterventionSpec]) -> None:
         """Continue under another list of shocks (e.g. a counterfactual without one of
         them). A shock whose spec is in both lists keeps its state (an infiltration under
-        way keeps whom it identified); the others start afresh and act on those of their
-        days still to come. Records of shocks already applied stay in `events`."""
+        way keeps whom it identified) and its records in `events`, renumbered to its place
+        in the new list; the others start afresh and act on those of their days still to
+        come. Records of shocks no longer in the list stay in `events` with index -1."""
         kept = list(self.interventions)
-        interventions = []
+        interventions, places = [], {}
         for index, spec in enumerate(specs):
             same = next((i for i in kept if i.spec == spec), None)
             if same is not None:
                 kept.remove(same)
+                places[same.index] = index
                 same.index = index
             interventions.append(same or KINDS[spec.type](spec, index))
+        for event in self.events:
+            event.index = places.get(event.index, -1)
         self.interventions = interventions
         self.config = self.config.model_copy(update={"interventions": list(specs)})
 
