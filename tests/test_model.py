@@ -116,3 +116,15 @@ def test_larger_fora_get_the_more_skilled_staff_and_admins_lead(small_scenario):
     for forum in eco.fora:
         if forum.moderators:
             assert skill[forum.admins].min() >= skill[forum.moderators].max()
+
+
+def test_mesa_agents_are_made_when_read_not_while_stepping(small_scenario):
+    eco = Ecosystem(small_scenario.overridden(days=30)).run()
+    assert len(eco._all_agents) == 0  # stepping made none: a run that never reads pays nothing
+    registered = int(eco.people.registered().sum())
+    assert len(eco.agents) == registered > 0
+    first = dict(eco.persons)
+    eco.run(20)
+    # Agents made earlier stay the same objects; newcomers are added on the next read.
+    assert all(eco.persons[i] is agent for i, agent in first.items())
+    assert len(eco.agents) == int(eco.people.registered().sum()) > registered
