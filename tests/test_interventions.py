@@ -88,6 +88,7 @@ def test_no_successor_when_all_staff_are_arrested(small_scenario):
                      {"type": "arrests", "day": 59, "strategy": "staff", "forum": "Forum A",
                       "share": 1.0})
     scenario.behaviour.successor_prob = 1.0
+    scenario.behaviour.handover_min_thanks = 10**9  # no member may take over: it closes
     eco = Ecosystem(scenario).run()
     forum_a = eco.forum("Forum A")
     assert forum_a.status == Status.CLOSED, "a forum without staff should close"

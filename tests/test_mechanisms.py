@@ -66,7 +66,7 @@ def _stop_sharing(day: int):
 
         def step() -> None:
             if int(eco.time) == day:
-                eco.people.share[:] = 0.0
+                eco.people.share = np.zeros_like(eco.people.share)  # traits are read-only
             original()
         eco.step = step
     return setup
@@ -189,7 +189,9 @@ def _invited_contacts_joining(**behaviour) -> int:
     outsiders = np.flatnonzero((eco.people.state == State.ACTIVE)
                                & (eco.memberships.row_of[:, closed.id] < 0))[:60]
     eco.ties.interact(np.resize(staff, len(outsiders)), outsiders, 0)
-    eco.people.activity[staff] = 1.0  # they visit daily
+    activity = eco.people.activity.copy()  # traits are read-only: give the run its own
+    activity[staff] = 1.0  # they visit daily
+    eco.people.activity = activity
     eco.people.p_max[staff] = 1.0
     eco.run()
     return int((eco.memberships.row_of[outsiders, closed.id] >= 0).sum())

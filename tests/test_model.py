@@ -75,11 +75,18 @@ def test_a_persons_class_is_their_highest_rank(busy_run):
         assert type(busy_run.persons[person]) is ROLE_CLASSES[highest[person]]
 
 
-def test_mesa_agent_sets_hold_each_person_once_by_class(busy_run):
+def test_mesa_agent_sets_hold_each_registered_person_once_by_class(busy_run):
     by_type = busy_run.agents_by_type
-    assert sum(len(agents) for agents in by_type.values()) == busy_run.people.n
+    registered = np.flatnonzero(busy_run.people.registered())
+    assert 0 < len(registered) < busy_run.people.n  # some people never entered
+    indices = sorted(agent.index for agents in by_type.values() for agent in agents)
+    assert indices == registered.tolist()
+    assert sorted(busy_run.persons) == registered.tolist()
+    assert len(busy_run.agents) == len(registered)
+    assert len({agent.unique_id for agent in busy_run.agents}) == len(registered)
     for cls, agents in by_type.items():
         assert all(type(agent) is cls for agent in agents)
+        assert all(busy_run.persons[agent.index] is agent for agent in agents)
 
 
 def test_active_people_only_visit_online_fora(busy_run):
@@ -103,9 +110,23 @@ def test_skilled_admins_keep_their_forum_online(small_scenario):
     scenario.behaviour.outage_rate_per_day = 0.05
     eco = Ecosystem(scenario)
     skilled, unskilled = eco.fora[0], eco.fora[1]
-    eco.people.skill[skilled.admins] = 0.98
-    eco.people.skill[unskilled.admins] = 0.0
+    skill = eco.people.skill.copy()  # traits are read-only: give the run its own
+    skill[skilled.admins] = 0.98
+    skill[unskilled.admins] = 0.0
+    eco.people.skill = skill
     eco.run()
     forums = eco.datacollector.get_table_dataframe("forums")
     down = forums[forums["status"] == "down"].groupby("forum").size()
     assert down.get(unskilled.name, 0) > 4 * down.get(skilled.name, 0) + 5
+
+
+def test_mesa_agents_are_made_when_read_not_while_stepping(small_scenario):
+    eco = Ecosystem(small_scenario.overridden(days=30)).run()
+    assert len(eco._all_agents) == 0  # stepping made none: a run that never reads pays nothing
+    registered = int(eco.people.registered().sum())
+    assert len(eco.agents) == registered > 0
+    first = dict(eco.persons)
+    eco.run(20)
+    # Agents made earlier stay the same objects; newcomers are added on the next read.
+    assert all(eco.persons[i] is agent for i, agent in first.items())
+    assert len(eco.agents) == int(eco.people.registered().sum()) > registered

@@ -53,8 +53,11 @@ def end_of_run_metrics(eco: Ecosystem) -> dict[str, object]:
     contributions = (p.posts + p.shares)[registered]
     roles = np.bincount(p.role[registered], minlength=5)
     daily = eco.datacollector.get_model_vars_dataframe()
-    graph = eco.ties.to_networkx(people=np.flatnonzero(p.state == State.ACTIVE))
-    graph.remove_nodes_from([v for v, d in list(graph.degree) if d == 0])
+    # The tie network among people in the ecosystem, without those who have no tie there.
+    inside = p.state == State.ACTIVE
+    u, v = eco.ties.edges.u, eco.ties.edges.v
+    both = inside[u] & inside[v]
+    graph = eco.ties.to_networkx(people=np.unique(np.concatenate([u[both], v[both]])))
     return {
         "registered_people": int(registered.sum()),
         "share_lurkers": float(roles[0] / n),
@@ -78,16 +81,27 @@ def end_of_run_metrics(eco: Ecosystem) -> dict[str, object]:
 
 
 def simulate(scenario: Scenario, progress: Callable[[int], None] | None = None) -> RunResult:
-    """Run a scenario exactly as given (no counterfactual); `progress(day)` after each day."""
+    """Run a scenario exactly as given (no counterfactual), from day 0; `progress(day)`
+    after each day."""
     start = time.perf_counter()
     eco = Ecosystem(scenario)
-    for _ in range(scenario.days):
+    _step_to(eco, scenario.days, progress)
+    return _result(eco, start)
+
+
+def _step_to(eco: Ecosystem, day: int, progress: Callable[[int], None] | None) -> None:
+    """Step `eco` until it has simulated `day`; `progress(day)` after each day."""
+    while eco.day < day:
         eco.step()
         if progress is not None:
             progress(eco.day)
+
+
+def _result(eco: Ecosystem, start: float) -> RunResult:
+    """The RunResult of a model stepped to its horizon (wall time counted from `start`)."""
     registered = eco.people.registered()
     return RunResult(
-        scenario=scenario,
+        scenario=eco.config,
         ecosystem=eco.datacollector.get_model_vars_dataframe().reset_index(drop=True),
         forums=eco.datacollector.get_table_dataframe("forums"),
         metrics=end_of_run_metrics(eco),
@@ -98,30 +112,77 @@ def simulate(scenario: Scenario, progress: Callable[[int], None] | None = None) 
     )
 
 
+class Snapshots:
+    """Forks of a model taken on the days before paired runs part from it; each is handed
+    out as many times as it was asked for, copied except the last time."""
+
+    def __init__(self, uses: Counter[int]) -> None:
+        self.uses = uses  # day after which a snapshot is taken -> how many forks start there
+        self.taken: dict[int, Ecosystem] = {}
+
+    def take(self, eco: Ecosystem) -> None:
+        """Snapshot `eco` if a paired run forks on the day it has just simulated."""
+        if self.uses[eco.day] and eco.day not in self.taken:
+            self.taken[eco.day] = eco.fork()
+
+    def fork(self, day: int, interventions: list) -> Ecosystem:
+        """A model that continues from the snapshot of `day` under `interventions`."""
+        self.uses[day] -= 1
+        if self.uses[day]:
+            return self.taken[day].fork(interventions)
+        eco = self.taken.pop(day)
+        eco.replace_interventions(interventions)
+        return eco
+
+
 def run(scenario: Scenario, progress: Callable[[float], None] | None = None) -> RunResult:
     """Run a scenario; with interventions, also its counterfactual (same scenario and
     seed, no shocks: common random numbers) and, for targeted arrests, the same arrests at
     random, then add one record per intervention to `metrics['interventions']`.
-    `progress(fraction)` reports the share of simulated days done."""
+    `progress(fraction)` reports the share of simulated days done.
+
+    The paired runs are identical until their first shock, so they are not simulated
+    from day 0: each continues a fork of the run with shocks taken the day before it
+    parts from it (the counterfactual before the first shock, a random-arrest variant
+    before its own arrests). The results are those of simulating each from day 0."""
+    start = time.perf_counter()
+    days = scenario.days
+    eco = Ecosystem(scenario)
     targeted = [i for i, spec in enumerate(scenario.interventions)
                 if spec.type == "arrests" and spec.strategy != "random"]
-    runs = 1 + bool(scenario.interventions) + len(targeted)
+    # The day each paired run parts from the run with shocks is the day before its
+    # first shock: all shocks for the counterfactual, intervention i for its variant.
+    first = {i: min(intervention.days) for i, intervention in enumerate(eco.interventions)}
+    parts = {i: min(max(first[i] - 1, 0), days) for i in targeted}
+    if scenario.interventions:
+        parts["counterfactual"] = min(max(min(first.values()) - 1, 0), days)
+    snapshots = Snapshots(Counter(parts.values()))
+    total = days + sum(days - day for day in parts.values())
     done = 0
 
     def advance(day: int) -> None:
+        nonlocal done
+        done += 1
         if progress is not None:
-            progress((done + day) / (runs * scenario.days))
+            progress(done / total)
 
-    start = time.perf_counter()
-    result = simulate(scenario, advance)
+    snapshots.take(eco)
+    while eco.day < days:
+        eco.step()
+        advance(eco.day)
+        snapshots.take(eco)
+    result = _result(eco, start)
+    del eco  # only its results are needed now: free its memory for the paired runs
     if scenario.interventions:
-        done += scenario.days
-        counterfactual = simulate(scenario.without_interventions(), advance)
+        twin = snapshots.fork(parts["counterfactual"], [])
+        _step_to(twin, days, advance)
+        counterfactual = _result(twin, start)
         result.counterfactual = counterfactual.ecosystem
         randoms = {}
         for i in targeted:
-            done += scenario.days
-            randoms[i] = simulate(_random_variant(result, i), advance)
+            twin = snapshots.fork(parts[i], _random_variant(result, i).interventions)
+            _step_to(twin, days, advance)
+            randoms[i] = _result(twin, start)
         result.metrics["interventions"] = [
             intervention_record(result, counterfactual, i, randoms.get(i))
             for i in range(len(scenario.interventions))]

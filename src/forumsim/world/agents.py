@@ -10,6 +10,7 @@ Per-person Python runs only on rare events (a promotion, an invitation, a foundi
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,7 +36,11 @@ class State:
 
 
 class Population:
-    """Traits and running totals of all people as arrays indexed by person."""
+    """Traits and running totals of all people as arrays indexed by person. The traits
+    (`TRAITS`) are drawn once and read-only, so forks of the model share them."""
+
+    TRAITS = ("activity", "communicate", "share", "rule_breaking", "skill", "risk_aversion",
+              "career_days")
 
     def __init__(self, n: int, behaviour: Behaviour,
                  stream: Callable[[str], np.random.Generator]) -> None:
@@ -73,6 +78,15 @@ class Population:
                             .astype(np.float32) + 1.0)
         # Upper bound of each person's daily chance to act, for drawing the active set.
         self.p_max = np.zeros(n, dtype=np.float32)
+        for name in self.TRAITS:
+            getattr(self, name).flags.writeable = False
+
+    def __deepcopy__(self, memo: dict) -> Population:
+        """A copy with its own running state, sharing the read-only traits."""
+        twin = Population.__new__(Population)
+        for name, value in self.__dict__.items():
+            twin.__dict__[name] = value if name in self.TRAITS else copy.deepcopy(value, memo)
+        return twin
 
     def registered(self) -> np.ndarray:
         """Mask of people who ever registered on a forum."""
@@ -355,8 +369,12 @@ class Member(Person):
                 thankers.append(visitors[eco.rng.integers(len(visitors), size=int(n.sum()))])
                 thanked.append(np.repeat(sharers[here], n))
         if thankers:
-            eco.ties.interact(np.concatenate(thankers), np.concatenate(thanked), eco.day,
-                              strength=0.5)
+            thankers, thanked = np.concatenate(thankers), np.concatenate(thanked)
+            if eco.cautious:  # after enforcement news, mostly among trusted contacts
+                keep = (eco.ties.trusted(thankers, thanked, eco.day)
+                        | (eco.rng.random(len(thankers)) < eco.behaviour.threat_new_tie_factor))
+                thankers, thanked = thankers[keep], thanked[keep]
+            eco.ties.interact(thankers, thanked, eco.day, strength=0.5)
 
 
 class VIP(Member):

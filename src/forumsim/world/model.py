@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import copy
+import gc
 import zlib
 from collections import defaultdict
 
 import mesa
 import numpy as np
+from mesa.agentset import AbstractAgentSet
+from mesa.experimental.mesa_signals import ModelSignals
 
 from forumsim.world import pull, relocation
 from forumsim.world.access import policy, stricter
-from forumsim.world.agents import ROLE_CLASSES, Admin, Moderator, Person, Population, State, Visits
+from forumsim.world.agents import (
+    ROLE_CLASSES,
+    Admin,
+    Moderator,
+    Person,
+    Population,
+    State,
+    Visits,
+)
 from forumsim.world.forum import Address, Forum, Memberships, Rank, Status
 from forumsim.world.interventions import KINDS, Event, Intervention, build
-from forumsim.world.scenario import Scenario, embedded_scenario
+from forumsim.world.scenario import InterventionSpec, Scenario, embedded_scenario
 from forumsim.world.ties import Ties
 
 
@@ -75,7 +87,11 @@ class Ecosystem(mesa.Model):
         self.day = 0
         n = scenario.people
         self.people = Population(n, b, self.streams.trait)
-        self.persons: list[Person] = [ROLE_CLASSES[Rank.LURKER](self, i) for i in range(n)]
+        # Mesa agents of people who entered the ecosystem (see `persons`); ids 1..n are
+        # theirs (person i has unique_id i + 1), other agents get ids above n.
+        self._persons: dict[int, Person] = {}
+        self._unregistered: list[np.ndarray] = []  # people whose agent is missing or stale
+        self.agent_id_counter = n + 1
         self.memberships = Memberships(n)
         self.known = np.zeros((n, self.memberships.row_of.shape[1]), dtype=np.int8)
         self.ties = Ties(n, b.tie_half_life_days)
@@ -85,7 +101,11 @@ class Ecosystem(mesa.Model):
         self.role_counts = np.zeros(len(ROLE_CLASSES), dtype=np.int64)
         self.today: dict[str, int] = dict.fromkeys(DAILY_COUNTERS, 0)
         self.active_today = 0
-        self._careers_end: dict[int, list[np.ndarray]] = defaultdict(list)
+        # The day each person's career ends, and the order in which those ends were set
+        # (people whose careers end on the same day desist in that order).
+        self._career_end = np.full(n, -1, dtype=np.int32)
+        self._career_order = np.zeros(n, dtype=np.int64)
+        self._careers_set = 0
         self.interventions = build(scenario.interventions)
         self.events: list[Event] = []
         self.takedowns = 0
@@ -217,9 +237,10 @@ class Ecosystem(mesa.Model):
             if successor is not None:
                 event.successors.append(successor.name)
         relocation.maybe_found_forum(self)
-        ending = self._careers_end.pop(self.day, None)
-        if ending:
-            relocation.end_careers(self, np.concatenate(ending))
+        ending = np.flatnonzero(self._career_end == self.day)
+        if len(ending):
+            order = np.argsort(self._career_order[ending], kind="stable")
+            relocation.end_careers(self, ending[order])
 
     def collect(self) -> None:
         """Append today's rows to the data collector."""
@@ -367,19 +388,18 @@ class Ecosystem(mesa.Model):
         p.p_max[people] = np.minimum(p.activity[people] * (1.0 + b.novelty_boost)
                                      * pull.largest_visit_factor(self), 1.0)
         self.role_counts += np.bincount(p.role[people], minlength=len(self.role_counts))
+        self._unregistered.append(people)
         careers = np.ceil(p.career_days[people]).astype(np.int64)
         # Careers are memoryless: people registered before day 0 get a fresh remainder.
         self.schedule_career_end(people, np.maximum(p.entered[people], self.day)
                                  + np.maximum(careers, 1))
 
     def schedule_career_end(self, people: np.ndarray, ends: np.ndarray) -> None:
-        """Each of `people` desists on their day in `ends` (unless they carry on then)."""
-        order = np.argsort(ends, kind="stable")
-        ends, people = ends[order], people[order]
-        days, starts = np.unique(ends, return_index=True)
-        stops = np.append(starts[1:], len(people))
-        for day, start, stop in zip(days.tolist(), starts.tolist(), stops.tolist(), strict=True):
-            self._careers_end[day].append(people[start:stop])
+        """Each of `people` desists on their day in `ends` (unless they carry on then);
+        people whose careers end on the same day desist in the order they were set."""
+        self._career_end[people] = ends
+        self._career_order[people] = self._careers_set + np.arange(len(people))
+        self._careers_set += len(people)
 
     def come_back(self, people: np.ndarray) -> None:
         """People who desisted return: active again with a new career, members again of
@@ -405,6 +425,7 @@ class Ecosystem(mesa.Model):
         table.promoted[rows] = self.day
         if rank >= Rank.VIP:
             table.full_access[rows] = True
+        promoted = []
         for row in rows.tolist():
             person, forum = int(table.person[row]), self.fora[int(table.forum[row])]
             if rank == Rank.MODERATOR:
@@ -419,7 +440,9 @@ class Ecosystem(mesa.Model):
                     self.role_counts[p.role[person]] -= 1
                     self.role_counts[rank] += 1
                 p.role[person] = rank
-                self.persons[person].become(ROLE_CLASSES[rank])
+                promoted.append(person)
+        if promoted:
+            self._unregistered.append(np.array(promoted, dtype=np.int64))
 
     def leave_staff(self, person: int, forum: Forum) -> None:
         """A staff member is gone; an admin-less forum hands over to a moderator or closes."""
@@ -584,8 +607,7 @@ class Ecosystem(mesa.Model):
         # Staff are drawn from the most skilled communicators (they run and post).
         talent = p.skill[order] * (p.communicate[order] > 0) + 1e-3 * p.skill[order]
         staff_pool = order[np.argsort(-talent, kind="stable")[:n_staff]].tolist()
-        staff_set = set(staff_pool)
-        rest = np.array([i for i in order.tolist() if i not in staff_set], dtype=np.int64)
+        rest = order[~np.isin(order, staff_pool)].astype(np.int64)
         n_initial = int(round(self.behaviour.initial_registered_share * len(rest)))
         initial = rest[:n_initial]
         weights = np.array([s.size_weight for s in specs])
@@ -619,6 +641,140 @@ class Ecosystem(mesa.Model):
         self.expected_material = float((p.activity[registered] * p.share[registered]).sum()
                                        / visits) if visits else 0.0
 
+    # ----- Mesa agents ---------------------------------------------------------------------------
+    @property
+    def persons(self) -> dict[int, Person]:
+        """The Mesa agent of each person who entered the ecosystem (desisted and arrested
+        people included), by person index; its class is the person's highest rank."""
+        self._register_agents()
+        return self._persons
+
+    @property
+    def agents(self) -> AbstractAgentSet:
+        """Mesa's set of all agents (see `persons`)."""
+        self._register_agents()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict[type, AbstractAgentSet]:
+        """Mesa's agents by class: `agents_by_type[VIP]` are the people whose class is VIP."""
+        self._register_agents()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        """The agent classes present."""
+        self._register_agents()
+        return super().agent_types
+
+    def _register_agents(self) -> None:
+        """Bring Mesa's agents in step with the people's arrays: an agent for each person
+        who entered since the last call, a class change for each promotion.
+
+        People enter and get promoted thousands of times a day, while Mesa's agents are
+        read rarely (by tests, a data collector's agent reporters, a user), so the
+        changes are queued (`_unregistered`) and applied at the next read, in one batch:
+        a run that never reads its agents creates none, and a fork copies none."""
+        if not self.__dict__.get("_unregistered"):
+            return
+        people = np.unique(np.concatenate(self._unregistered))
+        self._unregistered = []
+        newcomers: dict[type[Person], list[int]] = defaultdict(list)
+        for person, rank in zip(people.tolist(), self.people.role[people].tolist(), strict=True):
+            cls, agent = ROLE_CLASSES[rank], self._persons.get(person)
+            if agent is None:
+                newcomers[cls].append(person)
+            elif type(agent) is not cls:
+                agent.become(cls)
+        for cls, indices in newcomers.items():
+            self._add_persons(cls, indices)
+
+    def _add_persons(self, cls: type[Person], indices: list[int]) -> None:
+        """New agents of class `cls` for people `indices`, registered with Mesa."""
+        persons, new = self._persons, cls.__new__
+        if self._has_subscribers("agents", ModelSignals.AGENT_ADDED) or cls._datasets:
+            for i in indices:  # someone observes registrations: through Mesa, one by one
+                persons[i] = agent = cls(self, i)
+                agent.unique_id = i + 1
+            return
+        # What `Agent.__init__` and `Model.register_agent` do, without a call per agent.
+        if cls not in self._agents_by_type:
+            self._agents_by_type[cls] = type(self._all_agents)([], random=self.random)
+        add_to_all, add_to_class = self._all_agents.add, self._agents_by_type[cls].add
+        for i in indices:
+            agent = new(cls)
+            agent.model, agent.unique_id, agent.pos, agent.index = self, i + 1, None, i
+            add_to_all(agent)
+            add_to_class(agent)
+            persons[i] = agent
+
+    # ----- snapshots and forks -----------------------------------------------------------------
+    def fork(self, interventions: list[InterventionSpec] | None = None) -> Ecosystem:
+        """An independent copy of the whole model as it is now, to step on its own: people,
+        fora, ties, shocks and their records, the data collected so far, Mesa's clock and
+        agents, and the state of every random stream, so it continues exactly as this
+        model would. With `interventions`, the copy continues under that list of shocks
+        instead (see `replace_interventions`). A fork kept unstepped is a snapshot."""
+        twin = copy.deepcopy(self)
+        if interventions is not None:
+            twin.replace_interventions(interventions)
+        return twin
+
+    def replace_interventions(self, specs: list[InterventionSpec]) -> None:
+        """Continue under another list of shocks (e.g. a counterfactual without one of
+        them). A shock whose spec is in both lists keeps its state (an infiltration under
+        way keeps whom it identified) and its records in `events`, renumbered to its place
+        in the new list; the others start afresh and act on those of their days still to
+        come. Records of shocks no longer in the list stay in `events` with index -1."""
+        kept = list(self.interventions)
+        interventions, places = [], {}
+        for index, spec in enumerate(specs):
+            same = next((i for i in kept if i.spec == spec), None)
+            if same is not None:
+                kept.remove(same)
+                places[same.index] = index
+                same.index = index
+            interventions.append(same or KINDS[spec.type](spec, index))
+        for event in self.events:
+            event.index = places.get(event.index, -1)
+        self.interventions = interventions
+        self.config = self.config.model_copy(update={"interventions": list(specs)})
+
+    def __deepcopy__(self, memo: dict) -> Ecosystem:
+        """`copy.deepcopy`, with the bulky parts copied the fast way: ties and collected
+        rows by their containers (their items never change), Mesa agents not at all (the
+        fork makes its own when they are first read, see `_register_agents`)."""
+        twin = type(self).__new__(type(self))
+        memo[id(self)] = twin
+        for shared in (self.config, self.behaviour):  # immutable in use
+            memo[id(shared)] = shared
+        special = {"_persons", "_unregistered", "_all_agents", "_agents_by_type",
+                   "subscribers", "ties", "datacollector", "_draw_buffer"}
+        collecting = gc.isenabled()
+        gc.disable()  # a copy makes many objects that all survive: nothing to collect
+        try:
+            for name, value in self.__dict__.items():
+                if name not in special:
+                    twin.__dict__[name] = copy.deepcopy(value, memo)
+            twin.subscribers = defaultdict(list)  # a fork starts unobserved
+            twin._draw_buffer = np.empty_like(self._draw_buffer)
+            twin.ties = self.ties.copy()
+            twin.datacollector = _copy_collector(self.datacollector)
+            # The fork's Mesa agents are made when first read, like those of newcomers.
+            twin._all_agents = type(self._all_agents)([], random=twin.random)
+            twin._agents_by_type, twin._persons = {}, {}
+            twin._unregistered = [np.flatnonzero(self.people.registered())]
+            for cls, agents in self._agents_by_type.items():
+                if not issubclass(cls, Person):  # agents a user added, copied as they are
+                    for agent in agents:
+                        clone = copy.deepcopy(agent, memo)
+                        twin.register_agent(clone)
+                        clone.unique_id = agent.unique_id
+        finally:
+            if collecting:
+                gc.enable()
+        return twin
+
     # ----- convenience -----------------------------------------------------------------------
     def forum(self, name: str) -> Forum:
         """The forum called `name`."""
@@ -632,6 +788,18 @@ class Ecosystem(mesa.Model):
         for _ in range(self.config.days if days is None else days):
             self.step()
         return self
+
+
+def _copy_collector(collector: mesa.DataCollector) -> mesa.DataCollector:
+    """A data collector with its own copy of the rows collected so far (the rows hold
+    numbers and names, which never change)."""
+    twin = copy.copy(collector)
+    twin.model_vars = {name: list(values) for name, values in collector.model_vars.items()}
+    twin.tables = {name: {column: list(values) for column, values in table.items()}
+                   for name, table in collector.tables.items()}
+    for name in ("_collection_steps", "_agent_records", "_agenttype_records"):
+        setattr(twin, name, copy.deepcopy(getattr(collector, name)))
+    return twin
 
 
 def _today(name: str):

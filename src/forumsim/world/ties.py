@@ -8,6 +8,8 @@ contact, which decides who counts as a trusted contact after enforcement news.
 
 from __future__ import annotations
 
+import copy
+
 import networkx as nx
 import numpy as np
 
@@ -27,6 +29,15 @@ class Ties:
 
     def __len__(self) -> int:
         return len(self.edges)
+
+    def copy(self) -> Ties:
+        """An independent copy (for a fork of the model)."""
+        twin = Ties.__new__(Ties)
+        twin.n_people, twin.half_life_days = self.n_people, self.half_life_days
+        twin.edges = copy.deepcopy(self.edges)
+        twin._row = dict(self._row)
+        twin._adjacent = {person: list(others) for person, others in self._adjacent.items()}
+        return twin
 
     def interact(self, a: np.ndarray, b: np.ndarray, day: int,
                  strength: float | np.ndarray = 1.0) -> int:
