@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forumsim.experiment.runner import run
+from forumsim.experiment.runner import run, simulate, smoothed
+from forumsim.measures import metrics
 from forumsim.world.agents import State
 from forumsim.world.forum import Status
 from forumsim.world.model import Ecosystem
@@ -117,3 +118,23 @@ def test_changing_one_trait_parameter_redraws_no_other_trait(small_scenario, par
         both = (before.communicate > 0) & (after.communicate > 0)
         assert both.any()
         np.testing.assert_array_equal(before.communicate[both], after.communicate[both])
+
+
+def test_each_of_several_shocks_is_measured_without_that_shock_alone(small_scenario):
+    # A handful of random arrests, then the seizure of the largest forum 60 days later,
+    # inside the arrests' effect window: the seizure's loss is not the arrests'.
+    base = small_scenario.overridden(people=3000)
+    arrests = {"type": "arrests", "day": 60, "k": 3, "strategy": "random"}
+    seizure = {"type": "takedown", "day": 120, "target": "largest"}
+    result = run(_with(base, arrests, seizure))
+    small, large = result.metrics["interventions"]
+    assert small["counterfactual"] == large["counterfactual"] == "without this shock"
+    assert large["loss"] > 0.2
+    assert small["loss"] < 0.5 * large["loss"]
+    # Measured against the run with only the seizure, simulated from day 0.
+    only_seizure = simulate(_with(base, seizure)).ecosystem["active_people"]
+    expected = metrics.loss(smoothed(result.ecosystem["active_people"]), smoothed(only_seizure),
+                            59, window=180)
+    assert small["loss"] == pytest.approx(expected)
+    alone = run(_with(base, seizure)).metrics["interventions"][0]
+    assert alone["counterfactual"] == "without shocks"

@@ -138,8 +138,9 @@ class Snapshots:
 def run(scenario: Scenario, progress: Callable[[float], None] | None = None) -> RunResult:
     """Run a scenario; with interventions, also its counterfactual (same scenario and
     seed, no shocks: common random numbers) and, for targeted arrests, the same arrests at
-    random, then add one record per intervention to `metrics['interventions']`.
-    `progress(fraction)` reports the share of simulated days done.
+    random, then add one record per intervention to `metrics['interventions']`. With
+    several shocks, each one is measured against the scenario without that one shock,
+    keeping the others. `progress(fraction)` reports the share of simulated days done.
 
     The paired runs are identical until their first shock, so they are not simulated
     from day 0: each continues a fork of the run with shocks taken the day before it
@@ -156,6 +157,9 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None) -> 
     parts = {i: min(max(first[i] - 1, 0), days) for i in targeted}
     if scenario.interventions:
         parts["counterfactual"] = min(max(min(first.values()) - 1, 0), days)
+    several = len(scenario.interventions) > 1
+    if several:  # each shock against the same scenario without that one shock
+        parts.update({("without", i): min(max(first[i] - 1, 0), days) for i in first})
     snapshots = Snapshots(Counter(parts.values()))
     total = days + sum(days - day for day in parts.values())
     done = 0
@@ -178,14 +182,23 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None) -> 
         _step_to(twin, days, advance)
         counterfactual = _result(twin, start)
         result.counterfactual = counterfactual.ecosystem
+        baselines = dict.fromkeys(first, counterfactual)
+        if several:
+            for i in first:
+                others = [spec for j, spec in enumerate(scenario.interventions) if j != i]
+                twin = snapshots.fork(parts[("without", i)], others)
+                _step_to(twin, days, advance)
+                baselines[i] = _result(twin, start)
         randoms = {}
         for i in targeted:
             twin = snapshots.fork(parts[i], _random_variant(result, i).interventions)
             _step_to(twin, days, advance)
             randoms[i] = _result(twin, start)
         result.metrics["interventions"] = [
-            intervention_record(result, counterfactual, i, randoms.get(i))
+            intervention_record(result, baselines[i], i, randoms.get(i))
             for i in range(len(scenario.interventions))]
+        for record in result.metrics["interventions"]:
+            record["counterfactual"] = "without this shock" if several else "without shocks"
     result.wall_seconds = time.perf_counter() - start
     return result
 
