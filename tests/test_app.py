@@ -104,12 +104,14 @@ def test_the_classroom_thread_stops_on_pause_and_takes_requests_in_any_order() -
         _wait_until(lambda: room.snapshot.day >= 10, 30, "ten days")
         room.shock(TakedownSpec(type="takedown", day=1, target="Forum A"))
         room.set_ties(True)
+        before = room.eco.day
         room.pause()
         room.shock(ArrestsSpec(type="arrests", day=1, strategy="degree", k=5))
         _wait_until(lambda: not room.snapshot.playing, 5, "the pause")
         stopped = room.snapshot.day
         time.sleep(0.3)
         assert room.snapshot.day == stopped and room.eco.day == stopped
+        assert stopped <= before + 1  # at most the day being stepped when pause came
         room.step()
         room.step()
         _wait_until(lambda: room.snapshot.day == stopped + 2, 5, "two steps")
@@ -277,21 +279,20 @@ def test_page_survives_play_pause_shocks_and_ties_in_any_order_in_an_offline_bro
                     ties.click()
                 time.sleep(0.3)
                 pause.click()
-                clicked = _day(page)
-                play.wait_for(timeout=10_000)  # the page shows the pause
-                time.sleep(interval + 0.4)
+                clicked = time.monotonic()
+                play.wait_for(timeout=10_000)  # the page shows the pause ...
+                shown, acknowledged = _day(page), time.monotonic() - clicked
+                time.sleep(interval + 0.5)
                 stopped = _day(page)
                 time.sleep(1.0)
-                assert _day(page) == stopped, f"the day advanced after pause (cycle {cycle})"
-                pauses.append((clicked, stopped))
+                # ... with the last day it stepped: nothing advances after that
+                assert _day(page) == stopped == shown, (cycle, shown, stopped)
+                pauses.append(round(acknowledged, 2))
                 if cycle % 4 == 3:  # ... and while paused, before playing again
                     (seize if seize.is_enabled() else arrest).click()
                     ties.click()
                 _assert_no_error(page)
-            print("days shown at the pause click and once stopped:", pauses)
-            # One day may have been in flight when the pause arrived, and one drawn but
-            # not yet on screen when the day was read.
-            assert all(stopped <= clicked + 2 for clicked, stopped in pauses), pauses
+            print("seconds from each pause click to the page showing it:", pauses)
 
             _wait_until(lambda: "was seized" in figures.inner_text(), 20,
                         "the seizures to show in the live figures")
