@@ -109,3 +109,10 @@ def test_larger_fora_get_the_more_skilled_staff_and_admins_lead(small_scenario):
     for forum in eco.fora:
         if forum.moderators:
             assert skill[forum.admins].min() >= skill[forum.moderators].max()
+
+
+def test_role_counts_are_labelled_by_role(busy_run):
+    counts = busy_run.role_counts
+    assert counts["vips"] == counts[Rank.VIP] and counts["lurkers"] == counts[Rank.LURKER]
+    assert list(counts.as_dict()) == ["lurkers", "members", "vips", "moderators", "admins"]
+    assert f"vips={counts[Rank.VIP]}" in repr(counts)
