@@ -205,6 +205,9 @@ def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float
         err.print(f"interrupted: the {finished:,} finished runs are kept. Continue with\n"
                   f"  forumsim sweep {file} --out {target} --resume", highlight=False)
         return 130
+    if finished:
+        out.print(f"next, the report of the finished runs:\n  forumsim report {target}",
+                  highlight=False, soft_wrap=True)  # one line, to copy whole
     return 1 if tally.failures else 0
 
 
@@ -285,6 +288,11 @@ def describe_sweep(plan: Plan) -> str:
         lines.append(f"# {sweep.description.strip()}")
     lines.append("# parameters:")
     for name, space in sweep.parameters.items():
+        variants = getattr(space, "variants", None)
+        if variants is not None:  # named alternatives: say what each one is
+            lines.append(f"#   {name}: {_count(len(variants), 'variant')}:")
+            lines += [f"#     {label}: {_flow(value)}" for label, value in variants.items()]
+            continue
         shown = (f"{len(space.levels())} values: "
                  + ", ".join(str(label) for label, _ in space.levels())
                  if hasattr(space, "levels") else _flow(space.model_dump(mode="json")))
@@ -360,38 +368,61 @@ def demo(
     serve(host=host, port=port)
 
 
+UNITS = {
+    "registered_people": "people", "online_fora": "fora", "fora_ever": "fora",
+    "fora_founded": "fora", "posts_total": "posts", "shares_total": "shares",
+    "active_people_mean_last30": "people per day", "arrested": "people", "ties": "ties",
+    "network_fragmentation": "Borgatti's F, 0 to 1",
+    "network_fragmentation_counterfactual": "Borgatti's F, 0 to 1",
+    "loss": "share of the counterfactual", "lasting_loss": "share of the counterfactual",
+    "loss_random": "share of the counterfactual", "days_to_recovery": "days",
+    "triangle": "person-days", "displaced": "people", "successor_fora": "fora",
+    "kpd": "ratio of losses",
+}
+
+
+def _unit(key: str) -> str:
+    """The unit of an end-of-run figure (shares are shown in percent)."""
+    if key in UNITS:
+        return UNITS[key]
+    if key.startswith(("share_", "top1pct", "rehomed", "top_dest", "network_giant")):
+        return "share"
+    return ""
+
+
 def _shown(key: str, value: object) -> str:
     if value is None:
         return "-"
-    if key.startswith(("share_", "top1pct", "loss", "lasting", "rehomed", "top_dest",
-                       "network_giant")):
+    if _unit(key).startswith("share"):
         return f"{value:.1%}"
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _figures_table(title: str, rows: list[tuple[str, str, str]]) -> Table:
+    table = Table(min_width=64, title=title)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def _print_summary(summary: dict, target: Path) -> None:
     metrics = summary["metrics"]
     title = (f"forumsim run: {summary['scenario']} (seed {summary['seed']}, "
              f"{summary['days']} days, {summary['people']:,} people)")
-    table = Table(min_width=64, title=title)
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in metrics.items():
-        if key != "interventions":
-            table.add_row(key, _shown(key, value))
-    table.add_row("wall time", f"{summary['wall_seconds']:.1f} s")
-    out.print(table)
+    rows = [(key, _shown(key, value), _unit(key)) for key, value in metrics.items()
+            if key != "interventions"]
+    rows.append(("wall time", f"{summary['wall_seconds']:.1f}", "s"))
+    out.print(_figures_table(title, rows))
     for record in metrics.get("interventions", []):
-        shock = Table(min_width=64, title=f"{record['type']} on day {record['day']} "
-                                          f"({record['target']}), against the counterfactual")
-        shock.add_column("figure")
-        shock.add_column("value", justify="right")
-        for key, value in record.items():
-            if key not in ("type", "day", "target", "destinations"):
-                shock.add_row(key, _shown(key, value))
-        out.print(shock)
+        rows = [(key, _shown(key, value), _unit(key)) for key, value in record.items()
+                if key not in ("type", "day", "target", "destinations")]
+        out.print(_figures_table(f"{record['type']} on day {record['day']} "
+                                 f"({record['target']}), against the counterfactual", rows))
     out.print(f"results written to [bold]{target}/[/]")
 
 
