@@ -11,6 +11,7 @@ alone, so no drawing ever sees half a day and pressing anything in any order is 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import ClassVar
 
+import reacton.core
 import solara
 from solara.components.echarts import EchartsWidget
 
@@ -199,8 +201,10 @@ class Snapshot:
     error: str | None = None
 
 
-CHARTS = ("forum_map", "activity", "counterfactual", "roles", "registrations")
 DEFAULT_INTERVAL_MS = 50
+# While playing, the figures are rebuilt at most this often (the day and the live figures
+# every day): redrawing five charts costs the browser more than a day costs the model.
+CHART_FPS = 8
 
 
 class Classroom:
@@ -307,6 +311,7 @@ class Classroom:
         self.eco = settings.build()
         self.without = self.eco.counterfactual()
         self._layout, self._error, self.playing = {}, None, False
+        self._charts_at: tuple | None = None  # when the figures were last built, and them
 
     def _advance(self) -> None:
         try:
@@ -342,23 +347,35 @@ class Classroom:
                 self.lock.wait_for(lambda: self._closed or self._requests or not self.playing,
                                    timeout=max(rest, 0.0))
 
-    def _take_snapshot(self) -> Snapshot:
+    def _charts(self) -> tuple[dict[str, Figure], Figure | None]:
+        """The figures for today, or the last ones while playing faster than the browser
+        redraws them usefully (at most CHART_FPS times a second)."""
+        now = time.perf_counter()
+        if self.playing and self._charts_at is not None and \
+                now - self._charts_at[0] < 1 / CHART_FPS and self.show_ties == self._charts_at[2]:
+            return self._charts_at[1], self._charts_at[3]
         eco = self.eco
-        self._seq += 1
         ties = None
         if self.show_ties:
             option, self._layout = demo_figures.tie_network(eco, previous=self._layout)
             ties = Figure(option)
+        charts = {"forum_map": Figure(demo_figures.forum_map(eco)),
+                  "activity": Figure(demo_figures.activity_chart(eco)),
+                  "counterfactual": Figure(demo_figures.counterfactual_chart(eco, self.without)),
+                  "roles": Figure(demo_figures.roles_chart(eco)),
+                  "registrations": Figure(demo_figures.registrations_chart(eco))}
+        self._charts_at = (now, charts, self.show_ties, ties)
+        return charts, ties
+
+    def _take_snapshot(self) -> Snapshot:
+        eco = self.eco
+        self._seq += 1
+        charts, ties = self._charts()
         alive = sorted((f for f in eco.fora if not f.gone), key=lambda f: -f.members)
         return Snapshot(
             seq=self._seq, day=eco.day, playing=self.playing, ended=self._ended(),
-            preset=eco.preset,
-            charts={"forum_map": Figure(demo_figures.forum_map(eco)),
-                    "activity": Figure(demo_figures.activity_chart(eco)),
-                    "counterfactual": Figure(demo_figures.counterfactual_chart(eco, self.without)),
-                    "roles": Figure(demo_figures.roles_chart(eco)),
-                    "registrations": Figure(demo_figures.registrations_chart(eco))},
-            ties=ties, latest=demo_figures.shock_figures(eco, self.without),
+            preset=eco.preset, charts=charts, ties=ties,
+            latest=demo_figures.shock_figures(eco, self.without),
             news=tuple(demo_figures.shock_news(eco, e) for e in reversed(eco.events)),
             coming=tuple(describe(i) for i in eco.interventions if min(i.days) > eco.day),
             fora=tuple(f.name for f in alive), window=eco.behaviour.rehoming_window_days,
@@ -367,7 +384,8 @@ class Classroom:
 
 # --- the page's parts ------------------------------------------------------------------
 # Solara components are named in PascalCase, like the elements they build. They read only
-# the snapshot they are given; buttons call the Classroom, which never blocks for long.
+# the latest snapshot, split by `View` into one reactive value per part of the page so that
+# a day redraws only what changed; buttons call the Classroom, which never blocks for long.
 
 
 @solara.component
@@ -413,10 +431,11 @@ def live_figures_html(snapshot: Snapshot) -> str:
                      "<table>" + "".join(f"<tr><td>{label}</td><td><b>{escape(value)}</b></td>"
                                          "</tr>" for label, value in rows) + "</table>")
         parts.append(
-            "<p><small>Loss so far: the largest shortfall, since the shock, of the 7-day mean "
-            "of active people below the same ecosystem's without the shocks (the dashed line "
-            "below), stepped alongside with the same random numbers, as <code>forumsim "
-            "run</code> measures it. Found a new forum: active on another forum within "
+            "<p><small>Loss so far: the largest shortfall, since this shock, of the 7-day "
+            "mean of active people below that of the same ecosystem without any of the "
+            "shocks (the dashed line below), stepped alongside with the same random "
+            "numbers, as <code>forumsim run</code> measures it; with several shocks it is "
+            "their combined effect. Found a new forum: active on another forum within "
             f"{snapshot.window} days.</small></p>")
     if snapshot.news:
         parts.append("<p><b>What happened:</b></p><ul>" + "".join(
@@ -424,16 +443,53 @@ def live_figures_html(snapshot: Snapshot) -> str:
     return "".join(parts)
 
 
+class View:
+    """One tab's view of the latest snapshot: a reactive value per part of the page, set
+    only when that part changed, so that only the components reading it render again."""
+
+    def __init__(self, snapshot: Snapshot, batch: contextlib.AbstractContextManager) -> None:
+        self.batch = batch  # the page's render context: sets inside it render once
+        self.day = solara.reactive((snapshot.day, snapshot.ended))
+        self.playing = solara.reactive((snapshot.playing, snapshot.ended))
+        self.charts = {name: solara.reactive(figure) for name, figure in snapshot.charts.items()}
+        self.ties = solara.reactive(snapshot.ties)
+        self.card = solara.reactive((snapshot.preset, live_figures_html(snapshot)))
+        self.fora = solara.reactive(snapshot.fora)
+        self.error = solara.reactive(snapshot.error)
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Bring every part up to `snapshot` (called by the stepping thread), in one
+        render pass."""
+        with self.batch:
+            self._show(snapshot)
+
+    def _show(self, snapshot: Snapshot) -> None:
+        self.playing.set((snapshot.playing, snapshot.ended))
+        self.day.set((snapshot.day, snapshot.ended))
+        self.error.set(snapshot.error)
+        self.fora.set(snapshot.fora)
+        self.card.set((snapshot.preset, live_figures_html(snapshot)))
+        for name, figure in snapshot.charts.items():
+            self.charts[name].set(figure)  # the same Figure while charts are not rebuilt
+        self.ties.set(snapshot.ties)
+
+
 @solara.component
-def ShockButtons(room: Classroom, snapshot: Snapshot) -> None:
+def LiveChart(view: View, name: str, base_height: int = 330) -> None:
+    """One chart of the page, drawn again only when its figure changed."""
+    Chart(view.charts[name].value, base_height)
+
+
+@solara.component
+def ShockButtons(room: Classroom, view: View) -> None:
     """Seize a forum, arrest k people by a strategy, or start an outage, tomorrow."""
     target, set_target = solara.use_state("")
     strategy, set_strategy = solara.use_state("degree")
     k, set_k = solara.use_state(5)
-    names = list(snapshot.fora)
+    names = list(view.fora.value)
     forum = target if target in names else (names[0] if names else "")
     with solara.Column(classes=["forumsim-shocks"], style={"padding": "8px"}):
-        solara.Text(f"Day {snapshot.day} so far: a shock hits at the start of the next day.")
+        solara.Text("A shock hits at the start of the next day.")
         solara.Select(label="Forum", values=names, value=forum, on_value=set_target)
         with solara.Row():
             solara.Button("Seize forum", color="error", disabled=not forum,
@@ -452,8 +508,31 @@ def ShockButtons(room: Classroom, snapshot: Snapshot) -> None:
 
 
 @solara.component
-def Controls(room: Classroom, snapshot: Snapshot) -> None:
-    """The sidebar: play, pause, step, reset, the pace, and the settings Reset applies."""
+def DayShown(view: View) -> None:
+    """'Day N', at the top of the sidebar."""
+    day, ended = view.day.value
+    solara.HTML(tag="div", unsafe_innerHTML=f"<b>Day {day}</b>"
+                + (" (the end: ten simulated years)" if ended else ""),
+                classes=["forumsim-day"], style={"font-size": "22px"})
+
+
+@solara.component
+def PlayButtons(room: Classroom, view: View) -> None:
+    """Play or pause, and step one day."""
+    playing, ended = view.playing.value
+    with solara.Row():
+        if playing:
+            solara.Button("❚❚ Pause", color="primary", on_click=room.pause)
+        else:
+            solara.Button("▶ Play", color="primary", on_click=room.play, disabled=ended)
+        solara.Button("Step one day", color="primary", on_click=room.step,
+                      disabled=playing or ended)
+
+
+@solara.component
+def Controls(room: Classroom, view: View) -> None:
+    """The sidebar: play, pause, step, the pace, the download, and the settings Reset
+    applies."""
     preset, set_preset = solara.use_state(room.settings.preset)
     people, set_people = solara.use_state(room.settings.people)
     seed, set_seed = solara.use_state(room.settings.seed)
@@ -468,17 +547,8 @@ def Controls(room: Classroom, snapshot: Snapshot) -> None:
         set_access(tuple(regime if j == i else a for j, a in enumerate(access)))
 
     with solara.Card("Run"):
-        solara.HTML(tag="div", unsafe_innerHTML=f"<b>Day {snapshot.day}</b>"
-                    + (" (the end: ten simulated years)" if snapshot.ended else ""),
-                    classes=["forumsim-day"], style={"font-size": "22px"})
-        with solara.Row():
-            if snapshot.playing:
-                solara.Button("❚❚ Pause", color="primary", on_click=room.pause)
-            else:
-                solara.Button("▶ Play", color="primary", on_click=room.play,
-                              disabled=snapshot.ended)
-            solara.Button("Step one day", color="primary", on_click=room.step,
-                          disabled=snapshot.playing or snapshot.ended)
+        DayShown(view)
+        PlayButtons(room, view)
         pace = f"at most {1000 // interval} days/s" if interval else "as fast as it goes"
         solara.SliderInt(f"Time per day: {interval} ms ({pace})", value=interval, min=0,
                          max=500, step=10, on_value=change_interval, thumb_label=False)
@@ -498,39 +568,57 @@ def Controls(room: Classroom, snapshot: Snapshot) -> None:
 
 
 @solara.component
-def Dashboard(room: Classroom, snapshot: Snapshot) -> None:
-    """The page's main area: the map and plots, the live figures and the shock buttons."""
-    show_ties, set_show_ties = solara.use_state(False)
+def PresetCard(view: View) -> None:
+    """The preset's card: what to look for and the live figures of the latest shock."""
+    preset, html = view.card.value
+    with solara.Card(preset):
+        solara.HTML(tag="div", unsafe_innerHTML=html, classes=["forumsim-figures"])
 
-    def toggle_ties() -> None:
-        set_show_ties(not show_ties)
-        room.set_ties(not show_ties)
 
-    if snapshot.error:
-        solara.Text(f"The model stopped: {snapshot.error}. Press Reset to start again.",
+@solara.component
+def ErrorNote(view: View) -> None:
+    """Only if the model failed: what happened (the page keeps working)."""
+    if view.error.value:
+        solara.Text(f"The model stopped: {view.error.value}. Press Reset to start again.",
                     style={"font-weight": "bold"})
+
+
+@solara.component
+def Ties(room: Classroom, view: View) -> None:
+    """The button that shows or hides the tie network, and the network while shown."""
+    show, set_show = solara.use_state(False)
+
+    def toggle() -> None:
+        set_show(not show)
+        room.set_ties(not show)
+
+    # A button, not a checkbox: Vuetify 3 draws a checkbox's label over its box.
+    solara.Button(f"{'Hide' if show else 'Show'} the ties of the most connected people",
+                  outlined=True, on_click=toggle)
+    if show and view.ties.value is not None:
+        Chart(view.ties.value, 600)
+
+
+@solara.component
+def Dashboard(room: Classroom, view: View) -> None:
+    """The page's main area: the map and plots, the live figures and the shock buttons."""
+    ErrorNote(view)
     solara.Text("Pick a preset and the settings on the left, press Reset to build that "
                 "ecosystem, then ▶ Play to play it day by day.")
     with solara.Columns([1, 1]):
-        Chart(snapshot.charts["forum_map"], 360)
-        Chart(snapshot.charts["activity"])
+        LiveChart(view, "forum_map", 360)
+        LiveChart(view, "activity")
     with solara.Columns([1, 1]):
-        with solara.Card(snapshot.preset):
-            solara.HTML(tag="div", unsafe_innerHTML=live_figures_html(snapshot),
-                        classes=["forumsim-figures"])
+        PresetCard(view)
         with solara.Card("Shocks"):
-            ShockButtons(room, snapshot)
+            ShockButtons(room, view)
     with solara.Columns([1, 1]):
-        Chart(snapshot.charts["counterfactual"])
-        Chart(snapshot.charts["roles"])
+        LiveChart(view, "counterfactual")
+        LiveChart(view, "roles")
     with solara.Columns([1, 1]):
-        Chart(snapshot.charts["registrations"])
+        LiveChart(view, "registrations")
         with solara.Column():
-            # A button, not a checkbox: Vuetify 3 draws a checkbox's label over its box.
-            solara.Button(f"{'Hide' if show_ties else 'Show'} the ties of the most connected "
-                          "people", outlined=True, on_click=toggle_ties)
-    if show_ties and snapshot.ties is not None:
-        Chart(snapshot.ties, 600)
+            Ties(room, view)
 
 
 # Solara 1.58 sizes its sidebar as "min-content", which Vuetify 3 (ipyvue 3) cannot lay
@@ -549,21 +637,22 @@ VUETIFY3_SIDEBAR_FIX = """
 def Page() -> None:
     """The teaching page; each browser tab gets its own classroom."""
     room = solara.use_memo(Classroom, dependencies=[])
-    snapshot, set_snapshot = solara.use_state(room.snapshot)
+    context = reacton.core.get_render_context()
+    view = solara.use_memo(lambda: View(room.snapshot, context), dependencies=[])
 
     def attach() -> Callable[[], None]:
-        room.publish = set_snapshot
-        set_snapshot(room.snapshot)  # anything published before this ran
+        room.publish = view.show
+        view.show(room.snapshot)  # anything published before this ran
         return room.close
 
     solara.use_effect(attach, [])
     with solara.AppBar():
         solara.AppBarTitle("forumsim: how a forum ecosystem absorbs a shock")
     with solara.Sidebar():
-        Controls(room, snapshot)
+        Controls(room, view)
     if solara.util.ipyvuetify_major_version == 3:
         solara.Style(VUETIFY3_SIDEBAR_FIX)
-    Dashboard(room, snapshot)
+    Dashboard(room, view)
 
 
 # --- serving ----------------------------------------------------------------------------
