@@ -204,7 +204,7 @@ class Snapshot:
 DEFAULT_INTERVAL_MS = 50
 # While playing, the figures are rebuilt at most this often (the day and the live figures
 # every day): redrawing five charts costs the browser more than a day costs the model.
-CHART_FPS = 8
+CHART_FPS = 6
 
 
 class Classroom:
