@@ -213,8 +213,6 @@ class Classroom:
     any time: it only leaves a request, which the stepping thread carries out between
     two days; after each, that thread publishes a fresh `Snapshot`."""
 
-    live: ClassVar[weakref.WeakSet[Classroom]] = weakref.WeakSet()
-
     def __init__(self, settings: Settings | None = None,
                  publish: Callable[[Snapshot], None] | None = None) -> None:
         self.lock = threading.Condition()  # guards everything below; the thread waits on it
@@ -229,7 +227,6 @@ class Classroom:
         self._error: str | None = None
         self._build(settings or Settings())
         self.snapshot = self._take_snapshot()
-        Classroom.live.add(self)
         self._thread = threading.Thread(target=self._work, name="forumsim-classroom",
                                         daemon=True)
         self._thread.start()
