@@ -277,6 +277,7 @@ def test_page_survives_play_pause_shocks_and_ties_in_any_order_in_an_offline_bro
                     arrest.click()
                 elif cycle % 4 == 2:
                     ties.click()
+                    page.get_by_role("button", name="Outage (7 days)", exact=True).click()
                 time.sleep(0.3)
                 pause.click()
                 clicked = time.monotonic()
@@ -299,6 +300,7 @@ def test_page_survives_play_pause_shocks_and_ties_in_any_order_in_an_offline_bro
             text = figures.inner_text()
             assert re.search(r"Loss so far\s+\d+%", text), text
             assert re.search(r"Day \d+: \d+ people were arrested", text), text
+            assert re.search(r"Day \d+: .+ went down for 7 days", text), text
             assert charts.nth(1).screenshot() != activity_before
             page.screenshot(path=tmp_path / "demo.png", full_page=True)
 
