@@ -182,6 +182,7 @@ def test_forum_histories_give_the_status_at_the_end_and_what_happened():
 
     a, b, c = forum_histories(_forums())
     assert a.label() == "Forum A (open, seized on day 6)" and a.founded is None
+    assert a.days[a.alive()].max() == 6  # its rows go on, but it is drawn until day 6
     assert b.outages == [(3, 4)] and b.label() == "Forum B (restricted, online)"
     assert c.founded == 5 and c.ended is None
 

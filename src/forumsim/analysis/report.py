@@ -84,6 +84,11 @@ class ForumHistory:
             f"{self.status_at_end} on day {self.ended}"
         return f"{self.name} ({self.access_at_end}, {state})"
 
+    def alive(self) -> np.ndarray:
+        """Which of its days it existed: up to the day it was seized or closed (its rows
+        go on to the end of the run, with nobody active)."""
+        return self.days <= (self.ended if self.ended is not None else self.days[-1])
+
     def breaks(self) -> list[int]:
         """Days its activity may jump: status changes (outages, the end)."""
         return [d for start, end in self.outages for d in (start, end + 1)] + (
@@ -130,8 +135,8 @@ def _shock_days(result: RunResult) -> list[int]:
 def _draw_forum(ax: plt.Axes, history: ForumHistory, colour: tuple, shocks: list[int],
                 days: slice | None = None) -> None:
     """Daily values faint, the 7-day mean over them, and the forum's marks."""
-    keep = np.ones(len(history.days), dtype=bool) if days is None else (
-        (history.days >= days.start) & (history.days <= days.stop))
+    keep = history.alive() if days is None else (
+        history.alive() & (history.days >= days.start) & (history.days <= days.stop))
     if not keep.any():
         return
     x, daily = history.days[keep], history.active[keep]
@@ -274,14 +279,14 @@ BEFORE_DAYS, AFTER_DAYS = 60, 180
 
 
 def members_around_shocks(result: RunResult, path: Path) -> Path:
-    """Active members of every forum with data from 60 days before the first shock to
+    """Active members of every forum that existed from 60 days before the first shock to
     180 days after, with seizures, closures, foundings and outages marked."""
     first = min(_shock_days(result))
     span = slice(first - BEFORE_DAYS, first + AFTER_DAYS)
     colours = forum_colours(result.forums)
     shocks = _shock_days(result)
     histories = [h for h in forum_histories(result.forums)
-                 if ((h.days >= span.start) & (h.days <= span.stop)).any()]
+                 if (h.alive() & (h.days >= span.start) & (h.days <= span.stop)).any()]
     fig, ax = plt.subplots(figsize=(11, 5.2))
     for history in histories:
         _draw_forum(ax, history, colours[history.name], shocks, span)
