@@ -18,9 +18,17 @@ import pytest
 
 import forumsim
 from forumsim.ui import demo_figures
-from forumsim.ui.app import MODEL_PARAMS, PRESETS, ClassroomEcosystem, Page, _listen, describe
+from forumsim.ui.app import (
+    PRESETS,
+    Classroom,
+    ClassroomEcosystem,
+    Page,
+    Settings,
+    _listen,
+    describe,
+)
 from forumsim.world.forum import Status
-from forumsim.world.scenario import TakedownSpec
+from forumsim.world.scenario import ArrestsSpec, TakedownSpec
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -29,9 +37,9 @@ def small(preset: str = "Growth: how fora form") -> ClassroomEcosystem:
     return ClassroomEcosystem(preset=preset, people=1000, seed=3)
 
 
-def test_page_imports_and_its_controls_build_the_model() -> None:
+def test_page_imports_and_its_default_settings_build_the_model() -> None:
     assert callable(Page)
-    eco = ClassroomEcosystem(**{name: p["value"] for name, p in MODEL_PARAMS.items()})
+    eco = Settings().build()
     assert isinstance(eco, forumsim.Ecosystem)
     assert eco.config.people == 5000
     assert [f.access.name for f in eco.fora] == [f.access for f in eco.config.fora]
@@ -46,17 +54,33 @@ def test_access_controls_set_each_forums_regime() -> None:
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_each_preset_runs_and_its_figures_are_plain_json(preset: str) -> None:
     eco = small(preset)
-    eco.run(70)
-    figures = demo_figures.shock_figures(eco)
+    without = eco.counterfactual()
+    for _ in range(70):
+        eco.step()
+        without.step()
+    figures = demo_figures.shock_figures(eco, without)
     if PRESETS[preset].shocks:
         assert figures is not None and figures.day == 60 and figures.days_since == 10
         assert [describe(i) for i in eco.interventions][0].endswith("on day 60")
     else:
         assert figures is None
     options = [demo_figures.forum_map(eco), demo_figures.activity_chart(eco),
-               demo_figures.roles_chart(eco), demo_figures.registrations_chart(eco),
-               demo_figures.tie_network(eco)[0]]
+               demo_figures.counterfactual_chart(eco, without), demo_figures.roles_chart(eco),
+               demo_figures.registrations_chart(eco), demo_figures.tie_network(eco)[0]]
     json.dumps(options)  # what the browser receives
+
+
+def test_the_counterfactual_stays_in_step_until_the_first_shock() -> None:
+    eco = small("Takedown: the largest forum is seized")
+    without = eco.counterfactual()
+    for _ in range(80):
+        eco.step()
+        without.step()
+    active = np.asarray(eco.datacollector.model_vars["active_people"])
+    other = np.asarray(without.datacollector.model_vars["active_people"])
+    assert (active[:59] == other[:59]).all()  # days 1 to 59: the same draws
+    assert (active[59:] != other[59:]).any()
+    assert demo_figures.shock_figures(eco, without).loss_so_far > 0
 
 
 def test_a_button_shock_hits_at_the_start_of_the_next_day() -> None:
@@ -67,9 +91,40 @@ def test_a_button_shock_hits_at_the_start_of_the_next_day() -> None:
     eco.step()
     assert eco.forum("Forum B").status == Status.SEIZED
     assert eco.events[-1].day == 21
-    figures = demo_figures.shock_figures(eco)
-    assert figures.label == "seizure of Forum B" and figures.days_since == 0
-    assert figures.displaced > 0
+    assert demo_figures.shock_news(eco, eco.events[-1]).startswith(
+        "Day 21: Forum B was seized; ")
+
+
+def test_the_classroom_thread_stops_on_pause_and_takes_requests_in_any_order() -> None:
+    published: list = []
+    room = Classroom(Settings(people=1000), publish=published.append)
+    try:
+        room.set_interval(0)
+        room.play()
+        _wait_until(lambda: room.snapshot.day >= 10, 30, "ten days")
+        room.shock(TakedownSpec(type="takedown", day=1, target="Forum A"))
+        room.set_ties(True)
+        before = room.eco.day
+        room.pause()
+        room.shock(ArrestsSpec(type="arrests", day=1, strategy="degree", k=5))
+        _wait_until(lambda: not room.snapshot.playing, 5, "the pause")
+        stopped = room.snapshot.day
+        time.sleep(0.3)
+        assert room.snapshot.day == stopped and room.eco.day == stopped
+        assert stopped <= before + 1  # at most the day being stepped when pause came
+        room.step()
+        room.step()
+        _wait_until(lambda: room.snapshot.day == stopped + 2, 5, "two steps")
+        assert room.snapshot.ties is not None
+        assert [s.seq for s in published] == sorted({s.seq for s in published})
+        assert any("arrested" in line for line in room.snapshot.news)
+        rows = room.csv().splitlines()
+        assert len(rows) == stopped + 3 and rows[0].endswith("active_people_without_shocks,shocks")
+        room.reset(Settings(people=1000, seed=4))
+        _wait_until(lambda: room.snapshot.day == 0, 5, "the reset")
+        assert room.eco.config.seed == 4 and room.snapshot.latest is None
+    finally:
+        room.close()
 
 
 def test_forum_map_marks_a_seized_forum_and_drops_its_edges() -> None:
@@ -84,11 +139,26 @@ def test_forum_map_marks_a_seized_forum_and_drops_its_edges() -> None:
     assert links and all("Forum A" not in (link["source"], link["target"]) for link in links)
 
 
-def test_loss_so_far_compares_with_the_week_before_the_shock() -> None:
-    active = np.array([100.0] * 10 + [40.0] * 10)
-    assert demo_figures.loss_so_far(active, 10) == pytest.approx(0.6)
-    assert demo_figures.loss_so_far(np.array([100.0] * 10 + [120.0] * 5), 10) == 0.0
-    assert demo_figures.loss_so_far(active, 0) is None  # no day before the shock
+def test_every_forum_is_in_the_activity_legend_and_keeps_its_colour() -> None:
+    eco = small()
+    eco.run(40)
+    before = {s["name"]: s["itemStyle"]["color"]
+              for s in demo_figures.activity_chart(eco)["series"]}
+    eco.schedule(TakedownSpec(type="takedown", day=1, target="Forum A"))
+    eco.run(60)
+    option = demo_figures.activity_chart(eco)
+    names = [s["name"] for s in option["series"]]
+    assert names == [f.name for f in eco.fora] and "type" not in option["legend"]  # not paged
+    after = {s["name"]: s["itemStyle"]["color"] for s in option["series"]}
+    assert all(after[name] == colour for name, colour in before.items())
+
+
+def test_loss_so_far_is_the_shortfall_below_the_counterfactual() -> None:
+    actual = np.array([100.0] * 10 + [40.0] * 10)
+    without = np.array([100.0] * 20)
+    assert demo_figures.loss_so_far(actual, without, 10) == pytest.approx(0.6)
+    assert demo_figures.loss_so_far(np.array([100.0] * 10 + [120.0] * 5), without, 10) == 0.0
+    assert demo_figures.loss_so_far(actual, np.zeros(20), 10) is None  # nobody to compare
 
 
 def test_plotted_lines_are_thinned_but_keep_the_last_day() -> None:
@@ -116,10 +186,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _day(page) -> float:
-    """The day shown in Mesa's 'Information' card ('Time: 12.0')."""
-    text = page.get_by_text(re.compile(r"^Time: ")).inner_text()
-    return float(text.split(":")[1])
+def _day(page) -> int:
+    """The day shown at the top of the sidebar ('Day 12')."""
+    return int(re.search(r"Day (\d+)", page.locator(".forumsim-day").inner_text()).group(1))
 
 
 def _wait_until(condition, timeout: float, what: str) -> None:
@@ -127,11 +196,22 @@ def _wait_until(condition, timeout: float, what: str) -> None:
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
-@pytest.mark.timeout(150)
-def test_page_plays_and_absorbs_a_seizure_in_an_offline_browser(tmp_path: Path) -> None:
+ERROR_WORDS = ("Traceback", "Too many renders", "error in step", "RuntimeError",
+               "The model stopped")
+
+
+def _assert_no_error(page) -> None:
+    body = page.locator("body").inner_text()
+    assert not [word for word in ERROR_WORDS if word in body], body[:2000]
+    assert page.locator(".v-alert").count() == 0
+
+
+@pytest.mark.timeout(420)
+def test_page_survives_play_pause_shocks_and_ties_in_any_order_in_an_offline_browser(
+        tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"needs Debian's chromium at {CHROMIUM} (.ci/run installs it)")
     playwright = pytest.importorskip("playwright.sync_api")
@@ -152,7 +232,8 @@ def test_page_plays_and_absorbs_a_seizure_in_an_offline_browser(tmp_path: Path) 
                 "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update",
                 "--disable-sync"])
-            page = browser.new_page(viewport={"width": 1600, "height": 1300})
+            page = browser.new_page(viewport={"width": 1600, "height": 1300},
+                                    accept_downloads=True)
 
             def offline(route) -> None:  # the page must need nothing from the internet
                 if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
@@ -168,30 +249,72 @@ def test_page_plays_and_absorbs_a_seizure_in_an_offline_browser(tmp_path: Path) 
             page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
             page.get_by_role("button", name="Reset", exact=True).wait_for(timeout=60_000)
             charts = page.locator(".solara-echarts canvas")
-            _wait_until(lambda: charts.count() >= 4, 30, "the charts to draw")
+            _wait_until(lambda: charts.count() >= 5, 30, "the charts to draw")
             figures = page.locator(".forumsim-figures")
             assert "No shock yet" in figures.inner_text()
+            assert _day(page) == 0
+            sidebar = page.locator(".v-navigation-drawer").inner_text()
+            for shown in ("People: 5,000", "Seed: 3", "Time per day: 50 ms (at most 20 days/s)"):
+                assert shown in sidebar, sidebar
+            assert "Use Threads" not in sidebar and "Time:" not in sidebar
             activity_before = charts.nth(1).screenshot()
+            play = page.get_by_role("button", name="▶ Play", exact=True)
+            pause = page.get_by_role("button", name="❚❚ Pause", exact=True)
+            ties = page.get_by_role("button", name=re.compile("the ties of the most connected"))
+            interval = 0.05  # the default time per day, in seconds
 
-            page.get_by_role("button", name="▶", exact=True).click()
-            _wait_until(lambda: _day(page) >= 10, 30, "ten simulated days")
-            page.get_by_role("button", name="Seize forum", exact=True).click()
-            _wait_until(lambda: "seizure of Forum A" in figures.inner_text(), 20,
-                        "the seizure to show in the live figures")
-            _wait_until(lambda: _day(page) >= 25, 30, "the days after the seizure")
+            seize = page.get_by_role("button", name="Seize forum", exact=True)
+            arrest = page.get_by_role("button", name=re.compile(r"^Arrest \d+ people$"))
+            pauses = []
+            for cycle in range(20):
+                start = _day(page)
+                play.click()
+                _wait_until(lambda start=start: _day(page) >= start + 3, 30,
+                            f"the days to advance (cycle {cycle})")
+                if cycle % 4 == 0:  # shocks and the ties toggle while playing ...
+                    (seize if seize.is_enabled() else arrest).click()
+                elif cycle % 4 == 1:
+                    arrest.click()
+                elif cycle % 4 == 2:
+                    ties.click()
+                    page.get_by_role("button", name="Outage (7 days)", exact=True).click()
+                time.sleep(0.3)
+                pause.click()
+                clicked = time.monotonic()
+                play.wait_for(timeout=10_000)  # the page shows the pause ...
+                shown, acknowledged = _day(page), time.monotonic() - clicked
+                time.sleep(interval + 0.5)
+                stopped = _day(page)
+                time.sleep(1.0)
+                # ... with the last day it stepped: nothing advances after that
+                assert _day(page) == stopped == shown, (cycle, shown, stopped)
+                pauses.append(round(acknowledged, 2))
+                if cycle % 4 == 3:  # ... and while paused, before playing again
+                    (seize if seize.is_enabled() else arrest).click()
+                    ties.click()
+                _assert_no_error(page)
+            print("seconds from each pause click to the page showing it:", pauses)
+
+            _wait_until(lambda: "was seized" in figures.inner_text(), 20,
+                        "the seizures to show in the live figures")
             text = figures.inner_text()
             assert re.search(r"Loss so far\s+\d+%", text), text
-            assert re.search(r"Displaced who found a new forum\s+\d+% of \d", text), text
-            assert int(re.search(r"Days since the shock\s+(\d+)", text).group(1)) >= 5, text
+            assert re.search(r"Day \d+: \d+ people were arrested", text), text
+            assert re.search(r"Day \d+: .+ went down for 7 days", text), text
             assert charts.nth(1).screenshot() != activity_before
-            body = page.locator("body").inner_text()
-            assert "Traceback" not in body and "error in step" not in body
-            assert page.locator(".v-alert.error, .v-alert--type-error").count() == 0
             page.screenshot(path=tmp_path / "demo.png", full_page=True)
-            # Mesa's Reset rebuilds the ecosystem from the sidebar's controls.
+
+            with page.expect_download() as download:
+                page.get_by_text("Download the run so far (CSV)").click()
+            rows = Path(download.value.path()).read_text().splitlines()
+            assert rows[0].startswith("day,active_people,")
+            assert rows[0].endswith("active_people_without_shocks,shocks")
+            assert len(rows) == _day(page) + 1 and "was seized" in "".join(rows)
+
             page.get_by_role("button", name="Reset", exact=True).click()
             _wait_until(lambda: _day(page) == 0 and "No shock yet" in figures.inner_text(),
                         20, "a fresh ecosystem after Reset")
+            _assert_no_error(page)
             browser.close()
         assert not blocked, f"the page fetched from the internet: {blocked}"
         assert not failed, f"requests failed: {failed}"

@@ -152,3 +152,60 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_before_it_starts(tmp_path, m
     assert "a run of 20,000,000 people and 3 fora needs about" in message
     assert "this machine has 2.0 GB available" in message and "at most about" in message
     assert not out.exists()
+
+
+# --- what the commands print --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command, shown", [
+    (["run", "--help"], "results/<scenario name>"),
+    (["sweep", "--help"], "the number of CPUs"),
+    (["validate", "--help"], "write nothing"),
+])
+def test_help_shows_every_default(command, shown, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option, so phrases stay whole
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0 and shown in result.output
+    assert " . " not in result.output and "DOMAIN" not in result.output
+
+
+def test_run_prints_each_figure_with_its_unit(tmp_path):
+    result = runner.invoke(app, [*SMALL, "--out", str(tmp_path / "r"), "--no-figures"],
+                           terminal_width=200)
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "active_people_mean_last30" in line)
+    assert "people per day" in line
+    assert "share" in next(line for line in result.output.splitlines() if "share_lurkers" in line)
+
+
+def test_describe_shows_what_each_variant_of_a_sweep_is():
+    result = runner.invoke(app, ["describe", "experiments/policy_mix.yaml"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert "#     seize: [{type: takedown, day: 365" in result.output
+    assert "#     decapitate: [{type: arrests" in result.output
+
+
+def test_validate_prints_the_table_and_writes_only_where_told(tmp_path, monkeypatch):
+    from forumsim.analysis import validate
+
+    rows = [{"key": "p", "pattern": "members who post", "source": "van der Bruggen et al. 2022",
+             "target": "about 3.4%", "test": "mean from 2.0% to 6.0%", "unit": "share",
+             "mean": 0.038, "low": 0.035, "high": 0.04, "n": 3, "passed": True}]
+    monkeypatch.setattr(validate, "timed_validate", lambda **kwargs: (rows, 1.0))
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["validate", "--quick"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    cells = result.output.replace("│", " ").split()  # table cells wrap over lines
+    assert "3.8%" in cells and "members" in cells and "pass" in cells
+    assert list(tmp_path.iterdir()) == []  # no docs/ created where it runs
+    result = runner.invoke(app, ["validate", "--quick", "--write", "out/v.md"])
+    written = (tmp_path / "out" / "v.md").read_text()
+    assert result.exit_code == 0 and "| mean from 2.0% to 6.0% | 3.8% (3.5% to 4.0%) |" in written
+
+
+def test_a_sweep_ends_with_the_report_command_to_run_next(tmp_path):
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["sweep", "tests/data/tiny_sweep.yaml", "--out", str(out),
+                                 "--executor", "inline", "--quiet"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith(f"forumsim report {out}")

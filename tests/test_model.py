@@ -130,3 +130,10 @@ def test_mesa_agents_are_made_when_read_not_while_stepping(small_scenario):
     # Agents made earlier stay the same objects; newcomers are added on the next read.
     assert all(eco.persons[i] is agent for i, agent in first.items())
     assert len(eco.agents) == int(eco.people.registered().sum()) > registered
+
+
+def test_role_counts_are_labelled_by_role(busy_run):
+    counts = busy_run.role_counts
+    assert counts["vips"] == counts[Rank.VIP] and counts["lurkers"] == counts[Rank.LURKER]
+    assert list(counts.as_dict()) == ["lurkers", "members", "vips", "moderators", "admins"]
+    assert f"vips={counts[Rank.VIP]}" in repr(counts)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -149,3 +150,48 @@ def test_report_of_a_folder_that_is_not_a_finished_sweep_exits_2(tmp_path, setup
     assert result.exit_code == 2 and words in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "report.md").exists()
+
+
+# --- the figures of one run (forumsim run) -------------------------------------------------
+
+
+def _forums() -> pd.DataFrame:
+    """Three fora over ten days: A seized on day 6, B down on days 3-4, C founded on day 5."""
+    rows = []
+    for day in range(1, 11):
+        rows.append((day, "Forum A", "open", "online" if day < 6 else "seized",
+                     100 if day < 6 else 0))
+        rows.append((day, "Forum B", "restricted", "down" if day in (3, 4) else "online",
+                     0 if day in (3, 4) else 50))
+        if day >= 5:
+            rows.append((day, "Forum A (2)", "closed", "online", 20))
+    return pd.DataFrame(rows, columns=["day", "forum", "access", "status", "active_members"])
+
+
+def test_each_forum_keeps_one_colour_in_order_of_first_appearance():
+    from forumsim.analysis.report import forum_colours
+
+    forums = _forums()
+    colours = forum_colours(forums)
+    assert list(colours) == ["Forum A", "Forum B", "Forum A (2)"]
+    assert len(set(colours.values())) == 3
+
+
+def test_forum_histories_give_the_status_at_the_end_and_what_happened():
+    from forumsim.analysis.report import forum_histories
+
+    a, b, c = forum_histories(_forums())
+    assert a.label() == "Forum A (open, seized on day 6)" and a.founded is None
+    assert a.days[a.alive()].max() == 6  # its rows go on, but it is drawn until day 6
+    assert b.outages == [(3, 4)] and b.label() == "Forum B (restricted, online)"
+    assert c.founded == 5 and c.ended is None
+
+
+def test_the_smoothed_line_restarts_at_a_break_so_a_seizure_stays_a_step():
+    from forumsim.analysis.report import smoothed_between
+
+    days = np.arange(1, 21)
+    values = np.r_[np.full(10, 100.0), np.zeros(10)]
+    step = smoothed_between(days, values, [11])
+    assert step[9] == 100 and step[10] == 0  # not a week-long slide
+    assert smoothed_between(days, values, [])[10] > 50  # what a plain trailing mean does

@@ -274,7 +274,8 @@ def test_describe_a_sweep_shows_its_plan_and_base(tmp_path):
     result = cli.invoke(app, ["describe", str(TINY)])
     assert result.exit_code == 0, result.output
     assert "4 points x 2 replicates = 8 runs" in result.output
-    assert "interventions: 2 values: none, takedown" in result.output
+    assert "interventions: 2 variants:" in result.output
+    assert "#     takedown: [{type: takedown, day: 30, target: largest}]" in result.output
     assert "people: 400" in result.output and "days: 60" in result.output
 
 

@@ -37,14 +37,41 @@ def test_baseline_values_cover_the_participation_patterns():
 
 
 def test_a_failing_pattern_is_reported_as_failing(tmp_path):
-    rows = [{"pattern": "p", "source": "s", "target": "> 1", "mean": 0.5, "low": 0.4,
-             "high": 0.6, "n": 3, "passed": False},
-            {"pattern": "q", "source": "s", "target": "> 0", "mean": math.nan,
-             "low": math.nan, "high": math.nan, "n": 0, "passed": False}]
+    rows = [{"pattern": "p", "source": "s", "target": "> 1", "test": "mean > 1",
+             "unit": "ratio", "mean": 0.5, "low": 0.4, "high": 0.6, "n": 3, "passed": False},
+            {"pattern": "q", "source": "s", "target": "> 0", "test": "mean > 0",
+             "unit": "number", "mean": math.nan, "low": math.nan, "high": math.nan, "n": 0,
+             "passed": False}]
     path = v.write_report(rows, tmp_path / "validation.md", 3, 1.0, "forumsim validate")
     text = path.read_text()
     assert text.count("**FAIL**") == 2 and "n/a" in text
-    assert "`forumsim validate`" in text
+    assert "`forumsim validate`" in text and "| mean > 1 |" in text
+
+
+def test_values_are_shown_in_the_unit_of_their_target():
+    assert v.shown(0.0381, "share") == "3.8%"
+    assert v.shown(9381.7, "count") == "9,382"
+    assert v.shown(0.0322, "points") == "+3.2 pp"
+    assert v.shown(1.626, "ratio") == "1.63"
+
+
+def test_quick_mode_tests_the_mean_where_the_full_mode_tests_the_interval():
+    surge = next(p for p in v.PATTERNS if p.key == "registration_surge")
+    # three replicates that all clear 1.5, with a t-interval too wide to clear it
+    mean, low, high = 2.5, 1.2, 3.8
+    assert not surge.test.passes(mean, low, high, quick=False)
+    assert surge.test.passes(mean, low, high, quick=True)
+    assert surge.test.describe("ratio", quick=False) == "lower end of the 95% CI > 1.5"
+    assert surge.test.describe("ratio", quick=True) == "mean > 1.5"
+    posting = next(p for p in v.PATTERNS if p.key == "share_posting")
+    assert posting.test.describe("share", quick=False) == "mean from 2.0% to 6.0%"
+    assert not posting.test.passes(0.07, 0.06, 0.08, quick=True)
+
+
+def test_every_pattern_cites_the_literature_and_states_a_unit():
+    for pattern in v.PATTERNS:
+        assert pattern.unit in v.UNITS
+        assert "DOMAIN" not in pattern.source and "seed chapter" not in pattern.source
 
 
 # Documented in docs/validation.md and docs/calibration.md: fora founded during a run

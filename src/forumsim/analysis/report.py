@@ -1,17 +1,39 @@
-"""Figures of a run (matplotlib): activity per forum, role composition, participation."""
+"""Figures of a run (matplotlib): activity per forum, role composition, participation, and
+with shocks the run against its counterfactual, the fora around the shocks and where the
+displaced went.
+
+Every forum with data appears in every figure that shows fora, in the same colour in all
+of them (`forum_colours`), labelled with its status at the end. Daily values are drawn
+faintly with a 7-day mean over them; the mean starts afresh at every shock and at every
+change of a forum's status, so a seizure shows as the step it is rather than a week-long
+slide. Outages, closures, seizures and foundings are marked where they happen.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
-from forumsim.experiment.runner import RunResult  # noqa: E402
+from forumsim.experiment.runner import SMOOTHING_DAYS, RunResult  # noqa: E402
 from forumsim.measures.metrics import lorenz_curve, top_share  # noqa: E402
 from forumsim.world.model import ROLE_NAMES  # noqa: E402
+
+# tab20's strong colours first, then its light ones: neighbours in the list differ most.
+_TAB20 = plt.get_cmap("tab20").colors
+PALETTE = [*_TAB20[0::2], *_TAB20[1::2], *plt.get_cmap("Dark2").colors]
+SHOCK_NAMES = {"takedown": "seizure", "arrests": "arrests", "outage": "outage",
+               "infiltration": "infiltration", "bot_wave": "bot wave"}
+MARKS = {"seized": ("X", "seized"), "closed": ("s", "closed (no staff left)"),
+         "founded": ("^", "founded during the run")}
 
 
 def run_figures(result: RunResult, folder: Path) -> list[Path]:
@@ -28,29 +50,165 @@ def run_figures(result: RunResult, folder: Path) -> list[Path]:
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
+# --- what happened to each forum -----------------------------------------------------------
+
+
+def forum_colours(forums: pd.DataFrame) -> dict[str, tuple]:
+    """One colour per forum, in order of first appearance: the same in every figure."""
+    names = forums.sort_values("day", kind="stable")["forum"].drop_duplicates()
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+
+@dataclass(frozen=True)
+class ForumHistory:
+    """One forum's days, daily active members and what happened to it."""
+
+    name: str
+    days: np.ndarray
+    active: np.ndarray
+    status: np.ndarray
+    access_at_end: str
+    status_at_end: str
+    ended: int | None  # day it was seized or closed
+    founded: int | None  # first day, for a forum founded during the run
+    outages: list[tuple[int, int]]  # (first day down, last day down)
+
+    def label(self) -> str:
+        """The legend entry: name, access and status at the end."""
+        state = self.status_at_end if self.ended is None else \
+            f"{self.status_at_end} on day {self.ended}"
+        return f"{self.name} ({self.access_at_end}, {state})"
+
+    def alive(self) -> np.ndarray:
+        """Which of its days it existed: up to the day it was seized or closed (its rows
+        go on to the end of the run, with nobody active)."""
+        return self.days <= (self.ended if self.ended is not None else self.days[-1])
+
+    def breaks(self) -> list[int]:
+        """Days its activity may jump: status changes (outages, the end)."""
+        return [d for start, end in self.outages for d in (start, end + 1)] + (
+            [self.ended] if self.ended is not None else [])
+
+
+def forum_histories(forums: pd.DataFrame) -> list[ForumHistory]:
+    """Every forum of the run, in order of first appearance."""
+    first_day = int(forums["day"].min())
+    histories = []
+    for name in forum_colours(forums):
+        rows = forums[forums["forum"] == name].sort_values("day")
+        days, status = rows["day"].to_numpy(), rows["status"].to_numpy()
+        down = status == "down"
+        starts = np.flatnonzero(down & ~np.r_[False, down[:-1]])
+        ends = np.flatnonzero(down & ~np.r_[down[1:], False])
+        gone = np.flatnonzero(np.isin(status, ("seized", "closed")))
+        histories.append(ForumHistory(
+            name=name, days=days, active=rows["active_members"].to_numpy(dtype=float),
+            status=status, access_at_end=str(rows["access"].iloc[-1]),
+            status_at_end=str(status[-1]), ended=int(days[gone[0]]) if len(gone) else None,
+            founded=int(days[0]) if days[0] > first_day else None,
+            outages=[(int(days[a]), int(days[b])) for a, b in zip(starts, ends, strict=True)]))
+    return histories
+
+
+def smoothed_between(days: np.ndarray, values: np.ndarray, breaks: list[int],
+                     window: int = SMOOTHING_DAYS) -> np.ndarray:
+    """Trailing `window`-day mean that starts afresh on each day in `breaks`, so a jump
+    on such a day stays a jump."""
+    values = np.asarray(values, dtype=float)
+    out = np.empty(len(values))
+    edges = sorted({0, len(values), *np.searchsorted(days, breaks).tolist()})
+    for start, end in zip(edges[:-1], edges[1:], strict=True):
+        part = pd.Series(values[start:end])
+        out[start:end] = part.rolling(window, min_periods=1).mean().to_numpy()
+    return out
+
+
+def _shock_days(result: RunResult) -> list[int]:
+    return sorted({r["day"] for r in result.metrics.get("interventions", [])})
+
+
+def _draw_forum(ax: plt.Axes, history: ForumHistory, colour: tuple, shocks: list[int],
+                days: slice | None = None) -> None:
+    """Daily values faint, the 7-day mean over them, and the forum's marks."""
+    keep = history.alive() if days is None else (
+        history.alive() & (history.days >= days.start) & (history.days <= days.stop))
+    if not keep.any():
+        return
+    x, daily = history.days[keep], history.active[keep]
+    smooth = smoothed_between(x, daily, [*shocks, *history.breaks()])
+    ax.plot(x, daily, lw=0.6, alpha=0.3, color=colour)
+    ax.plot(x, smooth, lw=1.5, color=colour, label=history.label())
+    at = dict(zip(x.tolist(), smooth.tolist(), strict=True))
+    if history.ended is not None and history.ended in at:
+        kind = "seized" if history.status_at_end == "seized" else "closed"
+        before = at.get(history.ended - 1, at[history.ended])
+        ax.plot(history.ended, before, MARKS[kind][0], ms=9, color=colour, mec="black",
+                mew=0.8, zorder=5)
+    if history.founded is not None and history.founded in at:
+        ax.plot(history.founded, at[history.founded], MARKS["founded"][0], ms=8,
+                color=colour, mec="black", mew=0.8, zorder=5)
+    for start, end in history.outages:  # a strip along the bottom while it is down
+        if days is None or (end >= days.start and start <= days.stop):
+            ax.axvspan(start - 0.5, end + 0.5, ymin=0, ymax=0.035, color=colour, lw=0)
+
+
+def _mark_legend(ax: plt.Axes, outages: bool, loc: str = "upper left") -> None:
+    handles = [Line2D([], [], marker=marker, ls="", color="0.6", mec="black", label=label)
+               for marker, label in MARKS.values()]
+    if outages:
+        handles.append(Patch(color="0.6", label="strip at the bottom: forum down (outage)"))
+    handles.append(Line2D([], [], color="0.4", lw=0.6, alpha=0.5, label="daily value"))
+    handles.append(Line2D([], [], color="0.4", lw=1.5, label=f"{SMOOTHING_DAYS}-day mean "
+                          "(restarted at shocks and status changes)"))
+    # Added as an artist: the forum legend drawn next replaces the axes' own legend.
+    ax.add_artist(ax.legend(handles=handles, fontsize=7, loc=loc, framealpha=0.85))
+
+
+def _forum_legend(ax: plt.Axes, n: int) -> None:
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
+              ncol=1 if n <= 22 else 2, title="forum (access, status at the end)",
+              title_fontsize=7)
+
+
+def _shock_lines(ax: plt.Axes, result: RunResult) -> None:
+    """Dotted lines at the shocks and at successor foundings, labelled at the top."""
+    marks = [(r["day"], f"{SHOCK_NAMES.get(r['type'], r['type'])}\n{r['target'] or ''}",
+              "crimson") for r in result.metrics.get("interventions", [])]
+    firsts = result.forums.groupby("forum")["day"].min()
+    marks += [(int(firsts[name]), f"successor\n{name} opens", "seagreen")
+              for event in result.events for name in event.successors if name in firsts]
+    for i, (day, text, colour) in enumerate(sorted(marks)):
+        ax.axvline(day, color=colour, ls=":", lw=1.2)
+        ax.annotate(text, (day, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(3, -4 - 22 * (i % 3)), textcoords="offset points", va="top",
+                    fontsize=7, color=colour,
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
+
+
+# --- the figures ---------------------------------------------------------------------------
+
+
 def activity_per_forum(result: RunResult, path: Path) -> Path:
-    """Active members per forum and day (7-day mean), largest fora labelled."""
-    forums = result.forums
-    totals = forums.groupby("forum")["active_members"].sum().sort_values(ascending=False)
-    fig, ax = plt.subplots(figsize=(9, 4.8))
-    for rank, name in enumerate(totals.index):
-        series = forums[forums["forum"] == name].set_index("day")["active_members"]
-        smooth = series.rolling(7, min_periods=1).mean()
-        if rank < 8:
-            access = forums.loc[forums["forum"] == name, "access"].iloc[-1]
-            ax.plot(smooth.index, smooth.values, lw=1.4, label=f"{name} ({access})")
-        else:
-            ax.plot(smooth.index, smooth.values, lw=0.8, color="0.7")
-    ax.set(title=f"Activity per forum — scenario '{result.scenario.name}'",
-           xlabel="day", ylabel="active members per day (7-day mean)")
-    ax.legend(fontsize=8, ncol=2, title="forum (access at end)", title_fontsize=8)
+    """Active members of every forum per day, daily and 7-day mean, with seizures,
+    closures, foundings and outages marked."""
+    histories = forum_histories(result.forums)
+    colours = forum_colours(result.forums)
+    shocks = _shock_days(result)
+    fig, ax = plt.subplots(figsize=(11, 5.2))
+    for history in histories:
+        _draw_forum(ax, history, colours[history.name], shocks)
+    _shock_lines(ax, result)
+    ax.set(title=f"Activity of each of the {len(histories)} fora — scenario "
+                 f"'{result.scenario.name}'", xlabel="day", ylabel="active members per day")
+    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
+    _mark_legend(ax, any(h.outages for h in histories), loc="upper right")
+    _forum_legend(ax, len(histories))
     return _save(fig, path)
 
 
@@ -71,6 +229,8 @@ def role_composition(result: RunResult, path: Path) -> Path:
     ax_top.legend(fontsize=8)
     for ax in (ax_all, ax_top):
         ax.grid(alpha=0.3)
+        _shock_lines(ax, result)
+    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -93,66 +253,86 @@ def participation_lorenz(result: RunResult, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _shock_lines(ax: plt.Axes, records: list[dict]) -> None:
-    for i, record in enumerate(records):
-        ax.axvline(record["day"], color="crimson", ls=":", lw=1.2)
-        ax.annotate(f"{record['type']}\n{record['target'] or ''}", (record["day"], 1.0),
-                    xycoords=("data", "axes fraction"), xytext=(3, -4 - 22 * (i % 3)),
-                    textcoords="offset points", va="top", fontsize=8, color="crimson")
-
-
 def activity_vs_counterfactual(result: RunResult, path: Path) -> Path:
-    """Active people with the interventions and without them (same seed), 7-day means."""
-    records = result.metrics["interventions"]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for frame, label, style in ((result.counterfactual, "without interventions", "--"),
-                                (result.ecosystem, "with interventions", "-")):
-        smooth = frame["active_people"].rolling(7, min_periods=1).mean()
-        ax.plot(frame["day"], smooth, ls=style, lw=1.6, label=label)
-    _shock_lines(ax, records)
-    ax.set(title="Ecosystem activity against the counterfactual",
-           xlabel="day", ylabel="active people per day (7-day mean)")
+    """Active people with the interventions and without them (same seed): daily values
+    and 7-day means restarted at each shock."""
+    shocks = _shock_days(result)
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for frame, label, style, colour in (
+            (result.counterfactual, "without the interventions", "--", "0.35"),
+            (result.ecosystem, "with the interventions", "-", "C3")):
+        days = frame["day"].to_numpy()
+        daily = frame["active_people"].to_numpy(dtype=float)
+        ax.plot(days, daily, lw=0.6, alpha=0.3, color=colour)
+        ax.plot(days, smoothed_between(days, daily, shocks), ls=style, lw=1.6, color=colour,
+                label=f"{label} ({SMOOTHING_DAYS}-day mean; daily values faint)")
+    _shock_lines(ax, result)
+    ax.set(title="Ecosystem activity against the counterfactual (same scenario and seed, "
+                 "no interventions)", xlabel="day", ylabel="active people per day")
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
 
+BEFORE_DAYS, AFTER_DAYS = 60, 180
+
+
 def members_around_shocks(result: RunResult, path: Path) -> Path:
-    """Active members per forum from 60 days before the first shock to 180 after."""
-    records = result.metrics["interventions"]
-    first = min(r["day"] for r in records)
-    forums = result.forums
-    window = forums[(forums["day"] >= first - 60) & (forums["day"] <= first + 180)]
-    totals = window.groupby("forum")["active_members"].sum().sort_values(ascending=False)
-    fig, ax = plt.subplots(figsize=(9, 4.8))
-    for name in totals.index[:8]:
-        series = window[window["forum"] == name].set_index("day")["active_members"]
-        ax.plot(series.index, series.rolling(7, min_periods=1).mean(), lw=1.4, label=name)
-    _shock_lines(ax, records)
-    ax.set(title="Members per forum around the shocks",
-           xlabel="day", ylabel="active members per day (7-day mean)")
-    ax.legend(fontsize=8, ncol=2)
+    """Active members of every forum that existed from 60 days before the first shock to
+    180 days after, with seizures, closures, foundings and outages marked."""
+    first = min(_shock_days(result))
+    span = slice(first - BEFORE_DAYS, first + AFTER_DAYS)
+    colours = forum_colours(result.forums)
+    shocks = _shock_days(result)
+    histories = [h for h in forum_histories(result.forums)
+                 if (h.alive() & (h.days >= span.start) & (h.days <= span.stop)).any()]
+    fig, ax = plt.subplots(figsize=(11, 5.2))
+    for history in histories:
+        _draw_forum(ax, history, colours[history.name], shocks, span)
+    _shock_lines(ax, result)
+    ax.set_xlim(max(span.start, int(result.forums["day"].min())),
+                min(span.stop, int(result.forums["day"].max())))
+    ax.set(title=f"Active members of each forum from {BEFORE_DAYS} days before the first "
+                 f"shock to {AFTER_DAYS} days after", xlabel="day",
+           ylabel="active members per day")
+    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
+    _mark_legend(ax, any(h.outages for h in histories), loc="upper right")
+    _forum_legend(ax, len(histories))
     return _save(fig, path)
 
 
 def displaced_destinations(result: RunResult, path: Path) -> Path:
-    """Where the displaced were active within the rehoming window, per intervention."""
+    """For each intervention that displaced people: how many were active on each other
+    forum within the rehoming window (successors marked), and how many on none."""
+    window = result.scenario.behaviour.rehoming_window_days
     records = [r for r in result.metrics["interventions"] if r["displaced"]]
-    fig, axes = plt.subplots(1, max(len(records), 1), figsize=(5 * max(len(records), 1), 4.2),
-                             squeeze=False)
+    successors = {name for event in result.events for name in event.successors}
+    colours = forum_colours(result.forums)
+    panels = max(len(records), 1)
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.6), squeeze=False)
     for ax, record in zip(axes[0], records, strict=False):
-        names = list(record["destinations"])[:10][::-1]
+        names = list(record["destinations"])[:12]
         counts = [record["destinations"][n] for n in names]
-        ax.barh(names, counts, color="C2")
         stayed = record["displaced"] - sum(record["destinations"].values())
-        ax.set(title=f"{record['type']} of {record['target']} (day {record['day']})",
-               xlabel="displaced people active there within the window")
-        ax.text(0.98, 0.02, f"displaced: {record['displaced']:,}\nnot rehomed: {stayed:,}",
-                transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
+        labels = [f"{n} (successor)" if n in successors else n for n in names]
+        bars = ax.barh([*labels, "active on no other forum"][::-1], [*counts, stayed][::-1],
+                       color=[*(colours.get(n, "C2") for n in names), "0.75"][::-1])
+        for bar, name in zip(bars[::-1], names, strict=False):
+            if name in successors:
+                bar.set_hatch("//")
+                bar.set_edgecolor("black")
+        ax.bar_label(bars, labels=[f"{v:,}" for v in [*counts, stayed][::-1]], fontsize=7,
+                     padding=2)
+        shock = SHOCK_NAMES.get(record["type"], record["type"])
+        ax.set(title=f"{shock} of {record['target']} on day {record['day']}: "
+                     f"{record['displaced']:,} displaced",
+               xlabel=f"displaced people active there within {window} days of the shock")
+        ax.title.set_fontsize(10)
+        ax.margins(x=0.12)
     if not records:
         axes[0][0].text(0.5, 0.5, "no one was displaced", ha="center", va="center")
         axes[0][0].set_axis_off()
-    fig.suptitle("Where the displaced went")
+    fig.tight_layout()
     return _save(fig, path)

@@ -1,28 +1,36 @@
 """The teaching page: watch a forum ecosystem form and absorb a takedown, in the browser.
 
-Mesa's SolaraViz around the same `Ecosystem` and interventions as the command line:
-the sidebar builds a model from a preset and a few controls (press Reset to apply them)
-and plays it day by day; the page shows the fora, live plots, the figures of the latest
-shock and buttons that seize a forum, arrest people or start an outage. `forumsim demo`
-calls `serve`.
+The page runs the same `Ecosystem` and interventions as the command line. Each browser tab
+gets a `Classroom`: the ecosystem with the shocks, the same ecosystem without them (the
+counterfactual, stepped alongside with the same random numbers) and the one thread that
+steps both. Buttons only leave requests for that thread; after each day it builds an
+immutable `Snapshot` of everything the page shows, and the page renders from snapshots
+alone, so no drawing ever sees half a day and pressing anything in any order is safe.
+`forumsim demo` calls `serve`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
+import logging
 import os
 import socket
 import sys
 import threading
+import time
 import warnings
 import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from typing import ClassVar
 
+import reacton.core
 import solara
-from mesa.visualization import SolaraViz
-from mesa.visualization.utils import update_counter
+from solara.components.echarts import EchartsWidget
 
 from forumsim.ui import demo_figures
 from forumsim.ui.origin import SameOrigin, exposure_warning
@@ -35,6 +43,8 @@ from forumsim.world.scenario import (
     TakedownSpec,
     embedded_scenario,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,28 +109,27 @@ class ClassroomEcosystem(Ecosystem):
         for forum, access in zip(fora, regimes, strict=False):
             forum["access"] = access
         scenario = base.overridden(name="demo", description=preset, people=int(people),
-                                   seed=int(seed), fora=fora,
+                                   seed=int(seed), fora=fora, days=HORIZON_DAYS,
                                    interventions=list(PRESETS[preset].shocks))
         super().__init__(scenario)
         self.preset = preset
-        # Steps run in the play thread; buttons and drawing must not see half a day.
-        self.lock = threading.RLock()
         ClassroomEcosystem.live.add(self)
 
-    def step(self) -> None:
-        """One day (see `Ecosystem.step`), never while a shock is being scheduled."""
-        with self.lock:
-            super().step()
+    def counterfactual(self) -> Ecosystem:
+        """The same ecosystem (scenario and seed) without any shock, built at day 0: its
+        named random streams stay in step with this one's until a shock changes the
+        draws, so the gap between the two is the shocks' effect."""
+        return Ecosystem(self.config.without_interventions())
 
     def schedule(self, spec: TakedownSpec | ArrestsSpec | OutageSpec) -> int:
         """Apply `spec` at the start of the next day (phase 1, like scheduled shocks);
         returns that day."""
-        with self.lock:
-            day = self.day + 1
-            spec = spec.model_copy(update={"day": day})
-            super().schedule(spec)
-            return day
+        day = self.day + 1
+        super().schedule(spec.model_copy(update={"day": day}))
+        return day
 
+
+HORIZON_DAYS = 3650  # the page plays up to ten years; the presets' shocks come on day 60
 
 TARGETS = {"largest": "the largest forum", "most_central": "the most central forum",
            "random": "a random forum"}
@@ -141,48 +150,270 @@ def describe(intervention: Intervention) -> str:
     return f"arrest of {who}{f' of {spec.forum}' if spec.forum else ''} on day {spec.day}"
 
 
-# --- the page's parts -------------------------------------------------------------------
-# Solara components are named in PascalCase, like the elements they build (hence N802).
+# --- one tab's run: the stepping thread and its snapshots ---------------------------------
 
-CHART_STYLE = {"style": "height: 360px; width: 100%;"}
+ACCESS_KEYS = ("access_a", "access_b", "access_c", "access_d", "access_e")
+_DEFAULT_FORA = embedded_scenario().fora
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the sidebar builds an ecosystem from (applied by Reset)."""
+
+    preset: str = DEFAULT_PRESET
+    people: int = 5000
+    seed: int = DEFAULT_SEED
+    access: tuple[str, ...] = tuple(spec.access for spec in _DEFAULT_FORA)
+
+    def build(self) -> ClassroomEcosystem:
+        """The ecosystem these settings describe, at day 0."""
+        return ClassroomEcosystem(preset=self.preset, people=self.people, seed=self.seed,
+                                  **dict(zip(ACCESS_KEYS, self.access, strict=False)))
+
+
+class Figure:
+    """An ECharts option as one opaque value. Solara's renderer walks every list and
+    dict an element is given, looking for elements inside; for a day's thousands of plot
+    points that walk costs more than the day itself, so `Chart` gets the option wrapped
+    and hands it to the browser widget directly."""
+
+    __slots__ = ("option",)
+
+    def __init__(self, option: dict) -> None:
+        self.option = option
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the page shows, taken between two days; never changed afterwards."""
+
+    seq: int
+    day: int
+    playing: bool
+    ended: bool
+    preset: str
+    charts: dict[str, Figure]  # chart name -> its ECharts option
+    ties: Figure | None  # the tie network, only while it is shown
+    latest: demo_figures.ShockFigures | None
+    news: tuple[str, ...]  # what the shocks did, latest first, dated and in the past tense
+    coming: tuple[str, ...]  # shocks scheduled and not yet applied
+    fora: tuple[str, ...]  # fora not gone, largest first
+    window: int  # rehoming window of the live figures, in days
+    error: str | None = None
+
+
+DEFAULT_INTERVAL_MS = 50
+# While playing, the figures are rebuilt at most this often (the day and the live figures
+# every day): redrawing five charts costs the browser more than a day costs the model.
+CHART_FPS = 6
+
+
+class Classroom:
+    """One tab's run: the ecosystem with the shocks, the same ecosystem without them,
+    and the one thread that steps both. Every method may be called from any thread at
+    any time: it only leaves a request, which the stepping thread carries out between
+    two days; after each, that thread publishes a fresh `Snapshot`."""
+
+    def __init__(self, settings: Settings | None = None,
+                 publish: Callable[[Snapshot], None] | None = None) -> None:
+        self.lock = threading.Condition()  # guards everything below; the thread waits on it
+        self.publish = publish or (lambda snapshot: None)
+        self.interval_ms = DEFAULT_INTERVAL_MS
+        self.playing = False
+        self.show_ties = False
+        self._requests: deque[Callable[[], None]] = deque()
+        self._closed = False
+        self._seq = 0
+        self._layout: dict = {}
+        self._error: str | None = None
+        self._build(settings or Settings())
+        self.snapshot = self._take_snapshot()
+        self._thread = threading.Thread(target=self._work, name="forumsim-classroom",
+                                        daemon=True)
+        self._thread.start()
+
+    # --- requests (any thread) ---
+    def play(self) -> None:
+        """Step day after day, each taking at least the play interval."""
+        self._request(lambda: setattr(self, "playing", not self._ended()))
+
+    def pause(self) -> None:
+        """Stop after the day being stepped, if any."""
+        with self.lock:
+            self.playing = False  # at once, so the thread starts no other day
+        self._request(lambda: None)  # publish a snapshot that shows the pause
+
+    def step(self) -> None:
+        """One day (while paused)."""
+        self._request(lambda: None if self.playing or self._ended() else self._advance())
+
+    def reset(self, settings: Settings) -> None:
+        """Pause and build a fresh ecosystem (and its counterfactual) from `settings`."""
+        with self.lock:
+            self.playing = False
+        self._request(lambda: self._build(settings))
+
+    def shock(self, spec: TakedownSpec | ArrestsSpec | OutageSpec) -> None:
+        """Schedule `spec` for the start of the next day (the ecosystem with shocks only)."""
+        self._request(lambda: self.eco.schedule(spec))
+
+    def set_interval(self, ms: int) -> None:
+        """The time each day takes at least while playing, in milliseconds (the stepping,
+        the figures and the drawing count towards it)."""
+        with self.lock:
+            self.interval_ms = max(0, int(ms))
+            self.lock.notify_all()
+
+    def set_ties(self, show: bool) -> None:
+        """Draw the tie network (built only while shown: it costs more than the rest)."""
+        def toggle() -> None:
+            self.show_ties = show
+        self._request(toggle)
+
+    def close(self) -> None:
+        """Stop the thread (the tab is gone)."""
+        with self.lock:
+            self._closed, self.playing = True, False
+            self.lock.notify_all()
+
+    def csv(self) -> str:
+        """The run so far, one row per day: the ecosystem's daily table, active people in
+        the same ecosystem without the shocks, and the shocks that hit that day."""
+        with self.lock:
+            data = self.eco.datacollector.model_vars
+            without = self.without.datacollector.model_vars["active_people"]
+            news: dict[int, list[str]] = {}
+            for event in self.eco.events:
+                news.setdefault(event.day, []).append(
+                    demo_figures.shock_news(self.eco, event).split(": ", 1)[1])
+            text = io.StringIO()
+            writer = csv.writer(text, lineterminator="\n")
+            columns = list(data)
+            writer.writerow([*columns, "active_people_without_shocks", "shocks"])
+            for i, day in enumerate(data["day"]):
+                writer.writerow([*(data[c][i] for c in columns), without[i],
+                                 " ".join(news.get(day, []))])
+            return text.getvalue()
+
+    # --- the stepping thread ---
+    def _request(self, action: Callable[[], None]) -> None:
+        with self.lock:
+            self._requests.append(action)
+            self.lock.notify_all()
+
+    def _ended(self) -> bool:
+        return self.eco.day >= self.eco.config.days or self._error is not None
+
+    def _build(self, settings: Settings) -> None:
+        self.settings = settings
+        self.eco = settings.build()
+        self.without = self.eco.counterfactual()
+        self._layout, self._error, self.playing = {}, None, False
+        self._charts_at: tuple | None = None  # when the figures were last built, and them
+
+    def _advance(self) -> None:
+        try:
+            self.eco.step()
+            self.without.step()
+        except Exception as error:  # a bug: say so on the page instead of dying silently
+            log.exception("the teaching page's model failed")
+            self._error, self.playing = f"{type(error).__name__}: {error}", False
+        if self._ended():
+            self.playing = False
+
+    def _work(self) -> None:
+        while True:
+            with self.lock:
+                self.lock.wait_for(lambda: self._closed or self._requests
+                                   or (self.playing and self.eco.running))
+                started = time.perf_counter()
+                if self._closed:
+                    return
+                if self._requests:
+                    self._requests.popleft()()
+                else:
+                    self._advance()
+                snapshot = self.snapshot = self._take_snapshot()
+            try:
+                self.publish(snapshot)
+            except Exception:  # the tab went away while drawing: nothing left to draw for
+                log.exception("the teaching page could not draw day %d", snapshot.day)
+                self.close()
+                return
+            with self.lock:  # the rest of the day's time, cut short by a pause or a request
+                rest = self.interval_ms / 1000 - (time.perf_counter() - started)
+                self.lock.wait_for(lambda: self._closed or self._requests or not self.playing,
+                                   timeout=max(rest, 0.0))
+
+    def _charts(self) -> tuple[dict[str, Figure], Figure | None]:
+        """The figures for today, or the last ones while playing faster than the browser
+        redraws them usefully (at most CHART_FPS times a second)."""
+        now = time.perf_counter()
+        if self.playing and self._charts_at is not None and \
+                now - self._charts_at[0] < 1 / CHART_FPS and self.show_ties == self._charts_at[2]:
+            return self._charts_at[1], self._charts_at[3]
+        eco = self.eco
+        ties = None
+        if self.show_ties:
+            option, self._layout = demo_figures.tie_network(eco, previous=self._layout)
+            ties = Figure(option)
+        charts = {"forum_map": Figure(demo_figures.forum_map(eco)),
+                  "activity": Figure(demo_figures.activity_chart(eco)),
+                  "counterfactual": Figure(demo_figures.counterfactual_chart(eco, self.without)),
+                  "roles": Figure(demo_figures.roles_chart(eco)),
+                  "registrations": Figure(demo_figures.registrations_chart(eco))}
+        self._charts_at = (now, charts, self.show_ties, ties)
+        return charts, ties
+
+    def _take_snapshot(self) -> Snapshot:
+        eco = self.eco
+        self._seq += 1
+        charts, ties = self._charts()
+        alive = sorted((f for f in eco.fora if not f.gone), key=lambda f: -f.members)
+        return Snapshot(
+            seq=self._seq, day=eco.day, playing=self.playing, ended=self._ended(),
+            preset=eco.preset, charts=charts, ties=ties,
+            latest=demo_figures.shock_figures(eco, self.without),
+            news=tuple(demo_figures.shock_news(eco, e) for e in reversed(eco.events)),
+            coming=tuple(describe(i) for i in eco.interventions if min(i.days) > eco.day),
+            fora=tuple(f.name for f in alive), window=eco.behaviour.rehoming_window_days,
+            error=self._error)
+
+
+# --- the page's parts ------------------------------------------------------------------
+# Solara components are named in PascalCase, like the elements they build. They read only
+# the latest snapshot, split by `View` into one reactive value per part of the page so that
+# a day redraws only what changed; buttons call the Classroom, which never blocks for long.
 
 
 @solara.component
-def Chart(model: ClassroomEcosystem, build: Callable[[Ecosystem], dict]) -> None:
-    """One figure of `demo_figures`, rebuilt after every day."""
-    update_counter.get()
-    with model.lock:
-        option = build(model)
-    solara.FigureEcharts(option=option, attributes=CHART_STYLE, responsive=True)
+def Chart(figure: Figure, base_height: int = 330) -> None:
+    """An ECharts figure, made taller by the rows its legend takes; its option goes to
+    the widget directly (see `Figure`)."""
+    legend = figure.option.get("grid", {}).get("bottom", 58) - 58
+    # No option here: the renderer would set it back on every pass; `show` sets it.
+    element = EchartsWidget.element(
+        responsive=True, attributes={"style": f"height: {base_height + legend}px; width: 100%;"})
 
+    def show() -> None:
+        solara.get_widget(element).option = figure.option
 
-@solara.component
-def TieNetwork(model: ClassroomEcosystem) -> None:
-    """The trust ties of the most connected people, coloured by role."""
-    update_counter.get()
-    layout = solara.use_ref({})
-    with model.lock:
-        option, layout.current = demo_figures.tie_network(model, previous=layout.current)
-    solara.FigureEcharts(option=option, attributes={"style": "height: 600px; width: 100%;"},
-                         responsive=True)
+    solara.use_effect(show, [figure])
+    return element
 
 
 def _share(value: float | None, missing: str = "–") -> str:
     return missing if value is None else f"{value:.0%}"
 
 
-@solara.component
-def LiveFigures(model: ClassroomEcosystem) -> None:
-    """What to look for in this preset, and how the ecosystem absorbs its latest shock."""
-    update_counter.get()
-    with model.lock:
-        figures = demo_figures.shock_figures(model)
-        upcoming = [describe(i) for i in model.interventions if min(i.days) > model.day]
-        window = model.behaviour.rehoming_window_days
+def live_figures_html(snapshot: Snapshot) -> str:
+    """The preset's card: what to look for, shocks to come, what the shocks did, and the
+    live figures of the latest shock."""
     # Plain HTML: solara.Markdown would fetch KaTeX, which the offline assets lack.
-    parts = [f"<p>{escape(PRESETS[model.preset].look_for)}</p>"]
-    if upcoming:
-        parts.append(f"<p><i>Coming: {escape('; '.join(upcoming))}.</i></p>")
+    parts = [f"<p>{escape(PRESETS[snapshot.preset].look_for)}</p>"]
+    if snapshot.coming:
+        parts.append("<p><i>Coming: " + escape("; ".join(snapshot.coming)) + ".</i></p>")
+    figures = snapshot.latest
     if figures is None:
         parts.append("<p><b>No shock yet.</b> Press play, or trigger one with the buttons.</p>")
     else:
@@ -190,7 +421,7 @@ def LiveFigures(model: ClassroomEcosystem) -> None:
                      if figures.displaced else "– (nobody displaced)")
         successors = (f"{len(figures.successors)} ({', '.join(figures.successors)})"
                       if figures.successors else "none yet")
-        rows = [("Loss so far", _share(figures.loss_so_far, "– (no day before it)")),
+        rows = [("Loss so far", _share(figures.loss_so_far)),
                 ("Days since the shock", str(figures.days_since)),
                 ("Displaced who found a new forum", displaced),
                 ("Successor fora", successors), ("Arrested", f"{figures.arrested:,}")]
@@ -198,91 +429,194 @@ def LiveFigures(model: ClassroomEcosystem) -> None:
                      "<table>" + "".join(f"<tr><td>{label}</td><td><b>{escape(value)}</b></td>"
                                          "</tr>" for label, value in rows) + "</table>")
         parts.append(
-            "<p><small>Loss so far: the largest drop of the 7-day mean of active people below "
-            "their mean in the 7 days before the shock. It is not measured against a run "
-            "without the shock (as <code>forumsim run</code> does), so it also holds the "
-            "ecosystem's own ups and downs. Found a new forum: active on another forum within "
-            f"{window} days.</small></p>")
-    solara.HTML(tag="div", unsafe_innerHTML="".join(parts), classes=["forumsim-figures"])
+            "<p><small>Loss so far: the largest shortfall, since this shock, of the 7-day "
+            "mean of active people below that of the same ecosystem without any of the "
+            "shocks (the dashed line below), stepped alongside with the same random "
+            "numbers, as <code>forumsim run</code> measures it; with several shocks it is "
+            "their combined effect. Found a new forum: active on another forum within "
+            f"{snapshot.window} days.</small></p>")
+    if snapshot.news:
+        parts.append("<p><b>What happened:</b></p><ul>" + "".join(
+            f"<li>{escape(line)}</li>" for line in snapshot.news[:6]) + "</ul>")
+    return "".join(parts)
+
+
+class View:
+    """One tab's view of the latest snapshot: a reactive value per part of the page, set
+    only when that part changed, so that only the components reading it render again."""
+
+    def __init__(self, snapshot: Snapshot, batch: contextlib.AbstractContextManager) -> None:
+        self.batch = batch  # the page's render context: sets inside it render once
+        self.day = solara.reactive((snapshot.day, snapshot.ended))
+        self.playing = solara.reactive((snapshot.playing, snapshot.ended))
+        self.charts = {name: solara.reactive(figure) for name, figure in snapshot.charts.items()}
+        self.ties = solara.reactive(snapshot.ties)
+        self.card = solara.reactive((snapshot.preset, live_figures_html(snapshot)))
+        self.fora = solara.reactive(snapshot.fora)
+        self.error = solara.reactive(snapshot.error)
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Bring every part up to `snapshot` (called by the stepping thread), in one
+        render pass."""
+        with self.batch:
+            self._show(snapshot)
+
+    def _show(self, snapshot: Snapshot) -> None:
+        self.playing.set((snapshot.playing, snapshot.ended))
+        self.day.set((snapshot.day, snapshot.ended))
+        self.error.set(snapshot.error)
+        self.fora.set(snapshot.fora)
+        self.card.set((snapshot.preset, live_figures_html(snapshot)))
+        for name, figure in snapshot.charts.items():
+            self.charts[name].set(figure)  # the same Figure while charts are not rebuilt
+        self.ties.set(snapshot.ties)
 
 
 @solara.component
-def ShockButtons(model: ClassroomEcosystem) -> None:
+def LiveChart(view: View, name: str, base_height: int = 330) -> None:
+    """One chart of the page, drawn again only when its figure changed."""
+    Chart(view.charts[name].value, base_height)
+
+
+@solara.component
+def ShockButtons(room: Classroom, view: View) -> None:
     """Seize a forum, arrest k people by a strategy, or start an outage, tomorrow."""
-    update_counter.get()
     target, set_target = solara.use_state("")
     strategy, set_strategy = solara.use_state("degree")
     k, set_k = solara.use_state(5)
-    note, set_note = solara.use_state("")
-    with model.lock:
-        alive = sorted((f for f in model.fora if not f.gone), key=lambda f: -f.members)
-        names = [f.name for f in alive]
-        today = model.day
+    names = list(view.fora.value)
     forum = target if target in names else (names[0] if names else "")
-
-    def schedule(spec, what: str) -> None:
-        day = model.schedule(spec)
-        set_note(f"{what}: at the start of day {day}.")
-
     with solara.Column(classes=["forumsim-shocks"], style={"padding": "8px"}):
-        solara.Text(f"Day {today} so far: a shock hits at the start of day {today + 1}.")
+        solara.Text("A shock hits at the start of the next day.")
         solara.Select(label="Forum", values=names, value=forum, on_value=set_target)
         with solara.Row():
             solara.Button("Seize forum", color="error", disabled=not forum,
-                          on_click=lambda: schedule(TakedownSpec(
-                              type="takedown", day=1, target=forum, publicized=True),
-                              f"Seizure of {forum}"))
+                          on_click=lambda: room.shock(TakedownSpec(
+                              type="takedown", day=1, target=forum, publicized=True)))
             solara.Button("Outage (7 days)", color="warning", disabled=not forum,
-                          on_click=lambda: schedule(OutageSpec(
-                              type="outage", day=1, target=forum), f"Outage of {forum}"))
+                          on_click=lambda: room.shock(OutageSpec(
+                              type="outage", day=1, target=forum)))
         solara.Select(label="Arrest strategy", values=list(STRATEGIES), value=strategy,
                       on_value=set_strategy)
-        solara.SliderInt("People to arrest (k)", value=k, min=1, max=50, on_value=set_k)
+        solara.SliderInt(f"People to arrest (k): {k}", value=k, min=1, max=50, on_value=set_k,
+                         thumb_label=False)
         solara.Button(f"Arrest {k} people", color="error",
-                      on_click=lambda: schedule(ArrestsSpec(
-                          type="arrests", day=1, strategy=strategy, k=k),
-                          f"Arrest of {k} people ({strategy})"))
-        if note:
-            # Not solara.Info: its Alert fails with ipyvuetify 3.
-            solara.Text(note, style={"font-weight": "bold", "color": "#b00020"})
-
-
-_DEFAULT_FORA = embedded_scenario().fora
-MODEL_PARAMS = {
-    "preset": {"type": "Select", "label": "Preset", "value": DEFAULT_PRESET,
-               "values": list(PRESETS)},
-    "people": {"type": "SliderInt", "label": "People", "value": 5000, "min": 1000,
-               "max": 20000, "step": 1000},
-    "seed": {"type": "SliderInt", "label": "Seed", "value": DEFAULT_SEED, "min": 0, "max": 100,
-             "step": 1},
-    **{f"access_{letter}": {"type": "Select", "label": f"{spec.name} access",
-                            "value": spec.access, "values": demo_figures.REGIMES}
-       for letter, spec in zip("abcde", _DEFAULT_FORA, strict=False)},
-}
+                      on_click=lambda: room.shock(ArrestsSpec(
+                          type="arrests", day=1, strategy=strategy, k=k)))
 
 
 @solara.component
-def Dashboard(model: ClassroomEcosystem) -> None:
-    """The page's main area: the map and plots, the live figures and the shock buttons."""
-    show_ties, set_show_ties = solara.use_state(False)
-    solara.Text("Pick a preset and the controls on the left, press Reset to build that "
-                "ecosystem, then ▶ to play it day by day.")
-    with solara.Columns([1, 1]):
-        Chart(model, demo_figures.forum_map)
-        Chart(model, demo_figures.activity_chart)
-    with solara.Columns([1, 1]):
-        with solara.Card(model.preset):
-            LiveFigures(model)
-        with solara.Card("Shocks"):
-            ShockButtons(model)
-    with solara.Columns([1, 1]):
-        Chart(model, demo_figures.roles_chart)
-        Chart(model, demo_figures.registrations_chart)
+def DayShown(view: View) -> None:
+    """'Day N', at the top of the sidebar."""
+    day, ended = view.day.value
+    solara.HTML(tag="div", unsafe_innerHTML=f"<b>Day {day}</b>"
+                + (" (the end: ten simulated years)" if ended else ""),
+                classes=["forumsim-day"], style={"font-size": "22px"})
+
+
+@solara.component
+def PlayButtons(room: Classroom, view: View) -> None:
+    """Play or pause, and step one day."""
+    playing, ended = view.playing.value
+    with solara.Row():
+        if playing:
+            solara.Button("❚❚ Pause", color="primary", on_click=room.pause)
+        else:
+            solara.Button("▶ Play", color="primary", on_click=room.play, disabled=ended)
+        solara.Button("Step one day", color="primary", on_click=room.step,
+                      disabled=playing or ended)
+
+
+@solara.component
+def Controls(room: Classroom, view: View) -> None:
+    """The sidebar: play, pause, step, the pace, the download, and the settings Reset
+    applies."""
+    preset, set_preset = solara.use_state(room.settings.preset)
+    people, set_people = solara.use_state(room.settings.people)
+    seed, set_seed = solara.use_state(room.settings.seed)
+    access, set_access = solara.use_state(room.settings.access)
+    interval, set_interval = solara.use_state(room.interval_ms)
+
+    def change_interval(ms: int) -> None:
+        set_interval(ms)
+        room.set_interval(ms)
+
+    def set_regime(i: int, regime: str) -> None:
+        set_access(tuple(regime if j == i else a for j, a in enumerate(access)))
+
+    with solara.Card("Run"):
+        DayShown(view)
+        PlayButtons(room, view)
+        pace = f"at most {1000 // interval} days/s" if interval else "as fast as it goes"
+        solara.SliderInt(f"Time per day: {interval} ms ({pace})", value=interval, min=0,
+                         max=500, step=10, on_value=change_interval, thumb_label=False)
+        solara.FileDownload(room.csv, filename="forumsim_run_so_far.csv",
+                            label="Download the run so far (CSV)", mime_type="text/csv")
+    with solara.Card("New ecosystem (press Reset to apply)"):
+        solara.Select(label="Preset", values=list(PRESETS), value=preset, on_value=set_preset)
+        solara.SliderInt(f"People: {people:,}", value=people, min=1000, max=20000, step=1000,
+                         on_value=set_people, thumb_label=False)
+        solara.SliderInt(f"Seed: {seed}", value=seed, min=0, max=100, on_value=set_seed,
+                         thumb_label=False)
+        for i, spec in enumerate(_DEFAULT_FORA):
+            solara.Select(label=f"{spec.name} access", values=demo_figures.REGIMES,
+                          value=access[i], on_value=lambda regime, i=i: set_regime(i, regime))
+        solara.Button("Reset", color="primary", on_click=lambda: room.reset(
+            Settings(preset=preset, people=int(people), seed=int(seed), access=access)))
+
+
+@solara.component
+def PresetCard(view: View) -> None:
+    """The preset's card: what to look for and the live figures of the latest shock."""
+    preset, html = view.card.value
+    with solara.Card(preset):
+        solara.HTML(tag="div", unsafe_innerHTML=html, classes=["forumsim-figures"])
+
+
+@solara.component
+def ErrorNote(view: View) -> None:
+    """Only if the model failed: what happened (the page keeps working)."""
+    if view.error.value:
+        solara.Text(f"The model stopped: {view.error.value}. Press Reset to start again.",
+                    style={"font-weight": "bold"})
+
+
+@solara.component
+def Ties(room: Classroom, view: View) -> None:
+    """The button that shows or hides the tie network, and the network while shown."""
+    show, set_show = solara.use_state(False)
+
+    def toggle() -> None:
+        set_show(not show)
+        room.set_ties(not show)
+
     # A button, not a checkbox: Vuetify 3 draws a checkbox's label over its box.
-    solara.Button(f"{'Hide' if show_ties else 'Show'} the ties of the most connected people",
-                  outlined=True, on_click=lambda: set_show_ties(not show_ties))
-    if show_ties:  # drawn only on request: the layout costs more than the other figures
-        TieNetwork(model)
+    solara.Button(f"{'Hide' if show else 'Show'} the ties of the most connected people",
+                  outlined=True, on_click=toggle)
+    if show and view.ties.value is not None:
+        Chart(view.ties.value, 600)
+
+
+@solara.component
+def Dashboard(room: Classroom, view: View) -> None:
+    """The page's main area: the map and plots, the live figures and the shock buttons."""
+    ErrorNote(view)
+    solara.Text("Pick a preset and the settings on the left, press Reset to build that "
+                "ecosystem, then ▶ Play to play it day by day.")
+    with solara.Columns([1, 1]):
+        LiveChart(view, "forum_map", 360)
+        LiveChart(view, "activity")
+    with solara.Columns([1, 1]):
+        PresetCard(view)
+        with solara.Card("Shocks"):
+            ShockButtons(room, view)
+    with solara.Columns([1, 1]):
+        LiveChart(view, "counterfactual")
+        LiveChart(view, "roles")
+    with solara.Columns([1, 1]):
+        LiveChart(view, "registrations")
+        with solara.Column():
+            Ties(room, view)
 
 
 # Solara 1.58 sizes its sidebar as "min-content", which Vuetify 3 (ipyvue 3) cannot lay
@@ -299,15 +633,24 @@ VUETIFY3_SIDEBAR_FIX = """
 
 @solara.component
 def Page() -> None:
-    """The teaching page; each browser tab gets its own ecosystem."""
-    model = solara.use_reactive(solara.use_memo(ClassroomEcosystem, dependencies=[]))
-    # Mesa's SolaraViz gives the controls; the main area is laid out here rather than in
-    # its draggable grid, which stays blank with ipyvue 3 (mesa issue #3806).
-    SolaraViz(model, components=[], model_params=MODEL_PARAMS, play_interval=50,
-              name="forumsim: how a forum ecosystem absorbs a shock")
+    """The teaching page; each browser tab gets its own classroom."""
+    room = solara.use_memo(Classroom, dependencies=[])
+    context = reacton.core.get_render_context()
+    view = solara.use_memo(lambda: View(room.snapshot, context), dependencies=[])
+
+    def attach() -> Callable[[], None]:
+        room.publish = view.show
+        view.show(room.snapshot)  # anything published before this ran
+        return room.close
+
+    solara.use_effect(attach, [])
+    with solara.AppBar():
+        solara.AppBarTitle("forumsim: how a forum ecosystem absorbs a shock")
+    with solara.Sidebar():
+        Controls(room, view)
     if solara.util.ipyvuetify_major_version == 3:
         solara.Style(VUETIFY3_SIDEBAR_FIX)
-    Dashboard(model.value)
+    Dashboard(room, view)
 
 
 # --- serving ----------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def resolve_scenario(file: str | None, people: int | None = None, fora: int | No
     scenario = embedded_scenario() if file is None else load_scenario(file)
     if fora is not None:
         scenario = scenario.with_fora(fora)
-    return scenario.overridden(people=people, days=days, seed=seed)
+    return scenario.overridden(source="command line", people=people, days=days, seed=seed)
 
 
 @app.command()
@@ -93,8 +93,9 @@ def run(
                                             help="Number of fora at day 0.")] = None,
     days: Annotated[int | None, typer.Option(min=1, help="Days to simulate.")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder: new, empty, "
-                       "or an earlier run's [default: results/<scenario name>].")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder: new, empty, or an earlier run's.",
+        show_default="results/<scenario name>")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace the results of an earlier run "
                          "in the output folder (never a folder forumsim did not write).")]
     = False,
@@ -145,10 +146,10 @@ class ExecutorKind(StrEnum):
 @app.command()
 def sweep(
     file: Annotated[str, typer.Argument(help="Sweep YAML file.")],
-    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes [default: "
-                                                "the number of CPUs].")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Results folder "
-                       "[default: results/<sweep name>].")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.",
+                                                show_default="the number of CPUs")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Results folder.", show_default="results/<sweep name>")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the sweep in the results folder: "
                                               "finished runs are kept, not run again.")] = False,
     retry_failed: Annotated[bool, typer.Option(help="With --resume, run failed runs "
@@ -158,9 +159,9 @@ def sweep(
                         "at a time (for debugging).")] = ExecutorKind.process,
     scheduler: Annotated[str | None, typer.Option(help="Run on an existing Dask cluster, "
                          "e.g. tcp://10.0.0.5:8786.")] = None,
-    runs_per_part: Annotated[int | None, typer.Option(min=1, help="Runs written per "
-                             "Parquet part [default: up to 50, fewer for small sweeps].")]
-    = None,
+    runs_per_part: Annotated[int | None, typer.Option(
+        min=1, help="Runs written per Parquet part.",
+        show_default="up to 50, fewer for small sweeps")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run every run of a sweep file (resumable); write manifest.json, runs/, series/ and
@@ -247,6 +248,9 @@ def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float
                   f"  forumsim sweep {_shown_path(file)} --out {_shown_path(target)} --resume",
                   highlight=False)
         return 130
+    if finished:
+        out.print(f"next, the report of the finished runs:\n  forumsim report {target}",
+                  highlight=False, soft_wrap=True)  # one line, to copy whole
     return 1 if tally.failures else 0
 
 
@@ -269,8 +273,8 @@ def report(
 @app.command()
 def describe(
     file: Annotated[str | None, typer.Argument(
-        help="Scenario or sweep YAML file, or an embedded scenario name [default: "
-             "default].")] = None,
+        help="Scenario or sweep YAML file, or an embedded scenario name.",
+        show_default="the embedded default scenario")] = None,
 ) -> None:
     """Print the fully resolved scenario (every parameter, with its meaning and unit); for
     a sweep, its design and parameter space, then its base scenario."""
@@ -327,6 +331,11 @@ def describe_sweep(plan: Plan) -> str:
         lines.append(f"# {sweep.description.strip()}")
     lines.append("# parameters:")
     for name, space in sweep.parameters.items():
+        variants = getattr(space, "variants", None)
+        if variants is not None:  # named alternatives: say what each one is
+            lines.append(f"#   {name}: {_count(len(variants), 'variant')}:")
+            lines += [f"#     {label}: {_flow(value)}" for label, value in variants.items()]
+            continue
         shown = (f"{len(space.levels())} values: "
                  + ", ".join(str(label) for label, _ in space.levels())
                  if hasattr(space, "levels") else _flow(space.model_dump(mode="json")))
@@ -339,22 +348,33 @@ def describe_sweep(plan: Plan) -> str:
 @app.command()
 def validate(
     quick: Annotated[bool, typer.Option("--quick", help="3 replicates per scenario instead "
-                                                      "of 10 (about a minute; noisier).")]
+                                                      "of 10, each pattern tested on its "
+                                                      "mean (about a minute on 2 cores).")]
     = False,
     replicates: Annotated[int | None, typer.Option(min=2, max=1000, help="Replicates per "
-                                                   "scenario (overrides --quick).")] = None,
+                                                   "scenario (overrides --quick; fewer "
+                                                   "than 5 test means, as --quick does).",
+                                                   show_default="10")] = None,
     workers: Annotated[int, typer.Option(min=1, max=256, help="Worker processes.")] = 2,
-    write: Annotated[Path, typer.Option(help="Where to write the Markdown table.")]
-    = Path("docs/validation.md"),
+    write: Annotated[Path | None, typer.Option(help="Also write the table as Markdown to "
+                                                    "this file, e.g. docs/validation.md.",
+                                               show_default="write nothing")] = None,
 ) -> None:
-    """Check the model against published patterns (docs/validation.md cites each source) over
-    replicates of the default scenario, a takedown and betweenness arrests; exit 0 only if
-    all pass. The full run (10 replicates) takes about 3 to 5 minutes on 2 cores."""
-    from forumsim.analysis.validate import timed_validate, write_report
+    """Check the model against published patterns over replicates of the default scenario,
+    a takedown of its largest forum and 20 arrests by betweenness, and print the table;
+    exit 0 only if all pass. Each pattern's source is given in the table: participation
+    (van der Bruggen et al. 2022; da Cunha et al. 2020), forum sizes and lifetimes
+    (da Cunha et al. 2020; Fonhof et al. 2019; van der Bruggen & Blokland 2020),
+    displacement after closures (ElBahrawy et al. 2020; Van Buskirk et al. 2017; Soska &
+    Christin 2015) and key players (Bright et al. 2017; Borgatti 2006). The full run
+    (10 replicates, interval tests) takes about 3 to 5 minutes on 2 cores."""
+    from forumsim.analysis.validate import QUICK_REPLICATES, simulated, timed_validate, write_report
 
-    n = replicates or (3 if quick else 10)
+    n = replicates or (QUICK_REPLICATES if quick else 10)
     command = "forumsim validate" + (f" --replicates {n}" if replicates else
                                      " --quick" if quick else "")
+    if write is not None:
+        command += f" --write {write}"
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
                   TimeRemainingColumn(), console=err) as bar:
         task = bar.add_task(f"validation: {n} replicates x 3 scenarios", total=3 * n)
@@ -363,16 +383,18 @@ def validate(
             progress=lambda done, total: bar.update(task, completed=done))
     table = Table(title=f"Validation against published patterns ({n} replicates, "
                         f"{seconds:.0f} s)")
-    for column in ("pattern", "target", "simulated (95% CI)", "result"):
+    for column in ("pattern", "source", "target", "test", "simulated (95% CI)", "result"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["pattern"], row["target"],
-                      f"{row['mean']:.3g} ({row['low']:.3g} to {row['high']:.3g})",
-                      "[green]pass[/]" if row["passed"] else "[bold red]FAIL[/]")
+        table.add_row(row["pattern"], row["source"], row["target"], row["test"],
+                      simulated(row), "[green]pass[/]" if row["passed"] else "[bold red]FAIL[/]")
     out.print(table)
-    write_report(rows, write, n, seconds, command)
     passed = sum(row["passed"] for row in rows)
-    out.print(f"{passed} of {len(rows)} patterns pass; table written to {write}")
+    where = ""
+    if write is not None:
+        write_report(rows, write, n, seconds, command)
+        where = f"; table written to {write}"
+    out.print(f"{passed} of {len(rows)} patterns pass{where}")
     raise typer.Exit(0 if passed == len(rows) else 1)
 
 
@@ -389,38 +411,61 @@ def demo(
     serve(host=host, port=port)
 
 
+UNITS = {
+    "registered_people": "people", "online_fora": "fora", "fora_ever": "fora",
+    "fora_founded": "fora", "posts_total": "posts", "shares_total": "shares",
+    "active_people_mean_last30": "people per day", "arrested": "people", "ties": "ties",
+    "network_fragmentation": "Borgatti's F, 0 to 1",
+    "network_fragmentation_counterfactual": "Borgatti's F, 0 to 1",
+    "loss": "share of the counterfactual", "lasting_loss": "share of the counterfactual",
+    "loss_random": "share of the counterfactual", "days_to_recovery": "days",
+    "triangle": "person-days", "displaced": "people", "successor_fora": "fora",
+    "kpd": "ratio of losses",
+}
+
+
+def _unit(key: str) -> str:
+    """The unit of an end-of-run figure (shares are shown in percent)."""
+    if key in UNITS:
+        return UNITS[key]
+    if key.startswith(("share_", "top1pct", "rehomed", "top_dest", "network_giant")):
+        return "share"
+    return ""
+
+
 def _shown(key: str, value: object) -> str:
     if value is None:
         return "-"
-    if key.startswith(("share_", "top1pct", "loss", "lasting", "rehomed", "top_dest",
-                       "network_giant")):
+    if _unit(key).startswith("share"):
         return f"{value:.1%}"
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _figures_table(title: str, rows: list[tuple[str, str, str]]) -> Table:
+    table = Table(min_width=64, title=title)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def _print_summary(summary: dict, target: Path) -> None:
     metrics = summary["metrics"]
     title = (f"forumsim run: {summary['scenario']} (seed {summary['seed']}, "
              f"{summary['days']} days, {summary['people']:,} people)")
-    table = Table(min_width=64, title=title)
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in metrics.items():
-        if key != "interventions":
-            table.add_row(key, _shown(key, value))
-    table.add_row("wall time", f"{summary['wall_seconds']:.1f} s")
-    out.print(table)
+    rows = [(key, _shown(key, value), _unit(key)) for key, value in metrics.items()
+            if key != "interventions"]
+    rows.append(("wall time", f"{summary['wall_seconds']:.1f}", "s"))
+    out.print(_figures_table(title, rows))
     for record in metrics.get("interventions", []):
-        shock = Table(min_width=64, title=f"{record['type']} on day {record['day']} "
-                                          f"({record['target']}), against the counterfactual")
-        shock.add_column("figure")
-        shock.add_column("value", justify="right")
-        for key, value in record.items():
-            if key not in ("type", "day", "target", "destinations"):
-                shock.add_row(key, _shown(key, value))
-        out.print(shock)
+        rows = [(key, _shown(key, value), _unit(key)) for key, value in record.items()
+                if key not in ("type", "day", "target", "destinations")]
+        out.print(_figures_table(f"{record['type']} on day {record['day']} "
+                                 f"({record['target']}), against the counterfactual", rows))
     out.print(f"results written to [bold]{_shown_path(target)}/[/]")
 
 

@@ -21,11 +21,15 @@ from forumsim.world.forum import Forum, Status
 from forumsim.world.interventions import Event
 from forumsim.world.model import ROLE_NAMES, Ecosystem
 
-MAX_POINTS = 400  # per plotted line: the browser redraws every day, keep it light
+MAX_POINTS = 200  # per plotted line: the browser redraws every day, keep it light
 ACCESS_COLOURS = {"open": "#4daf4a", "restricted": "#ff7f00", "closed": "#377eb8"}
 REGIMES = list(ACCESS_COLOURS)
 ROLE_COLOURS = dict(zip(ROLE_NAMES, ("#bdbdbd", "#74a9cf", "#fdae61", "#d7301f", "#54278f"),
                         strict=True))
+# One colour per forum, by forum id, so a forum keeps its colour as others are founded.
+FORUM_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                 "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939",
+                 "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 SHOCK_NAMES = {"takedown": "seizure", "arrests": "arrests", "outage": "outage",
                "infiltration": "infiltration", "bot_wave": "bot wave"}
 
@@ -40,7 +44,7 @@ class ShockFigures:
     label: str  # e.g. "seizure of Forum A"
     day: int
     days_since: int
-    loss_so_far: float | None  # None: no day before the shock to compare with
+    loss_so_far: float | None  # None: the same ecosystem without shocks had nobody active
     arrested: int
     displaced: int
     rehomed_share: float | None  # None: nobody was displaced
@@ -57,27 +61,48 @@ def shock_label(eco: Ecosystem, event: Event) -> str:
     return f"{name} of {event.target}" if event.target else f"{name} (no target left)"
 
 
-def loss_so_far(active: np.ndarray, shock: int) -> float | None:
-    """Largest drop, from day index `shock` on, of the 7-day mean of active people below
-    their mean over the 7 days before the shock (no counterfactual: a live estimate)."""
-    before = active[max(0, shock - SMOOTHING_DAYS):shock]
-    if not len(before) or shock >= len(active) or before.mean() == 0:
+def shock_news(eco: Ecosystem, event: Event) -> str:
+    """What a shock did, dated and in the past tense, e.g. 'Day 61: Forum A was seized;
+    1,204 people lost their forum.'"""
+    spec = eco.interventions[event.index].spec
+    if event.type == "takedown":
+        what = f"{event.target} was seized" if event.target else "no forum was left to seize"
+    elif event.type == "outage":
+        what = (f"{event.target} went down for {spec.duration_days} days" if event.target
+                else "no forum was left to take down")
+    elif event.type == "arrests":
+        where = f" on {event.target}" if event.target else ""
+        what = f"{event.arrested:,} people were arrested ({spec.strategy}){where}"
+    else:
+        what = shock_label(eco, event)
+    lost = f"; {len(event.displaced):,} people lost their forum" if len(event.displaced) else ""
+    return f"Day {event.day}: {what}{lost}."
+
+
+def loss_so_far(actual: np.ndarray, counterfactual: np.ndarray, shock: int) -> float | None:
+    """Largest relative shortfall, from day index `shock` on, of the 7-day mean of active
+    people below the same ecosystem's without the shocks (the run's own loss, so far)."""
+    if shock >= len(actual):
         return None
-    baseline = np.full(len(active), before.mean())
-    return metrics.loss(trailing_mean(active), baseline, shock)
+    without = trailing_mean(counterfactual[:len(actual)])
+    if not without[shock:].any():
+        return None
+    return metrics.loss(trailing_mean(actual), without, shock)
 
 
-def shock_figures(eco: Ecosystem) -> ShockFigures | None:
-    """The live figures of the latest shock applied so far (None before any)."""
+def shock_figures(eco: Ecosystem, counterfactual: Ecosystem) -> ShockFigures | None:
+    """The live figures of the latest shock applied so far (None before any), measured
+    against `counterfactual`, the same ecosystem stepped alongside without the shocks."""
     if not eco.events:
         return None
     event = eco.events[-1]
     days = np.asarray(eco.datacollector.model_vars["day"])
     active = np.asarray(eco.datacollector.model_vars["active_people"], dtype=float)
+    without = np.asarray(counterfactual.datacollector.model_vars["active_people"], dtype=float)
     displaced = len(event.displaced)
     return ShockFigures(
         label=shock_label(eco, event), day=event.day, days_since=eco.day - event.day,
-        loss_so_far=loss_so_far(active, int(np.searchsorted(days, event.day))),
+        loss_so_far=loss_so_far(active, without, int(np.searchsorted(days, event.day))),
         arrested=event.arrested, displaced=displaced,
         rehomed_share=len(event.rehomed) / displaced if displaced else None,
         successors=list(event.successors))
@@ -155,9 +180,11 @@ def forum_map(eco: Ecosystem) -> dict:
                   "subtext": "size: active today · edges: shared members · colour: access",
                   "textStyle": {"fontSize": 14}},
         "tooltip": {},
-        "legend": {"bottom": 0, "data": REGIMES, "selectedMode": False},
-        "series": [{"type": "graph", "layout": "none", "roam": False, "top": 70,
-                    "bottom": 50, "left": 70, "right": 70, "data": nodes, "links": links,
+        # Top right, away from the labels under the nodes at the bottom of the map.
+        "legend": {"top": 0, "right": 0, "orient": "vertical", "data": REGIMES,
+                   "selectedMode": False},
+        "series": [{"type": "graph", "layout": "none", "roam": False, "top": 75,
+                    "bottom": 40, "left": 70, "right": 70, "data": nodes, "links": links,
                     "categories": [{"name": regime, "itemStyle": {"color": colour}}
                                    for regime, colour in ACCESS_COLOURS.items()],
                     "lineStyle": {"color": "#888", "opacity": 0.5, "curveness": 0.1},
@@ -227,11 +254,16 @@ def trailing_mean(values: np.ndarray, days: int = SMOOTHING_DAYS) -> np.ndarray:
 
 
 def _points(days: np.ndarray, values: np.ndarray, digits: int = 1) -> list:
-    """[day, value] pairs, thinned to at most MAX_POINTS (always keeping the last day)."""
+    """[day, value] pairs, thinned to at most MAX_POINTS (always keeping the last day);
+    missing values are None. Rounded with numpy: this runs for every line every day."""
     step = max(1, math.ceil(len(days) / MAX_POINTS))
     keep = np.arange(len(days) - 1, -1, -step)[::-1]
-    return [[int(d), None if math.isnan(v) else round(float(v), digits)]
-            for d, v in zip(days[keep].tolist(), values[keep].tolist(), strict=True)]
+    shown = np.round(np.asarray(values, dtype=float)[keep], digits)
+    missing = np.isnan(shown)
+    numbers = (shown.astype(np.int64) if digits == 0 and not missing.any() else shown).tolist()
+    if missing.any():
+        numbers = [None if gap else v for v, gap in zip(numbers, missing.tolist(), strict=True)]
+    return [list(pair) for pair in zip(np.asarray(days)[keep].tolist(), numbers, strict=True)]
 
 
 def shock_markers(eco: Ecosystem) -> dict:
@@ -244,15 +276,16 @@ def shock_markers(eco: Ecosystem) -> dict:
 
 
 def _line_chart(eco: Ecosystem, title: str, series: list[dict], y_name: str,
-                log: bool = False) -> dict:
+                log: bool = False, legend_rows: int = 1) -> dict:
     if series:
         series[0]["markLine"] = shock_markers(eco)
     return {
         "animation": False,
         "title": {"text": title, "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "axis"},
-        "legend": {"type": "scroll", "bottom": 0},
-        "grid": {"left": 55, "right": 20, "top": 45, "bottom": 55},
+        # Every line in the legend, wrapped over as many rows as it needs (never paged).
+        "legend": {"bottom": 0, "itemGap": 8, "itemWidth": 18, "textStyle": {"fontSize": 11}},
+        "grid": {"left": 55, "right": 20, "top": 45, "bottom": 38 + LEGEND_ROW * legend_rows},
         "xAxis": {"type": "value", "name": "day", "nameLocation": "middle", "nameGap": 22,
                   "min": "dataMin", "max": "dataMax"},
         "yAxis": {"type": "log" if log else "value", "name": y_name,
@@ -261,12 +294,23 @@ def _line_chart(eco: Ecosystem, title: str, series: list[dict], y_name: str,
     }
 
 
+LEGEND_ROW = 20  # pixels per row of legend entries
+LEGEND_PER_ROW = 5  # forum names per legend row at half the page's width
+
+
+def legend_rows(n: int) -> int:
+    """Rows the legend of a chart with `n` forum lines takes."""
+    return max(1, math.ceil(n / LEGEND_PER_ROW))
+
+
 def activity_chart(eco: Ecosystem) -> dict:
-    """Active people per forum per day (7-day means), with markers at shocks."""
+    """Active people per forum per day (7-day means), every forum in the legend, with
+    markers at shocks."""
+    title = "Active people per forum (7-day mean)"
     table = eco.datacollector.tables["forums"]
     days = np.asarray(table["day"])
     if not len(days):
-        return _line_chart(eco, "Active people per forum (7-day mean)", [], "people")
+        return _line_chart(eco, title, [], "people")
     index = {f.name: f.id for f in eco.fora}
     forum = np.fromiter((index[name] for name in table["forum"]), dtype=np.int64,
                         count=len(days))
@@ -281,10 +325,31 @@ def activity_chart(eco: Ecosystem) -> dict:
         smooth = np.full(len(column), np.nan)
         smooth[alive] = trailing_mean(column[alive])
         start = int(np.argmax(alive))
+        colour = FORUM_COLOURS[f.id % len(FORUM_COLOURS)]
         series.append({"type": "line", "name": f.name, "showSymbol": False,
                        "data": _points(all_days[start:], smooth[start:]),
-                       "lineStyle": {"width": 1.5}})
-    return _line_chart(eco, "Active people per forum (7-day mean)", series, "people")
+                       "itemStyle": {"color": colour}, "lineStyle": {"width": 1.5}})
+    return _line_chart(eco, title, series, "people", legend_rows=legend_rows(len(series)))
+
+
+def counterfactual_chart(eco: Ecosystem, counterfactual: Ecosystem) -> dict:
+    """Active people per day with the shocks and in the same ecosystem without them
+    (stepped alongside with the same random numbers): daily values and 7-day means."""
+    days = np.asarray(eco.datacollector.model_vars["day"])
+    series = []
+    for label, model, colour in (("with the shocks", eco, "#c0392b"),
+                                 ("without the shocks", counterfactual, "#555555")):
+        daily = np.asarray(model.datacollector.model_vars["active_people"],
+                           dtype=float)[:len(days)]
+        series += [{"type": "line", "name": label, "showSymbol": False,
+                    "data": _points(days, trailing_mean(daily)), "itemStyle": {"color": colour},
+                    "lineStyle": {"width": 2, **({"type": "dashed"} if model is not eco
+                                                 else {})}},
+                   {"type": "line", "name": f"{label}, daily", "showSymbol": False,
+                    "data": _points(days, daily, 0), "itemStyle": {"color": colour},
+                    "lineStyle": {"width": 0.8, "opacity": 0.35}}]
+    return _line_chart(eco, "Active people: with and without the shocks (7-day mean, daily "
+                       "faint)", series, "people", legend_rows=2)
 
 
 def roles_chart(eco: Ecosystem) -> dict:

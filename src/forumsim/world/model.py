@@ -98,7 +98,7 @@ class Ecosystem(mesa.Model):
         self.fora: list[Forum] = []
         self.founded_count = 0  # all fora founded during the run, successors included
         self.new_fora = 0  # those founded from scratch (named "New forum k")
-        self.role_counts = np.zeros(len(ROLE_CLASSES), dtype=np.int64)
+        self.role_counts = RoleCounts()
         self.today: dict[str, int] = dict.fromkeys(DAILY_COUNTERS, 0)
         self.active_today = 0
         # The day each person's career ends, and the order in which those ends were set
@@ -124,7 +124,7 @@ class Ecosystem(mesa.Model):
                              "online_fora": lambda m: sum(f.online for f in m.fora),
                              "fora": lambda m: sum(not f.gone for f in m.fora),
                              "ties": lambda m: len(m.ties),
-                             **{name: _role_count(i) for i, name in enumerate(ROLE_NAMES)}},
+                             **{name: _role_count(name) for name in ROLE_NAMES}},
             tables={"forums": ["day", "forum", "access", "status", "members", "registered",
                                "active_members", "posts", "shares", "staff", "registrations",
                                "infiltrated"]},
@@ -806,5 +806,24 @@ def _today(name: str):
     return lambda m: m.today[name]
 
 
-def _role_count(i: int):
-    return lambda m: int(m.role_counts[i])
+def _role_count(name: str):
+    return lambda m: int(m.role_counts[name])
+
+
+class RoleCounts(np.ndarray):
+    """People in the ecosystem (state ACTIVE) by class: an array indexed by rank, as the
+    model updates it in bulk, that also reads by role name (`counts["vips"]`), prints
+    with its labels and converts with `as_dict()`."""
+
+    def __new__(cls) -> RoleCounts:
+        return np.zeros(len(ROLE_NAMES), dtype=np.int64).view(cls)
+
+    def __getitem__(self, key):
+        return super().__getitem__(ROLE_NAMES.index(key) if isinstance(key, str) else key)
+
+    def as_dict(self) -> dict[str, int]:
+        """{'lurkers': ..., 'members': ..., 'vips': ..., 'moderators': ..., 'admins': ...}"""
+        return {name: int(n) for name, n in zip(ROLE_NAMES, np.asarray(self), strict=True)}
+
+    def __repr__(self) -> str:
+        return "RoleCounts(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"

@@ -7,9 +7,12 @@ unit in its name or description; `docs/parameters.md` gives the source of each d
 
 from __future__ import annotations
 
+import copy
+import difflib
 import hashlib
 import json
 import math
+import typing
 from importlib import resources
 from typing import Annotated, Literal
 
@@ -511,11 +514,16 @@ class Scenario(Strict):
                                   size_weight=smallest))
         return self.model_copy(update={"fora": fora})
 
-    def overridden(self, **values: object) -> Scenario:
-        """A validated copy with top-level fields replaced (None values are ignored)."""
+    def overridden(self, source: str = "Scenario.overridden()", **values: object) -> Scenario:
+        """A validated copy with fields replaced, named as in sweeps: top-level names or
+        dotted paths (`**{"behaviour.home_loyalty": 0.9}`, `**{"fora.0.access": "closed"}`);
+        mappings merge into the fields they replace, None values are ignored. Errors are
+        `ScenarioError`s that start with `source`."""
         data = self.model_dump()
-        data.update({k: v for k, v in values.items() if v is not None})
-        return parse_scenario(data, source="command line")
+        for path, value in values.items():
+            if value is not None:
+                set_path(data, path, value, source)
+        return parse_scenario(data, source=source)
 
     def config_sha256(self) -> str:
         """Hash of the fully resolved scenario, for provenance and resume checks."""
@@ -533,17 +541,112 @@ def quoted(value: object, limit: int = 40, bare: bool = False) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
-_UNION_TAGS = {"takedown", "arrests", "infiltration", "outage", "bot_wave"}
+_UNION_TAGS = {"takedown": TakedownSpec, "arrests": ArrestsSpec,
+               "infiltration": InfiltrationSpec, "outage": OutageSpec, "bot_wave": BotWaveSpec}
+
+
+def did_you_mean(name: str, known: typing.Iterable[str]) -> str | None:
+    """The known name closest to a misspelled one, if any is close."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return close[0] if close else None
+
+
+def set_path(data: dict, path: str, value: object, source: str) -> None:
+    """Set the field at dotted `path` of a scenario's data (list items by index; a
+    mapping merges into a mapping), or raise ScenarioError naming the nearest field."""
+    keys = path.split(".")
+    node: typing.Any = data
+    for depth, key in enumerate(keys):
+        here = ".".join(keys[: depth + 1])
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ScenarioError(f"{source}: '{here}' is not an item of a list of "
+                                    f"{len(node)} (use an index from 0 to {len(node) - 1}).")
+            key = int(key)
+        elif isinstance(node, dict):
+            if key not in node:
+                close = did_you_mean(key, node)
+                hint = f" Did you mean '{'.'.join([*keys[:depth], close])}'?" if close else ""
+                raise ScenarioError(f"{source}: the scenario has no field '{here}'.{hint}")
+        else:
+            raise ScenarioError(f"{source}: '{'.'.join(keys[:depth])}' is a single value, so "
+                                f"it has no field '{key}'.")
+        if depth == len(keys) - 1:
+            old = node[key]
+            node[key] = (_merged(old, value) if isinstance(old, dict) and isinstance(value, dict)
+                         else copy.deepcopy(value))
+        else:
+            node = node[key]
+
+
+def _merged(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if both else copy.deepcopy(value)
+    return merged
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The scenario part (pydantic model) that holds the field at error location `loc`."""
+    model: type[BaseModel] = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if part in _UNION_TAGS:
+            model = _UNION_TAGS[part]
+            continue
+        field = model.model_fields.get(part)
+        inner = _inner_model(field.annotation) if field is not None else None
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def _inner_model(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _misspelling(errors: list[dict]) -> tuple[dict, str | None] | None:
+    """An unknown key, with the known field it is closest to (preferring a required
+    field reported missing next to it): a misspelled key shows up as both."""
+    for error in errors:
+        if error["type"] != "extra_forbidden":
+            continue
+        loc = tuple(error["loc"])
+        missing = [e["loc"][-1] for e in errors
+                   if e["type"] == "missing" and tuple(e["loc"][:-1]) == loc[:-1]]
+        model = _model_at(loc)
+        known = [*missing, *(model.model_fields if model is not None else ())]
+        return error, did_you_mean(str(loc[-1]), missing) or did_you_mean(str(loc[-1]), known)
+    return None
 
 
 def _describe(error: ValidationError, source: str) -> str:
     """One sentence naming the field, the bad value and what is allowed."""
-    first = error.errors()[0]
+    errors = error.errors()
+    misspelt = _misspelling(errors)
+    first = misspelt[0] if misspelt else errors[0]
     loc = [p for p in first["loc"] if p not in _UNION_TAGS]  # pydantic adds the union tag
     path = ".".join(quoted(p, bare=True) for p in loc)
-    more = len(error.errors()) - 1
+    more = len(errors) - 1
     extra = f" ({more} more problem{'s' if more > 1 else ''} after this one.)" if more else ""
-    if first["type"] == "extra_forbidden":
+    if misspelt:
+        close = misspelt[1]
+        if close is not None:
+            if any(e["type"] == "missing" and e["loc"][-1] == close for e in errors):
+                more -= 1  # the "missing" field is the one misspelt: not another problem
+                extra = (f" ({more} more problem{'s' if more > 1 else ''} after this one.)"
+                         if more else "")
+            fixed = ".".join([*path.split(".")[:-1], close])
+            return f"{source}: unknown field '{path}'. Did you mean '{fixed}'?{extra}"
         return f"{source}: unknown field '{path}'. Remove it or check its spelling.{extra}"
     if first["type"] == "missing":
         return f"{source}: field '{path}' is required but missing.{extra}"
