@@ -118,12 +118,20 @@ def _from_scratch(scenario):
     result = simulate(scenario)
     counterfactual = simulate(scenario.without_interventions())
     result.counterfactual = counterfactual.ecosystem
+    specs = scenario.interventions
+    several = len(specs) > 1
+    # With several shocks, each is measured against the scenario without that one.
+    baselines = {i: simulate(scenario.model_copy(update={
+        "interventions": [s for j, s in enumerate(specs) if j != i]})) if several
+        else counterfactual for i in range(len(specs))}
     randoms = {i: simulate(_random_variant(result, i))
-               for i, spec in enumerate(scenario.interventions)
+               for i, spec in enumerate(specs)
                if spec.type == "arrests" and spec.strategy != "random"}
     result.metrics["interventions"] = [
-        intervention_record(result, counterfactual, i, randoms.get(i))
-        for i in range(len(scenario.interventions))]
+        intervention_record(result, baselines[i], i, randoms.get(i))
+        for i in range(len(specs))]
+    for record in result.metrics["interventions"]:
+        record["counterfactual"] = "without this shock" if several else "without shocks"
     return result
 
 
