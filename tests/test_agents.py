@@ -45,9 +45,13 @@ def test_class_does_not_drop_when_a_lower_rank_is_set(small_scenario):
 
 def test_lurkers_who_post_become_members(small_run):
     table = small_run.memberships.table
-    posted = (table.posts > 0) | (table.contributions > 0)
+    posted = table.posts > 0
     assert posted.any()
     assert (table.rank[posted] >= Rank.MEMBER).all()
+    # Sharing is not posting: silent sharers stay lurkers unless they earn VIP status.
+    shared_only = (table.contributions > 0) & ~posted
+    assert shared_only.any()
+    assert np.isin(table.rank[shared_only], (Rank.LURKER, Rank.VIP)).all()
     silent = small_run.people.communicate == 0
     silent_rows = silent[table.person]
     # People with no propensity to communicate never leave the lurker rank by posting.

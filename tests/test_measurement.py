@@ -107,7 +107,7 @@ def test_changing_one_trait_parameter_redraws_no_other_trait(small_scenario, par
     before = Ecosystem(small_scenario).people
     after = Ecosystem(_with(small_scenario, **{parameter: value})).people
     changed = {"sharer_share": {"share"},
-               "communicator_share": {"communicate", "share"},
+               "communicator_share": {"communicate"},
                "activity_sigma": {"activity"}}[parameter]
     for trait in ("activity", "communicate", "share", "rule_breaking", "skill",
                   "risk_aversion", "career_days"):

@@ -1,18 +1,16 @@
 """The default scenario reproduces the participation inequality of the literature.
 
-Bands: published targets (about 3.4% of members communicate publicly and the large
-majority only download, van der Bruggen et al. 2022; a handful produce much of what is
-viewed, da Cunha et al. 2020) widened to contain the spread of 20 calibration replicates
-(seeds 0-19 of the default scenario, measured with this model):
+Each band is the published figure with a stated tolerance, not the model's own spread:
 
-    share_lurkers       mean 0.9627  sd 0.0016  range 0.9577-0.9646
-    share_posting       mean 0.0371  sd 0.0016  range 0.0353-0.0422
-    share_sharing       mean 0.0169  sd 0.0009  range 0.0155-0.0192
-    top1pct_post_share  mean 0.7629  sd 0.0151  range 0.7284-0.7914
+- about 3.4% of members communicate publicly (van der Bruggen et al. 2022): 2% to 5%;
+- about 7% (7.4%) of users share material (da Cunha et al. 2020): 5% to 10%;
+- the large majority only look and download: at least 90% never post (lurkers);
+- a handful produce most of what is shared and said (da Cunha et al. 2020): the top 1%
+  more than half.
 
-Each band holds the replicate mean +- 5 sd, so a correct model fails by chance with
-negligible probability, while a broken participation mechanism falls outside. The test
-uses seeds 100-102, not the calibration seeds.
+Sharing is not public communication, so the share who share can exceed the share who
+post, as in the two studies. The test uses seeds 100-102, which the calibration did not
+use.
 """
 
 from __future__ import annotations
@@ -24,10 +22,10 @@ from forumsim import embedded_scenario
 from forumsim.experiment.runner import run
 
 BANDS = {
-    "share_lurkers": (0.93, 0.98),
-    "share_posting": (0.02, 0.06),
-    "share_sharing": (0.01, 0.04),
-    "top1pct_post_share": (0.60, 0.90),
+    "share_lurkers": (0.90, 1.00),
+    "share_posting": (0.02, 0.05),
+    "share_sharing": (0.05, 0.10),
+    "top1pct_post_share": (0.50, 1.00),
 }
 
 
@@ -46,4 +44,3 @@ def test_default_scenario_participation_falls_in_published_bands(replicate_metri
 def test_lurkers_are_the_large_majority_and_posters_a_small_elite(replicate_metrics):
     for m in replicate_metrics:
         assert m["share_lurkers"] > 10 * m["share_posting"]
-        assert m["share_sharing"] <= m["share_posting"]

@@ -99,7 +99,9 @@ class Pattern:
 PATTERNS = [
     Pattern("share_posting", "members who post publicly", "share",
             "van der Bruggen et al. 2022", "about 3.4% (2% to 6%)", Test("between", 0.02, 0.06)),
-    Pattern("share_lurkers", "lurkers (never post or share)", "share",
+    Pattern("share_sharing", "registered people who share material", "share",
+            "da Cunha et al. 2020", "about 7% (5% to 10%)", Test("between", 0.05, 0.10)),
+    Pattern("share_lurkers", "lurkers (never post)", "share",
             "van der Bruggen et al. 2022", "large majority, 90% or more",
             Test("at least", 0.90)),
     Pattern("top1pct_post_share", "content by the most active 1%", "share",
@@ -182,6 +184,7 @@ def baseline_values(seed: int, people: int | None = None) -> dict[str, float]:
                         & forums["forum"].isin(initial)]
     return {
         "share_posting": metrics["share_posting"],
+        "share_sharing": metrics["share_sharing"],
         "share_lurkers": metrics["share_lurkers"],
         "top1pct_post_share": metrics["top1pct_post_share"],
         "share_elite": metrics["share_vips"] + metrics["share_staff"],

@@ -61,8 +61,9 @@ def end_of_run_metrics(eco: Ecosystem) -> dict[str, object]:
     return {
         "registered_people": int(registered.sum()),
         "share_lurkers": float(roles[0] / n),
-        "share_posting": float((contributions > 0).sum() / n),
+        "share_posting": float((p.posts[registered] > 0).sum() / n),
         "share_sharing": float((p.shares[registered] > 0).sum() / n),
+        "share_downloading": float(p.downloaded[registered].sum() / n),
         "top1pct_post_share": m.top_share(contributions, 0.01),
         "share_vips": float(roles[2] / n),
         "share_staff": float((roles[3] + roles[4]) / n),

@@ -105,13 +105,14 @@ class Behaviour(Strict):
     )
     # Participation: who posts and shares.
     communicator_share: Probability = Field(
-        0.045, description="share of people with any propensity to post publicly"
+        0.04, description="share of people with any propensity to post publicly"
     )
     post_prob_per_visit: Probability = Field(
         0.3, description="mean probability that a communicator posts on a visit"
     )
     sharer_share: Probability = Field(
-        0.6, description="share of communicators who also share material"
+        0.1, description="share of people with any propensity to share material (drawn "
+                          "apart from communicators)"
     )
     share_prob_per_visit: Probability = Field(
         0.15, description="mean probability that a sharer shares material on a visit"
