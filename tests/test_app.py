@@ -129,7 +129,7 @@ def test_the_classroom_thread_stops_on_pause_and_takes_requests_in_any_order() -
 
 def test_forum_map_marks_a_seized_forum_and_drops_its_edges() -> None:
     eco = small()
-    eco.run(30)
+    eco.run(60)  # long enough for members shared by fora other than Forum A
     eco.schedule(TakedownSpec(type="takedown", day=1, target="Forum A"))
     eco.step()
     option = demo_figures.forum_map(eco)
