@@ -375,13 +375,23 @@ class Member(Person):
                 n = givers[here]
                 thankers.append(visitors[eco.rng.integers(len(visitors), size=int(n.sum()))])
                 thanked.append(np.repeat(sharers[here], n))
-        if thankers:
-            thankers, thanked = np.concatenate(thankers), np.concatenate(thanked)
-            if eco.cautious:  # after enforcement news, mostly among trusted contacts
-                keep = (eco.ties.trusted(thankers, thanked, eco.day)
-                        | (eco.rng.random(len(thankers)) < eco.behaviour.threat_new_tie_factor))
-                thankers, thanked = thankers[keep], thanked[keep]
-            eco.ties.interact(thankers, thanked, eco.day, strength=0.5)
+        if thankers:  # tied at the end of the day, all at once (`tie_thankers`)
+            eco.thanks_given.append((np.concatenate(thankers), np.concatenate(thanked)))
+
+    @classmethod
+    def tie_thankers(cls, eco: mesa.Model) -> None:
+        """Today's thanks tie the thankers weakly to the sharers (after enforcement news,
+        mostly among trusted contacts)."""
+        if not eco.thanks_given:
+            return
+        thankers = np.concatenate([pair[0] for pair in eco.thanks_given])
+        thanked = np.concatenate([pair[1] for pair in eco.thanks_given])
+        eco.thanks_given = []
+        if eco.cautious:
+            keep = (eco.ties.trusted(thankers, thanked, eco.day)
+                    | (eco.rng.random(len(thankers)) < eco.behaviour.threat_new_tie_factor))
+            thankers, thanked = thankers[keep], thanked[keep]
+        eco.ties.interact(thankers, thanked, eco.day, strength=0.5)
 
 
 class VIP(Member):
@@ -405,14 +415,16 @@ class Moderator(VIP):
         """Review queued contributions of applicants; accepted ones get full access."""
         table = eco.memberships.table
         rows = _take(forum.applications, capacity)
+        credited = []
         for row in rows:
             if eco.memberships.row_of[table.person[row], forum.id] != row:
                 continue  # no longer a member (banned meanwhile)
             if table.full_access[row]:  # accepted meanwhile: an ordinary contribution now
-                Member.credit(eco, np.array([row]))
+                credited.append(row)
             elif eco.rng.random() < eco.behaviour.application_accept_prob:
                 table.full_access[row] = True
-                Member.credit(eco, np.array([row]))
+                credited.append(row)
+        Member.credit(eco, np.array(credited, dtype=np.int64))
         return len(rows)
 
     @classmethod

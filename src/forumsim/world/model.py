@@ -17,6 +17,7 @@ from forumsim.world.access import policy, stricter
 from forumsim.world.agents import (
     ROLE_CLASSES,
     Admin,
+    Member,
     Moderator,
     Person,
     Population,
@@ -57,6 +58,7 @@ class Streams:
         return np.random.default_rng(np.random.SeedSequence([self.seed, 1_000_003, key]))
 
 
+INVITATION_DAYS = 90  # an invitation not taken up within this many days lapses
 ROLE_NAMES = ("lurkers", "members", "vips", "moderators", "admins")
 DAILY_COUNTERS = ("posts", "shares", "downloads", "exclusive_downloads", "registrations",
                   "failed_visits")
@@ -114,7 +116,9 @@ class Ecosystem(mesa.Model):
         self._successors: dict[int, list[tuple[Forum, list[int], Event]]] = defaultdict(list)
         self.pull = np.ones(0)
         self.expected_material = 0.0
-        self._invited: list[tuple[int, int]] = []  # (person, forum) invitations not yet taken up
+        # Invitations not yet taken up: who, to which forum, on which day.
+        self._invited = np.empty((0, 3), dtype=np.int64)
+        self.thanks_given: list[tuple[np.ndarray, np.ndarray]] = []  # today's, tied at night
         self._desisted: list[np.ndarray] = []  # who may come back one day
         self._active_history: list[int] = []
         self._set_up_fora()
@@ -148,6 +152,7 @@ class Ecosystem(mesa.Model):
                 Admin.keep_online(self, forum)
         self.act()
         self.govern()
+        Member.tie_thankers(self)
         self.relocate()
         pull.update(self)
         self.collect()
@@ -196,16 +201,17 @@ class Ecosystem(mesa.Model):
 
     def invite(self, person: int, forum_id: int) -> None:
         """`person` is invited to a forum: they take it up on their next active day."""
-        self._invited.append((person, forum_id))
+        self._invited = np.vstack([self._invited, [[person, forum_id, self.day]]])
 
     def _take_up_invitations(self, active: np.ndarray) -> None:
         """The invited who are active today register where they were invited (if they
-        still may); the others keep their invitation."""
-        if not self._invited:
+        still may); the others keep their invitation for up to INVITATION_DAYS."""
+        if not len(self._invited):
             return
-        pairs = np.array(self._invited, dtype=np.int64)
+        pairs = self._invited
         today = np.isin(pairs[:, 0], active)
-        self._invited = [tuple(pair) for pair in pairs[~today].tolist()]
+        fresh = pairs[:, 2] > self.day - INVITATION_DAYS
+        self._invited = pairs[~today & fresh]
         for forum_id in np.unique(pairs[today, 1]).tolist():
             people = np.unique(pairs[today & (pairs[:, 1] == forum_id), 0])
             relocation.join_if_allowed(self, people, self.fora[forum_id])
