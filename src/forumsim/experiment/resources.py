@@ -16,7 +16,7 @@ from pathlib import Path
 from forumsim.world.scenario import Scenario
 
 PROCESS_BYTES = 300 << 20  # Python, numpy, pandas, Mesa and the model's fixed part
-PERSON_BYTES = 1200  # arrays, the Mesa agent, memberships and ties of one person
+PERSON_BYTES = 2800  # arrays, memberships, ties (most of it) and records of one person
 SLOT_BYTES = 8  # per person and forum column (membership index and known addresses,
 #                 with the copy made while the columns double)
 
