@@ -6,14 +6,11 @@ position in the plan, so it depends only on the sweep file, never on execution o
 
 from __future__ import annotations
 
-import copy
-import difflib
 import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -28,6 +25,7 @@ from forumsim.world.scenario import (
     _describe,
     embedded_scenario,
     quoted,
+    set_path,
 )
 
 
@@ -221,36 +219,9 @@ def _validated(data: dict, what: str) -> Scenario:
 
 
 def _set(data: dict, path: str, value: object, where: str) -> None:
-    """Set the scenario field at dotted `path` (list items by index); mappings merge."""
-    keys = path.split(".")
-    node: Any = data
-    for depth, key in enumerate(keys):
-        here = ".".join(keys[: depth + 1])
-        last = depth == len(keys) - 1
-        if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                raise SweepError(f"{where}: '{here}' is not an item of a list of {len(node)} "
-                                 f"(use an index from 0 to {len(node) - 1}).")
-            key = int(key)
-        elif isinstance(node, dict):
-            if key not in node:
-                close = difflib.get_close_matches(key, list(node), n=1)
-                hint = f" Did you mean '{'.'.join([*keys[:depth], close[0]])}'?" if close else ""
-                raise SweepError(f"{where}: the scenario has no field '{here}'.{hint}")
-        else:
-            raise SweepError(f"{where}: '{'.'.join(keys[:depth])}' is a single value, so it "
-                             f"has no field '{key}'.")
-        if last:
-            old = node[key]
-            node[key] = (_merged(old, value) if isinstance(old, dict) and isinstance(value, dict)
-                         else copy.deepcopy(value))
-        else:
-            node = node[key]
-
-
-def _merged(base: dict, override: dict) -> dict:
-    merged = dict(base)
-    for key, value in override.items():
-        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
-        merged[key] = _merged(merged[key], value) if both else copy.deepcopy(value)
-    return merged
+    """Set the scenario field at dotted `path` (list items by index; mappings merge),
+    with the scenario's own path rules, as a sweep error."""
+    try:
+        set_path(data, path, value, where)
+    except ScenarioError as error:
+        raise SweepError(str(error)) from None
