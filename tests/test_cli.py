@@ -176,6 +176,11 @@ def test_run_prints_each_figure_with_its_unit(tmp_path):
     line = next(line for line in result.output.splitlines() if "active_people_mean_last30" in line)
     assert "people per day" in line
     assert "share" in next(line for line in result.output.splitlines() if "share_lurkers" in line)
+    lurkers = next(line for line in result.output.splitlines() if "share_lurkers" in line)
+    assert "%" in lurkers
+    # A count of shares is a count, not a share in percent.
+    shares = next(line for line in result.output.splitlines() if "shares_total" in line)
+    assert "%" not in shares and "shares" in shares
 
 
 def test_describe_shows_what_each_variant_of_a_sweep_is():

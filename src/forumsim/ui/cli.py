@@ -436,7 +436,8 @@ def _unit(key: str) -> str:
 def _shown(key: str, value: object) -> str:
     if value is None:
         return "-"
-    if _unit(key).startswith("share"):
+    unit = _unit(key)
+    if unit == "share" or unit.startswith("share of"):  # not "shares", a count
         return f"{value:.1%}"
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
