@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from forumsim.experiment.files import read_yaml as read_guarded
-from forumsim.world.scenario import EMBEDDED, quoted
+from forumsim.world.scenario import EMBEDDED, plain_label, quoted
 
 MAX_RUNS = 1_000_000
 NOT_SWEPT = ("seed", "name", "description")  # seeds come from the root seed
@@ -252,10 +252,7 @@ class Sweep(Strict):
     @field_validator("name")
     @classmethod
     def _plain_label(cls, name: str | None) -> str | None:
-        if name in (".", ".."):
-            raise ValueError("a name is a plain label (it names the results folder), not "
-                             "'.' or '..'")
-        return name
+        return plain_label(name)
 
     @model_validator(mode="after")
     def _design_fits(self) -> Sweep:

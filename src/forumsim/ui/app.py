@@ -79,9 +79,10 @@ PRESETS = {
     "Arrests: all staff of Forum A": Preset(
         ({"type": "arrests", "day": SHOCK_DAY, "strategy": "staff", "share": 1.0,
           "forum": "Forum A"},), (
-            f"On day {SHOCK_DAY} every admin and moderator of Forum A is arrested. Nobody "
-            "is left to run it, so it closes the same day and its members must move, much "
-            "as after a seizure, but no staff remain to open a successor.")),
+            f"On day {SHOCK_DAY} every admin and moderator of Forum A is arrested. Its most "
+            "thanked member takes over if one has earned enough thanks; if nobody has, it "
+            "closes the same day and its members must move, much as after a seizure, but "
+            "no staff remain to open a successor.")),
     "Outage: the largest forum is down for two weeks": Preset(
         ({"type": "outage", "day": SHOCK_DAY, "target": "largest", "duration_days": 14},), (
             f"On day {SHOCK_DAY} the largest forum goes down for 14 days (a DDoS). Failed "

@@ -30,6 +30,14 @@ class ScenarioError(ValueError):
     """A scenario (file or override) is invalid; the message names field, value and rule."""
 
 
+def plain_label(name: str | None) -> str | None:
+    """A scenario's or sweep's name, which names its results folder: not '.' or '..'."""
+    if name in (".", ".."):
+        raise ValueError("a name is a plain label (it names the results folder), not "
+                         "'.' or '..'")
+    return name
+
+
 class Strict(BaseModel):
     """Base for scenario parts: unknown keys are errors, assignments are validated."""
 
@@ -461,10 +469,7 @@ class Scenario(Strict):
     @field_validator("name")
     @classmethod
     def _plain_label(cls, name: str) -> str:
-        if name in (".", ".."):
-            raise ValueError("a name is a plain label (it names the results folder), not "
-                             "'.' or '..'")
-        return name
+        return plain_label(name)
 
     @model_validator(mode="after")
     def _schedules_fit(self) -> Scenario:
