@@ -222,9 +222,10 @@ def _downtime(eco: Ecosystem) -> float:
 
 def test_losing_staff_raises_outages():
     arrests = [{"type": "arrests", "day": 30, "strategy": "moderators", "share": 1.0}]
-    hazard = _outcomes(_downtime, interventions=arrests, outage_rate_per_day=0.05)
-    calm = _outcomes(_downtime, interventions=arrests, outage_rate_per_day=0.05,
-                     understaffed_outage_factor=0.0, understaffed_closure_per_day=0.0)
+    common = dict(seeds=MORE_SEEDS, interventions=arrests, outage_rate_per_day=0.05)
+    hazard = _outcomes(_downtime, **common)
+    calm = _outcomes(_downtime, **common, understaffed_outage_factor=0.0,
+                     understaffed_closure_per_day=0.0)
     assert_higher(hazard, calm, "forum-days down after losing the moderators")
 
 
