@@ -81,3 +81,4 @@ def test_index_agrees_with_a_plain_record_across_re_indexing():
         assert sorted(neighbour[owner == i].tolist()) == expected
         assert ties.degree_of(np.array([person]))[0] == len(expected)
     assert np.all(np.diff(owner) >= 0)
+    assert [len(part) for part in ties.neighbours_of(np.array([], dtype=np.int64))] == [0, 0]

@@ -93,8 +93,10 @@ def join_if_allowed(eco: mesa.Model, people: np.ndarray, forum: Forum) -> int:
 
 def newcomers(eco: mesa.Model) -> np.ndarray:
     """Today's newcomers, next in line among those who never registered. Their number is
-    drawn around `entry_rate_per_day` x people, scaled by the ecosystem's visibility: the
-    share of the day-0 listed fora still listed and online, raised by recent growth."""
+    drawn around `entry_rate_per_day` x those who never registered (so entries slow as
+    fewer are left to come, rather than stopping at once), scaled by the ecosystem's
+    visibility: the share of the day-0 listed fora still listed and online, raised by
+    recent growth."""
     b = eco.behaviour
     listed = sum(f.online and f.access.publicly_listed for f in eco.fora)
     visibility = listed / max(eco.listed_at_start, 1)
@@ -103,8 +105,9 @@ def newcomers(eco: mesa.Model) -> np.ndarray:
         now, before = np.mean(history[-7:]), np.mean(history[-37:-30])
         if before > 0:
             visibility *= 1.0 + b.visibility_growth_weight * max(0.0, now / before - 1.0)
-    k = int(eco.streams.entry.poisson(b.entry_rate_per_day * eco.people.n * visibility))
     start = eco._entry_next
+    waiting = len(eco._entry_queue) - start
+    k = int(eco.streams.entry.poisson(b.entry_rate_per_day * waiting * visibility))
     eco._entry_next = min(start + k, len(eco._entry_queue))
     return eco._entry_queue[start:eco._entry_next]
 

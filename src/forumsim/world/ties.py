@@ -109,6 +109,8 @@ class Ties:
         """Everyone tied to any of `people`, as (index into `people`, neighbour) pairs,
         grouped by index in the order of `people`."""
         people = np.asarray(people, dtype=np.int64)
+        if not len(people):
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         start, stop = self._start[people], self._start[people + 1]
         counts = stop - start
         owner = np.repeat(np.arange(len(people)), counts)
