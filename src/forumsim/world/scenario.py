@@ -90,7 +90,7 @@ class Behaviour(Strict):
         1.2, ge=0.0, le=4.0, description="log-normal spread of the daily visit probability"
     )
     novelty_boost: float = Field(
-        1.5, ge=0.0, le=20.0, description="extra activity (multiple) right after registering"
+        2.0, ge=0.0, le=20.0, description="extra activity (multiple) right after registering"
     )
     novelty_days: PositiveFloat = Field(
         60.0, description="days over which the novelty boost decays (e-folding time)"
@@ -105,8 +105,9 @@ class Behaviour(Strict):
         0.35, description="share of people already registered somewhere at day 0"
     )
     entry_rate_per_day: Probability = Field(
-        0.0008, description="newcomers a day, as a share of the population, while every "
-                            "day-0 listed forum is online (scaled by visibility)"
+        0.0012, description="newcomers a day, as a share of the people who have not yet "
+                            "registered, while every day-0 listed forum is online (scaled "
+                            "by visibility)"
     )
     career_days_mean: PositiveFloat = Field(
         800.0, description="mean days from registering to desisting for good (exponential)"
@@ -182,7 +183,7 @@ class Behaviour(Strict):
         1 / 120, description="daily probability that a skilled person founds a new forum"
     )
     new_forum_appeal: float = Field(
-        1.0, ge=0.0, le=1000.0,
+        10.0, ge=0.0, le=1000.0,
         description="pull of a brand-new forum on people looking for one, as a multiple of "
                     "the average forum's size; decays over novelty_days (link lists "
                     "announce new fora)"
