@@ -100,9 +100,13 @@ def run(
                          "in the output folder (never a folder forumsim did not write).")]
     = False,
     figures: Annotated[bool, typer.Option(help="Write figures as PNG.")] = True,
+    export_posts: Annotated[bool, typer.Option(
+        "--export-posts", help="Also write the simulated community as posts.parquet, "
+        "members.parquet and events.parquet (the format `forumsim data` reads).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Run one scenario; write summary.json, ecosystem.parquet, forums.parquet and figures."""
+    """Run one scenario; write summary.json, ecosystem.parquet, forums.parquet and figures
+    (with --export-posts, also the community's posts, members and events tables)."""
     try:
         scenario = resolve_scenario(file, people, fora, days, seed)
     except ScenarioError as error:
@@ -126,7 +130,8 @@ def run(
                   disable=quiet) as bar:
         task = bar.add_task(f"{scenario.name}: {scenario.people:,} people, "
                             f"{scenario.days} days{runs}", total=1.0)
-        result = run_scenario(scenario, progress=lambda done: bar.update(task, completed=done))
+        result = run_scenario(scenario, progress=lambda done: bar.update(task, completed=done),
+                              export_posts=export_posts)
     try:
         write_run(result, target, run_figures if figures else None, overwrite=overwrite)
     except StoreError as error:  # the folder changed while the run ran
@@ -396,6 +401,46 @@ def validate(
         where = f"; table written to {write}"
     out.print(f"{passed} of {len(rows)} patterns pass{where}")
     raise typer.Exit(0 if passed == len(rows) else 1)
+
+
+data_app = typer.Typer(
+    help="A community's posts table (CSV or Parquet, the format `run --export-posts` "
+         "writes; see docs/data.md).",
+    no_args_is_help=True)
+app.add_typer(data_app, name="data")
+TablePaths = Annotated[list[Path], typer.Argument(
+    help="Posts, members and events tables (.csv or .parquet), or folders holding them "
+         "(e.g. a run folder written with --export-posts).")]
+
+
+def _load_community(paths: list[Path]):
+    """The checked tables of `paths`; bad tables stop the command with one line."""
+    from forumsim.experiment.forum_data import DataError, load_community
+
+    try:
+        return load_community(paths)
+    except DataError as error:
+        _fail(str(error))
+
+
+@data_app.command()
+def check(paths: TablePaths) -> None:
+    """Check posts, members and events tables and print what they hold; a table that
+    cannot be used is named with its row and column (exit 2)."""
+    community = _load_community(paths)
+    posts = community.posts
+    rows = [("posts", f"{len(posts):,}", "posts"),
+            ("authors", f"{posts['author'].nunique():,}", "people"),
+            ("fora", f"{posts['forum'].nunique():,}", "fora"),
+            ("threads", f"{posts['thread'].nunique():,}", "threads"),
+            ("replies", f"{int((posts['parent'] >= 0).sum()):,}", "posts"),
+            ("first post", str(posts["time"].iloc[0]) if len(posts) else "-", "UTC"),
+            ("last post", str(posts["time"].iloc[-1]) if len(posts) else "-", "UTC")]
+    if community.members is not None:
+        rows.append(("memberships", f"{len(community.members):,}", "rows"))
+    if community.events is not None:
+        rows.append(("events", f"{len(community.events):,}", "events"))
+    out.print(_figures_table(f"{len(community.sources)} tables: all usable", rows))
 
 
 @app.command()
