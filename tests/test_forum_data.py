@@ -148,6 +148,7 @@ def test_help_and_table_errors_import_no_heavy_library(tmp_path):
 
     code = ("import sys; from typer.testing import CliRunner; from forumsim.ui.cli import app; "
             "CliRunner().invoke(app, ['data', '--help']); "
+            "CliRunner().invoke(app, ['data', 'summarize', '--help']); "
             "print(sorted(m for m in ('pandas', 'mesa', 'pyabc', 'networkx') "
             "if m in sys.modules))")
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

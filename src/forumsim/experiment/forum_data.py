@@ -62,14 +62,16 @@ def load_community(paths: list[str | Path]) -> Community:
     events tables, such as a run folder); a table's kind is told by its columns. Several
     posts tables (e.g. one per forum) are joined."""
     tables: dict[str, list[pd.DataFrame]] = {kind: [] for kind in COLUMNS}
-    sources = []
+    sources: dict[str, list[str]] = {kind: [] for kind in COLUMNS}
     for path in _files(paths):
         kind, frame = read_table(path)
         tables[kind].append(frame)
-        sources.append(str(path))
+        sources[kind].append(str(path))
     if not tables["posts"]:
         raise DataError(f"{', '.join(map(str, paths))}: no posts table among them (a posts "
                         f"table has the columns {', '.join(COLUMNS['posts'])}).")
+    if not sum(map(len, tables["posts"])):
+        raise DataError(f"{', '.join(sources['posts'])}: the posts table has no rows.")
     posts = _check_posts(tables["posts"])
     forums = set(posts["forum"].unique())
     members = pd.concat(tables["members"], ignore_index=True) if tables["members"] else None
@@ -82,7 +84,7 @@ def load_community(paths: list[str | Path]) -> Community:
             _refuse(events, int(np.argmax(unknown.to_numpy())), "forum",
                     "names a forum that has no posts in the posts table")
         events = events.sort_values("time", kind="stable").reset_index(drop=True)
-    return Community(posts, members, events, tuple(sources))
+    return Community(posts, members, events, tuple(sum(sources.values(), [])))
 
 
 def _files(paths: list[str | Path]) -> list[Path]:

@@ -405,7 +405,7 @@ def validate(
 
 data_app = typer.Typer(
     help="A community's posts table (CSV or Parquet, the format `run --export-posts` "
-         "writes; see docs/data.md).",
+         "writes; see docs/data.md): check it, or summarise it into targets.",
     no_args_is_help=True)
 app.add_typer(data_app, name="data")
 TablePaths = Annotated[list[Path], typer.Argument(
@@ -441,6 +441,45 @@ def check(paths: TablePaths) -> None:
     if community.events is not None:
         rows.append(("events", f"{len(community.events):,}", "events"))
     out.print(_figures_table(f"{len(community.sources)} tables: all usable", rows))
+
+
+@data_app.command()
+def summarize(
+    paths: TablePaths,
+    out_file: Annotated[Path, typer.Option(
+        "--out", help="Targets file to write (JSON).")] = Path("targets.json"),
+    overwrite: Annotated[bool, typer.Option(help="Replace targets written earlier by this "
+                         "command (never a file it did not write).")] = False,
+) -> None:
+    """Compute the statistics a researcher may share (posts per author, monthly activity
+    and retention, threads and reply depth, the reply network, fora, takedowns) and write
+    them to a targets file; no post, author or thread leaves, only aggregates."""
+    from forumsim.experiment.targets import TargetsError, check_targets_path, write_targets
+
+    try:  # before the work, so a refused --out costs nothing
+        check_targets_path(out_file, overwrite)
+    except TargetsError as error:
+        _fail(str(error))
+    community = _load_community(paths)
+    from forumsim.experiment.targets import summarize as summarize_community
+
+    targets = summarize_community(community)
+    try:
+        write_targets(targets, out_file, overwrite)
+    except TargetsError as error:
+        _fail(str(error))
+    rows = [(name, _shown_statistic(value), "") for name, value in
+            targets["statistics"].items()]
+    counts = targets["counts"]
+    out.print(_figures_table(f"{counts['posts']:,} posts by {counts['authors']:,} authors on "
+                             f"{counts['fora']:,} fora, {counts['months']} months", rows))
+    out.print(f"targets written to [bold]{_shown_path(out_file)}[/]")
+
+
+def _shown_statistic(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
 
 
 @app.command()
