@@ -129,3 +129,20 @@ def test_every_statistic_is_a_number_or_none(both_paths):
     values = targets["statistics"].values()
     assert all(v is None or (isinstance(v, int | float) and np.isfinite(v)) for v in values)
     json.dumps(targets)  # plain JSON types only
+
+
+def test_an_export_summarised_in_memory_gives_the_targets_read_from_disk(both_paths):
+    from forumsim.experiment.forum_data import exported_community
+
+    eco, targets = both_paths
+    in_memory = summarize(exported_community(eco.post_log.tables(eco)))
+    assert in_memory["statistics"] == targets["statistics"]
+    assert in_memory["monthly"] == targets["monthly"]
+
+
+def test_every_statistic_summarize_gives_can_be_fitted(both_paths):
+    from forumsim.experiment.calibration import STATISTICS, TAKEDOWN
+
+    _, targets = both_paths
+    assert all(name in STATISTICS or TAKEDOWN.fullmatch(name)
+               for name in targets["statistics"])

@@ -286,3 +286,23 @@ def _check_posts(frames: list[pd.DataFrame]) -> pd.DataFrame:
     posts["parent"] = parent
     posts["thread"] = posts["forum"] + "\x1f" + posts["thread_id"]
     return posts[["time", "forum", "author", "thread", "parent", "post_id", "source", "row"]]
+
+
+def exported_community(tables: dict[str, dict[str, np.ndarray]]) -> Community:
+    """The community of a run's export (`RunResult.community`) as `load_community` reads
+    it from disk, without writing it: posts in time order, replies as rows."""
+    posts, members, events = tables["posts"], tables["members"], tables["events"]
+    forum = pd.Series(posts["forum"], dtype=object)
+    return Community(
+        posts=pd.DataFrame({
+            "time": pd.to_datetime(posts["timestamp"], utc=True),
+            "forum": forum, "author": posts["author"].astype(str),
+            "thread": forum + "\x1f" + posts["thread_id"].astype(str),
+            "parent": posts["reply_to"]}),
+        members=pd.DataFrame({"author": members["author"].astype(str),
+                              "forum": members["forum"],
+                              "time": pd.to_datetime(members["registered"], utc=True),
+                              "rank": members["rank"]}),
+        events=pd.DataFrame({"forum": events["forum"],
+                             "time": pd.to_datetime(events["date"], utc=True),
+                             "event": events["event"]}))

@@ -476,6 +476,80 @@ def summarize(
     out.print(f"targets written to [bold]{_shown_path(out_file)}[/]")
 
 
+@app.command()
+def calibrate(
+    file: Annotated[str, typer.Argument(help="Calibration YAML file (see "
+                                             "docs/calibration.md).")],
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Calibration folder: new, empty, or an earlier calibration's (with "
+        "--resume).", show_default="results/<calibration name>")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="Worker processes.")] = 1,
+    resume: Annotated[bool, typer.Option(help="Continue the calibration in --out from its "
+                                              "history, up to the file's generations.")]
+    = False,
+) -> None:
+    """Fit a scenario's parameters to a community's statistics by ABC-SMC (pyabc); write
+    posterior.parquet, the pyabc history, calibrated.yaml (a scenario at the posterior
+    median) and check.json (held-out statistics against their predictive intervals)."""
+    from forumsim.experiment.calibration import (
+        CalibrationError,
+        CalibrationFolderError,
+        check_folder,
+        load_calibration,
+    )
+
+    try:
+        problem = load_calibration(file)
+    except CalibrationError as error:
+        _fail(str(error))
+    target = out_dir or Path("results") / problem.name
+    try:
+        check_folder(target, problem, resume)
+    except CalibrationFolderError as error:
+        _fail(str(error))
+    from forumsim.experiment.inference import calibrate
+    err.print(f"calibrating {len(problem.calibration.parameters)} parameters of "
+              f"'{problem.base.name}' to {len(problem.calibration.fit)} statistics "
+              f"({problem.calibration.population} particles, up to "
+              f"{problem.calibration.generations} generations, {workers} workers)",
+              highlight=False)
+
+    def line(generation) -> None:
+        err.print(f"generation {generation.index}: epsilon {generation.epsilon:.4g}, "
+                  f"acceptance {generation.acceptance:.1%}, {generation.simulations:,} "
+                  f"simulations so far ({generation.seconds:.0f} s)", highlight=False)
+
+    try:
+        done = calibrate(problem, target, workers=workers, resume=resume, progress=line)
+    except CalibrationFolderError as error:
+        _fail(str(error))
+    if not done:
+        err.print(f"the calibration already has its {problem.calibration.generations} "
+                  "generations; raise 'generations' in the file to continue it.",
+                  highlight=False)
+    _print_check(target)
+
+
+def _print_check(target: Path) -> None:
+    import json
+
+    check = json.loads((target / "check.json").read_text())
+    table = Table(title=f"posterior predictive check (generation {check['generation']}, 90% "
+                        "intervals)")
+    for column in ("statistic", "role", "target", "median", "interval", "inside"):
+        table.add_column(column)
+    for name, row in check["statistics"].items():
+        interval = ("-" if row["low"] is None
+                    else f"{_shown_statistic(row['low'])} to {_shown_statistic(row['high'])}")
+        table.add_row(name, row["role"], _shown_statistic(row["target"]),
+                      _shown_statistic(row["median"]), interval,
+                      {True: "yes", False: "[bold red]no[/]", None: "-"}[row["inside"]])
+    out.print(table)
+    out.print(f"results written to [bold]{_shown_path(target)}/[/]; the calibrated "
+              f"scenario runs with:\n  forumsim run {_shown_path(target / 'calibrated.yaml')}",
+              highlight=False, soft_wrap=True)
+
+
 def _shown_statistic(value: object) -> str:
     if value is None:
         return "-"
