@@ -154,3 +154,29 @@ def test_help_and_table_errors_import_no_heavy_library(tmp_path):
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True).stdout
     assert shown.strip() == "[]"
+
+
+def test_a_parquet_column_of_lists_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"post_id": [1], "thread_id": [1], "forum": ["F"], "author": [[1, 2]],
+                      "timestamp": ["2021-01-01"], "reply_to": [None]})
+    pq.write_table(table, tmp_path / "posts.parquet")
+    with pytest.raises(DataError, match=r"posts.parquet, column author: holds values of type "
+                                        r"list"):
+        load_community([tmp_path / "posts.parquet"])
+
+
+def test_float_ids_of_a_parquet_table_read_as_whole_numbers(tmp_path):
+    frame = pd.DataFrame({"post_id": [1.0, 2.0, 3.5], "thread_id": [1, 1, 1],
+                          "forum": ["F"] * 3, "author": ["a", "b", "c"],
+                          "timestamp": ["2021-01-01", "2021-01-02", "2021-01-03"],
+                          "reply_to": [None, None, None]})
+    frame.to_parquet(tmp_path / "posts.parquet")
+    posts = load_community([tmp_path / "posts.parquet"]).posts
+    assert list(posts["post_id"]) == ["1.0", "2.0", "3.5"]  # not all whole: kept as written
+    frame["post_id"], frame["reply_to"] = [1.0, 2.0, 3.0], [None, 1.0, None]
+    frame.to_parquet(tmp_path / "posts.parquet")
+    posts = load_community([tmp_path / "posts.parquet"]).posts
+    assert list(posts["post_id"]) == ["1", "2", "3"] and list(posts["parent"]) == [-1, 0, -1]

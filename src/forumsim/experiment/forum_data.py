@@ -205,6 +205,8 @@ def _text(path: Path, column: pa.ChunkedArray, name: str) -> pd.Series:
     kind = column.type
     if pa.types.is_dictionary(kind):
         column, kind = column.cast(kind.value_type), kind.value_type
+    if pa.types.is_null(kind):  # a column with no values at all (e.g. no replies)
+        return pd.Series([""] * len(column), dtype=object)
     if pa.types.is_timestamp(kind):
         values = column.to_pandas()
         if values.dt.tz is None:
@@ -213,9 +215,9 @@ def _text(path: Path, column: pa.ChunkedArray, name: str) -> pd.Series:
     if pa.types.is_floating(kind):  # integer ids stored as floats (e.g. with NaN)
         values = column.to_pandas()
         whole = values.dropna()
-        if (whole == np.floor(whole)).all():
-            return values.map(lambda v: "" if pd.isna(v) else str(int(v)))
-        return values.map(lambda v: "" if pd.isna(v) else repr(v))
+        if np.isfinite(whole).all() and (whole == np.floor(whole)).all():
+            values = values.astype("Int64")
+        return values.astype(str).where(values.notna(), "")
     if pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_date(kind):
         column = column.cast(pa.string())
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):

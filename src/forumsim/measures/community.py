@@ -112,9 +112,11 @@ def network(graph: nx.Graph) -> dict[str, float]:
 def fora(author: np.ndarray, forum: np.ndarray) -> dict[str, float]:
     """Authors on more than one forum, and how skewed forum sizes (posting authors per
     forum) are: Gini and the largest forum's share."""
-    pairs = np.unique(np.stack([author, forum]).T.astype(np.int64), axis=0)
-    per_author = np.bincount(pairs[:, 0])
-    sizes = np.bincount(pairs[:, 1])
+    author, forum = np.asarray(author, dtype=np.int64), np.asarray(forum, dtype=np.int64)
+    n_fora = int(forum.max()) + 1
+    pairs = np.unique(author * n_fora + forum)
+    per_author = np.bincount(pairs // n_fora)
+    sizes = np.bincount(pairs % n_fora)
     return {"fora": int(np.count_nonzero(sizes)),
             "multi_forum_author_share": float(np.mean(per_author[per_author > 0] > 1)),
             "forum_size_gini": gini(sizes[sizes > 0]),
