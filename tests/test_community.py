@@ -12,7 +12,7 @@ from forumsim.measures import community as stats
 def test_participation_of_one_heavy_poster_among_light_ones():
     result = stats.participation(np.array([1, 1, 1, 1, 6]))
     assert result["posts_per_author_gini"] == pytest.approx(0.4)
-    assert result["top1pct_post_share"] == pytest.approx(0.6)
+    assert result["posts_top1pct_author_share"] == pytest.approx(0.6)
     assert result["posts_per_author_median"] == 1 and result["posts_per_author_max"] == 6
 
 

@@ -24,7 +24,7 @@ from forumsim.world.scenario import EMBEDDED, Scenario, ScenarioError, embedded_
 STATISTICS = (
     "posts_per_author_mean", "posts_per_author_median", "posts_per_author_q90",
     "posts_per_author_q99", "posts_per_author_max", "posts_per_author_gini",
-    "top1pct_post_share", "posters_among_members", "monthly_active_authors_mean",
+    "posts_top1pct_author_share", "posters_among_members", "monthly_active_authors_mean",
     "monthly_new_authors_mean", "monthly_retention_mean", "thread_size_mean",
     "thread_size_median", "thread_size_q90", "thread_size_q99", "thread_size_max",
     "single_post_thread_share", "reply_share", "reply_depth_mean", "reply_depth_q90",

@@ -32,7 +32,7 @@ def participation(posts_per_author: np.ndarray) -> dict[str, float]:
     counts = np.asarray(posts_per_author)
     return {**spread(counts, "posts_per_author"),
             "posts_per_author_gini": gini(counts) if len(counts) else None,
-            "top1pct_post_share": top_share(counts, 0.01) if len(counts) else None}
+            "posts_top1pct_author_share": top_share(counts, 0.01) if len(counts) else None}
 
 
 def monthly_activity(author: np.ndarray, month: np.ndarray
