@@ -222,9 +222,10 @@ def _downtime(eco: Ecosystem) -> float:
 
 def test_losing_staff_raises_outages():
     arrests = [{"type": "arrests", "day": 30, "strategy": "moderators", "share": 1.0}]
-    hazard = _outcomes(_downtime, interventions=arrests, outage_rate_per_day=0.05)
-    calm = _outcomes(_downtime, interventions=arrests, outage_rate_per_day=0.05,
-                     understaffed_outage_factor=0.0, understaffed_closure_per_day=0.0)
+    common = dict(seeds=MORE_SEEDS, interventions=arrests, outage_rate_per_day=0.05)
+    hazard = _outcomes(_downtime, **common)
+    calm = _outcomes(_downtime, **common, understaffed_outage_factor=0.0,
+                     understaffed_closure_per_day=0.0)
     assert_higher(hazard, calm, "forum-days down after losing the moderators")
 
 
@@ -285,3 +286,101 @@ def test_deterrence_fades_within_weeks():
     weeks = _outcomes(after, interventions=publicized, days=110)
     months = _outcomes(after, interventions=publicized, days=110, deterrence_days=90.0)
     assert_higher(weeks, months, "activity 10-50 days after a publicized takedown")
+
+
+# --- where people go and whether they stay ------------------------------------------------
+
+
+def _home_at_best_pull(eco: Ecosystem) -> float:
+    """Share of active people with several memberships whose home is the one of their
+    fora with the most pull today."""
+    p, n = eco.people, len(eco.fora)
+    active = np.flatnonzero(p.state == State.ACTIVE)
+    rows = eco.memberships.row_of[active, :n]
+    several = np.count_nonzero(rows >= 0, axis=1) > 1
+    pulls = np.where(rows[several] >= 0, eco.pull[:n], -np.inf)
+    return float((p.home[active[several]] == np.argmax(pulls, axis=1)).mean())
+
+
+def test_people_drift_home_to_the_forum_that_offers_more():
+    drifting = _outcomes(_home_at_best_pull)
+    settled = _outcomes(_home_at_best_pull, drift_prob=0.0)
+    assert_higher(drifting, settled, "homes at the forum with most pull")
+
+
+def _left(eco: Ecosystem) -> float:
+    return float(np.count_nonzero(eco.people.state == State.DESISTED))
+
+
+def test_lurkers_leave_fora_that_run_dry():
+    leaving = _outcomes(_left, setup=_stop_sharing(120))
+    staying = _outcomes(_left, setup=_stop_sharing(120), dry_leave_prob_per_visit=0.0)
+    assert_higher(leaving, staying, "people gone for good after the material dried up")
+
+
+VIP_ARRESTS = [{"type": "arrests", "day": 120, "strategy": "vips", "share": 1.0}]
+
+
+def test_vip_material_makes_losing_vips_costlier():
+    # What the fora offer (their pull, which drives visits: see the tests above) falls
+    # further when the VIPs go if VIP material counts more.
+    def online_pull(eco: Ecosystem) -> float:
+        return float(np.mean([eco.pull[f.id] for f in eco.fora if f.online]))
+
+    def pull_lost(weight: float) -> np.ndarray:
+        return (_outcomes(online_pull, days=135, vip_material_weight=weight)
+                - _outcomes(online_pull, days=135, interventions=VIP_ARRESTS,
+                            vip_material_weight=weight))
+    assert_higher(pull_lost(5.0), pull_lost(1.0), "pull lost 15 days after all VIPs' arrest")
+
+
+def _vip_visits_at_home(tally: list[tuple[int, int]]):
+    """Record, each day, VIP and staff visits by people with several memberships: how
+    many went to their home forum, of how many."""
+    def setup(eco: Ecosystem) -> None:
+        original = eco._choose_visits
+
+        def choose(people: np.ndarray):
+            visits, unplaced = original(people)
+            who = visits.people
+            standing = ((eco.people.role[who] >= Rank.VIP)
+                        & (eco.memberships.count[who] > 1))
+            at_home = visits.forums[standing] == eco.people.home[who[standing]]
+            tally.append((int(at_home.sum()), int(standing.sum())))
+            return visits, unplaced
+        eco._choose_visits = choose
+    return setup
+
+
+def test_status_makes_vips_and_staff_loyal_to_their_home():
+    def home_share(**behaviour) -> np.ndarray:
+        shares = []
+        for seed in SEEDS:
+            tally: list[tuple[int, int]] = []
+            eco = Ecosystem(_scenario(seed, **behaviour))
+            _vip_visits_at_home(tally)(eco)
+            eco.run()
+            home, total = np.sum(tally, axis=0)
+            shares.append(home / total)
+        return np.array(shares)
+    assert_higher(home_share(), home_share(status_loyalty=0.0),
+                  "share of VIP and staff visits made at home")
+
+
+def _went_where_a_contact_was(eco: Ecosystem) -> float:
+    """Share of the rehomed with ties who went to a forum where a contact was a member."""
+    event = eco.events[0]
+    hits = []
+    for person, forum in event.rehomed.items():
+        contacts = eco.ties.neighbours(person)
+        if len(contacts):
+            hits.append(bool((eco.memberships.row_of[contacts, forum] >= 0).any()))
+    return float(np.mean(hits))
+
+
+def test_contacts_pull_relocation():
+    takedown = [{"type": "takedown", "day": 100, "target": "largest"}]
+    common = dict(interventions=takedown, people=15000, days=130)
+    pulled = _outcomes(_went_where_a_contact_was, **common)
+    alone = _outcomes(_went_where_a_contact_was, **common, contact_weight=0.0)
+    assert_higher(pulled, alone, "rehomed who went where a contact was")

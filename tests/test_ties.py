@@ -53,3 +53,31 @@ def test_graph_export_keeps_people_and_weights():
     graph = ties.to_networkx(people=np.array([0, 1, 3]))
     assert set(graph.nodes) == {0, 1, 3}
     assert graph[0][1]["weight"] == 2.0 and not graph.has_edge(1, 2)
+
+
+def test_index_agrees_with_a_plain_record_across_re_indexing():
+    """Lookups, neighbours and degrees match a dictionary of ties kept alongside, before
+    and after the recent ties are folded into the main index (MERGE_AT)."""
+    rng = np.random.default_rng(3)
+    n = 400
+    ties = Ties(n, half_life_days=10)
+    reference: dict[tuple[int, int], float] = {}
+    for day in range(60):
+        a, b = rng.integers(n, size=300), rng.integers(n, size=300)
+        ties.interact(a, b, day)
+        for x, y in zip(a.tolist(), b.tolist(), strict=True):
+            if x != y:
+                key = (min(x, y), max(x, y))
+                reference[key] = reference.get(key, 0.0) + 1.0
+    assert ties._indexed > 0 and len(ties) > ties._indexed  # both runs in use
+    assert len(ties) == len(reference)
+    for (x, y), weight in reference.items():
+        row = ties._find(ties._key(np.array([x]), np.array([y])))[0]
+        assert ties.edges.weight[row] == weight
+    people = np.array([5, 7, 5, 399, 0, 7])  # repeats get their neighbours each time
+    owner, neighbour = ties.neighbours_of(people)
+    for i, person in enumerate(people.tolist()):
+        expected = sorted(y if x == person else x for x, y in reference if person in (x, y))
+        assert sorted(neighbour[owner == i].tolist()) == expected
+        assert ties.degree_of(np.array([person]))[0] == len(expected)
+    assert np.all(np.diff(owner) >= 0)

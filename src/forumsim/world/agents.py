@@ -186,10 +186,20 @@ class Person(mesa.Agent):
 
     @classmethod
     def visit(cls, eco: mesa.Model, visits: Visits) -> None:
-        """What everyone does on a visit: look around and download (with full access)."""
+        """All of today's visits at once, whatever the visitor's rank: everyone looks
+        around and downloads (with full access); then each role does its part on the
+        visits made at its rank (ranks as they were when the day's visits began). One
+        pass over all visits keeps the cost per day independent of the number of roles."""
+        ranks = eco.memberships.table.rank[visits.rows]
         full = eco.memberships.table.full_access[visits.rows]
         eco.today["downloads"] += int(np.count_nonzero(full))
         eco.people.downloaded[visits.people[full]] = True
+        lurking = ranks == Rank.LURKER
+        posting = Lurker.speak(eco, visits, lurking)
+        Member.contribute(eco, visits, posting)
+        Lurker.leave_if_dry(eco, visits.where(lurking & ~posting))
+        Member.vouch_for_contacts(eco, visits.where(~lurking))
+        VIP.enter_vip_area(eco, visits.where(ranks >= Rank.VIP))
 
     @classmethod
     def explorers(cls, eco: mesa.Model, visits: Visits) -> np.ndarray:
@@ -205,16 +215,14 @@ class Lurker(Person):
     rank = Rank.LURKER
 
     @classmethod
-    def visit(cls, eco: mesa.Model, visits: Visits) -> None:
-        super().visit(eco, visits)
-        speaks = eco.rng.random(len(visits)) < eco.people.communicate[visits.people]
-        if speaks.any():
-            first = visits.where(speaks)
-            eco.set_rank(first.rows, Rank.MEMBER)
-            Member.contribute(eco, first, posting=np.ones(len(first), dtype=bool))
-        silent = visits.where(~speaks)
-        Member.contribute(eco, silent, posting=np.zeros(len(silent), dtype=bool))
-        cls.leave_if_dry(eco, silent)
+    def speak(cls, eco: mesa.Model, visits: Visits, lurking: np.ndarray) -> np.ndarray:
+        """Who posts on this visit (at `communicate`). A lurker who posts becomes a
+        Member there first, and so posts as a member."""
+        posting = eco.rng.random(len(visits)) < eco.people.communicate[visits.people]
+        first = lurking & posting
+        if first.any():
+            eco.set_rank(visits.rows[first], Rank.MEMBER)
+        return posting
 
     @classmethod
     def leave_if_dry(cls, eco: mesa.Model, visits: Visits) -> None:
@@ -235,41 +243,39 @@ class Member(Person):
     rank = Rank.MEMBER
 
     @classmethod
-    def visit(cls, eco: mesa.Model, visits: Visits) -> None:
-        super().visit(eco, visits)
-        cls.contribute(eco, visits)
-        cls.vouch_for_contacts(eco, visits)
-
-    @classmethod
     def vouch_for_contacts(cls, eco: mesa.Model, visits: Visits) -> None:
         """On closed fora, invite a contact now and then (the only way in): VIPs and staff
         at `invite_prob_per_visit`, members at `member_invite_factor` times that."""
         b = eco.behaviour
-        closed = np.array([eco.fora[f].access.name == "closed" for f in visits.forums.tolist()],
-                          dtype=bool)
+        closed = np.array([f.access.name == "closed" for f in eco.fora], dtype=bool)[visits.forums]
         if not closed.any():
             return
         standing = eco.memberships.table.rank[visits.rows] >= Rank.VIP
         chance = b.invite_prob_per_visit * np.where(standing, 1.0, b.member_invite_factor)
         inviting = closed & (eco.rng.random(len(visits)) < chance)
-        for person, forum_id in zip(visits.people[inviting].tolist(),
-                                    visits.forums[inviting].tolist(), strict=True):
-            contacts = eco.ties.neighbours(person)
-            # Only contacts in the ecosystem, not yet members and not banned there.
-            contacts = contacts[(eco.people.state[contacts] == State.ACTIVE)
-                                & (eco.memberships.row_of[contacts, forum_id] < 0)
-                                & (eco.known[contacts, forum_id] != Address.BANNED)]
-            if len(contacts):
-                contact = int(contacts[eco.rng.integers(len(contacts))])
-                eco.known[contact, forum_id] = Address.INVITED
-                eco.invite(contact, forum_id)
+        if not inviting.any():
+            return
+        owner, contacts = eco.ties.neighbours_of(visits.people[inviting])
+        forums = visits.forums[inviting][owner]
+        # Only contacts in the ecosystem, not yet members and not banned there.
+        eligible = ((eco.people.state[contacts] == State.ACTIVE)
+                    & (eco.memberships.row_of[contacts, forums] < 0)
+                    & (eco.known[contacts, forums] != Address.BANNED))
+        owner, contacts, forums = owner[eligible], contacts[eligible], forums[eligible]
+        if not len(owner):
+            return
+        # Each inviter picks one of their eligible contacts at random.
+        first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        counts = np.diff(np.r_[first, len(owner)])
+        picked = first + eco.rng.integers(counts)
+        eco.known[contacts[picked], forums[picked]] = Address.INVITED
+        eco.invite(contacts[picked], forums[picked])
 
     @classmethod
-    def contribute(cls, eco: mesa.Model, visits: Visits, posting: np.ndarray | None = None) -> None:
-        """Posts (new threads or replies) and shares of this batch of visits."""
+    def contribute(cls, eco: mesa.Model, visits: Visits, posting: np.ndarray) -> None:
+        """Posts (new threads or replies) of the `posting` visits, and shares, which
+        anyone may make (lurkers too: sharing is not posting)."""
         rng, people = eco.rng, eco.people
-        if posting is None:
-            posting = rng.random(len(visits)) < people.communicate[visits.people]
         posts = visits.where(posting)
         cls.post(eco, posts)
         sharing = rng.random(len(visits)) < people.share[visits.people] * cls.status(eco, visits)
@@ -319,6 +325,7 @@ class Member(Person):
             private = rng.random(len(repliers)) < b.private_exchange_prob
             eco.ties.interact(repliers, answered, eco.day, strength=np.where(private, 3.0, 1.0))
             eco.people.add_replies(answered, eco.day, b.material_days)
+            eco.bound_activity(answered)  # replies raise their wish to come back
         breaking = rng.random(len(posts)) < eco.people.rule_breaking[posts.people]
         for forum_id, row in zip(posts.forums[breaking].tolist(), posts.rows[breaking].tolist(),
                                  strict=True):
@@ -402,8 +409,8 @@ class VIP(Member):
     rank = Rank.VIP
 
     @classmethod
-    def visit(cls, eco: mesa.Model, visits: Visits) -> None:
-        super().visit(eco, visits)
+    def enter_vip_area(cls, eco: mesa.Model, visits: Visits) -> None:
+        """A visit at VIP rank or above also downloads from the VIP area."""
         eco.today["exclusive_downloads"] += len(visits)
 
 

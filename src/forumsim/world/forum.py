@@ -130,6 +130,7 @@ class Memberships:
                             "full_access": bool, "invited": bool},
                            capacity=max(1024, n_people // 2))
         self.row_of = np.full((n_people, forum_capacity), -1, dtype=np.int32)
+        self.count = np.zeros(n_people, dtype=np.int16)  # current memberships per person
 
     def __len__(self) -> int:
         return len(self.table)
@@ -148,10 +149,13 @@ class Memberships:
                                  promoted=day, last_visit=-1, full_access=full_access,
                                  invited=invited)
         self.row_of[people, forum] = rows
+        np.add.at(self.count, people, 1)
         return rows
 
     def end(self, person: int, forum: int) -> None:
         """End a membership (ban); its row is kept for the record."""
+        if self.row_of[person, forum] >= 0:
+            self.count[person] -= 1
         self.row_of[person, forum] = -1
 
     def of(self, person: int, forum: int) -> Membership | None:

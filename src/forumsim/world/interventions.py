@@ -68,11 +68,11 @@ class Event:
             self.rehomed.update(zip(people.tolist(), forums.tolist(), strict=True))
             self._pending = np.setdiff1d(self._pending, people)
             self.arrivals[day] = np.bincount(forums, minlength=len(eco.fora))
-            for person, forum in zip(people.tolist(), forums.tolist(), strict=True):
-                contacts = eco.ties.neighbours(person)
-                known = eco.known[contacts, forum]
-                eco.known[contacts, forum] = np.where(known == Address.BANNED, known,
-                                                      np.maximum(known, Address.KNOWN))
+            owner, contacts = eco.ties.neighbours_of(people)
+            forum = forums[owner]
+            known = eco.known[contacts, forum]
+            eco.known[contacts, forum] = np.where(known == Address.BANNED, known,
+                                                  np.maximum(known, Address.KNOWN))
 
     def recent_destinations(self, day: int, days: int, n_fora: int) -> np.ndarray:
         """Share of the displaced who moved to each forum in the last `days` days."""

@@ -187,11 +187,7 @@ class Ecosystem(mesa.Model):
             event.follow(self, visits)
         for forum_id, people in visits.by_forum():
             self.fora[forum_id].visitors = people
-        ranks = self.memberships.table.rank[visits.rows]
-        for rank, cls in enumerate(ROLE_CLASSES):
-            at_rank = visits.where(ranks == rank)
-            if len(at_rank):
-                cls.visit(self, at_rank)
+        Person.visit(self, visits)
         # Newcomers, returners, the invited, people with no forum left and curious
         # visitors look for a forum.
         self._take_up_invitations(active)
@@ -201,9 +197,11 @@ class Ecosystem(mesa.Model):
         relocation.give_up(self, unplaced)
         self._active_history.append(self.active_today)
 
-    def invite(self, person: int, forum_id: int) -> None:
-        """`person` is invited to a forum: they take it up on their next active day."""
-        self._invited = np.vstack([self._invited, [[person, forum_id, self.day]]])
+    def invite(self, people: np.ndarray, forums: np.ndarray) -> None:
+        """`people[i]` is invited to forum `forums[i]`: they take it up on their next
+        active day."""
+        fresh = np.column_stack([people, forums, np.full(len(people), self.day)])
+        self._invited = np.vstack([self._invited, fresh.astype(np.int64)])
 
     def _take_up_invitations(self, active: np.ndarray) -> None:
         """The invited who are active today register where they were invited (if they
@@ -211,7 +209,9 @@ class Ecosystem(mesa.Model):
         if not len(self._invited):
             return
         pairs = self._invited
-        today = np.isin(pairs[:, 0], active)
+        is_active = np.zeros(self.people.n, dtype=bool)
+        is_active[active] = True
+        today = is_active[pairs[:, 0]]
         fresh = pairs[:, 2] > self.day - INVITATION_DAYS
         self._invited = pairs[~today & fresh]
         for forum_id in np.unique(pairs[today, 1]).tolist():
@@ -270,14 +270,15 @@ class Ecosystem(mesa.Model):
 
     def _draw_active(self) -> np.ndarray:
         """Today's active people: a cheap draw against each person's upper bound, thinned
-        by the novelty of their registration (so the O(n) part is one comparison)."""
+        by the novelty of their registration and their visit factor (so the O(n) part is
+        one comparison)."""
         p = self.people
         if self.day % 7 == 1:
             self._tighten_activity_bounds()
         # One uniform per person and day from a stream nothing else uses, so a person is
         # active on the same days in paired runs unless the shock changed them.
         draw = self.streams.activity.random(p.n, dtype=np.float32, out=self._draw_buffer)
-        candidates = np.flatnonzero(draw < p.p_max)
+        candidates = np.flatnonzero(draw < p.p_max * np.float32(pull.largest_offer_factor(self)))
         b = self.behaviour
         novelty = 1.0 + b.novelty_boost * np.exp(-(self.day - p.entered[candidates])
                                                  / b.novelty_days)
@@ -289,28 +290,50 @@ class Ecosystem(mesa.Model):
 
     def _tighten_activity_bounds(self) -> None:
         """Novelty only decays, so today's chance bounds the next days' (fewer rejections)."""
+        self.bound_activity(np.flatnonzero(self.people.state == State.ACTIVE))
+
+    def bound_activity(self, people: np.ndarray) -> None:
+        """Set each person's bound of their chance to visit, before what forums offer:
+        activity x novelty x community, none of which grows until their next reply or
+        return (which set it again). Kept above 1 where it is: `_draw_active` multiplies
+        it by today's largest offer factor."""
         p, b = self.people, self.behaviour
-        active = np.flatnonzero(p.state == State.ACTIVE)
-        novelty = 1.0 + b.novelty_boost * np.exp(-(self.day - p.entered[active]) / b.novelty_days)
-        p.p_max[active] = np.minimum(p.activity[active] * novelty
-                                     * pull.largest_visit_factor(self), 1.0)
+        novelty = 1.0 + b.novelty_boost * np.exp(-np.maximum(self.day - p.entered[people], 0)
+                                                 / b.novelty_days)
+        p.p_max[people] = p.activity[people] * novelty * pull.community_factor(self, people)
 
     def _choose_visits(self, people: np.ndarray) -> tuple[Visits, np.ndarray]:
         """Each active person visits their home forum or, now and then, another forum they
         belong to, chosen by its pull (and, for the displaced, by where others went and
         what was announced); a better forum may become home. Returns the visits and the
         people who have no usable membership left."""
+        p = self.people
+        gone = np.array([f.gone for f in self.fora], dtype=bool)
+        home = p.home[people]
+        home_row = self.memberships.row_of[people, np.maximum(home, 0)]
+        has_home = (home >= 0) & (home_row >= 0) & ~gone[np.maximum(home, 0)]
+        # Most people belong to their home forum only: they go home, no choice to make.
+        settled = has_home & (self.memberships.count[people] == 1)
+        forums = home.astype(np.int64)
+        chosen_rows = home_row.astype(np.int64)
+        unplaced = np.zeros(len(people), dtype=bool)
+        others = np.flatnonzero(~settled)
+        if len(others):
+            forums[others], chosen_rows[others], unplaced[others] = self._choose_among(
+                people[others], home[others], has_home[others], gone)
+        placed = ~unplaced
+        return (Visits(people[placed], forums[placed], chosen_rows[placed]),
+                people[unplaced])
+
+    def _choose_among(self, people: np.ndarray, home: np.ndarray, has_home: np.ndarray,
+                      gone: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`_choose_visits` for people with several memberships or no usable home: the
+        forum and membership row each visits, and who has no usable membership left."""
         b, p = self.behaviour, self.people
         n_fora = len(self.fora)
         rows = np.take(self.memberships.row_of, people, axis=0)[:, :n_fora]
-        usable = rows >= 0
-        gone = np.array([f.gone for f in self.fora], dtype=bool)
-        if gone.any():
-            usable &= ~gone
+        usable = (rows >= 0) & ~gone
         n_usable = np.count_nonzero(usable, axis=1)
-        home = p.home[people]
-        everyone = np.arange(len(people))
-        has_home = (home >= 0) & usable[everyone, np.maximum(home, 0)]
         forums = home.astype(np.int64)
         # VIPs and staff are more attached to their home forum.
         loyalty = np.where(p.role[people] >= Rank.VIP,
@@ -328,15 +351,15 @@ class Ecosystem(mesa.Model):
             weight[elsewhere, home[choosing][elsewhere]] = 0.0
             alone = weight.sum(axis=1) == 0  # only home is usable
             weight[alone] = usable[choosing][alone]
-            # Weighted choice without replacement of one: the largest u^(1/w).
-            keys = self.rng.random(weight.shape) ** (1.0 / np.maximum(weight, 1e-12))
-            keys[weight == 0] = -1.0
+            # Weighted choice of one: the largest u^(1/w), i.e. the largest log(u)/w.
+            with np.errstate(divide="ignore"):
+                keys = np.log(self.rng.random(weight.shape)) / weight
+            keys[weight == 0] = -np.inf
             forums[choosing] = np.argmax(keys, axis=1)
             self._move_home(people[choosing], home[choosing], forums[choosing],
                             has_home[choosing])
-        placed = n_usable > 0
-        chosen = rows[everyone, np.maximum(forums, 0)]
-        return Visits(people[placed], forums[placed], chosen[placed]), people[~placed]
+        chosen = rows[np.arange(len(people)), np.maximum(forums, 0)]
+        return forums, chosen, n_usable == 0
 
     def _move_home(self, people: np.ndarray, home: np.ndarray, chosen: np.ndarray,
                    has_home: np.ndarray) -> None:
@@ -390,11 +413,10 @@ class Ecosystem(mesa.Model):
 
     def _enter(self, people: np.ndarray, entered: int | np.ndarray) -> None:
         """People enter the ecosystem: they become active and their career clock starts."""
-        p, b = self.people, self.behaviour
+        p = self.people
         p.state[people] = State.ACTIVE
         p.entered[people] = entered
-        p.p_max[people] = np.minimum(p.activity[people] * (1.0 + b.novelty_boost)
-                                     * pull.largest_visit_factor(self), 1.0)
+        self.bound_activity(people)
         self.role_counts += np.bincount(p.role[people], minlength=len(self.role_counts))
         self._unregistered.append(people)
         careers = np.ceil(p.career_days[people]).astype(np.int64)
@@ -414,7 +436,7 @@ class Ecosystem(mesa.Model):
         the fora they still belong to."""
         p = self.people
         p.state[people] = State.ACTIVE
-        p.p_max[people] = np.minimum(p.activity[people] * pull.largest_visit_factor(self), 1.0)
+        self.bound_activity(people)
         self.role_counts += np.bincount(p.role[people], minlength=len(self.role_counts))
         n_fora = len(self.fora)
         back = np.count_nonzero(np.take(self.memberships.row_of, people, axis=0)[:, :n_fora] >= 0,

@@ -38,7 +38,7 @@ def visit_factor(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
     home forum offers them (reduced without full access) and by the replies they got."""
     b = eco.behaviour
     p = eco.people
-    factor = np.ones(len(people))
+    factor = community_factor(eco, people)
     if b.pull_weight > 0:
         home = p.home[people]
         offered = np.ones(len(people))
@@ -48,17 +48,26 @@ def visit_factor(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
         full = np.where(rows >= 0, eco.memberships.table.full_access[np.maximum(rows, 0)], True)
         offered[has_home] = appeal(eco.pull[homes]) * np.where(full, 1.0,
                                                                 b.restricted_pull_share)
-        factor = 1.0 - b.pull_weight + b.pull_weight * offered
-    if b.community_weight > 0:
-        factor = factor * (1.0 + b.community_weight * (1.0 - np.exp(-p.replies_now(
-            people, eco.day, b.material_days))))
+        factor *= 1.0 - b.pull_weight + b.pull_weight * offered
     return factor
 
 
-def largest_visit_factor(eco: mesa.Model) -> float:
-    """The largest value `visit_factor` can take (bounds each person's daily chance)."""
+def community_factor(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
+    """The part of `visit_factor` due to replies received lately; it only fades until
+    the next reply."""
     b = eco.behaviour
-    return (1.0 + b.pull_weight) * (1.0 + b.community_weight)
+    if b.community_weight == 0:
+        return np.ones(len(people))
+    return 1.0 + b.community_weight * (1.0 - np.exp(-eco.people.replies_now(
+        people, eco.day, b.material_days)))
+
+
+def largest_offer_factor(eco: mesa.Model) -> float:
+    """The largest value today of the part of `visit_factor` due to what a home forum
+    offers (people without a home get 1), to bound everyone's chance to visit today."""
+    b = eco.behaviour
+    best = float(appeal(eco.pull).max()) if len(eco.pull) else 1.0
+    return 1.0 - b.pull_weight + b.pull_weight * max(best, 1.0)
 
 
 def update(eco: mesa.Model) -> None:

@@ -196,17 +196,19 @@ def _contacts_on_fora(eco: mesa.Model, people: np.ndarray,
     searchers = np.flatnonzero(eco.ties.connected(people))  # most newcomers know nobody
     if not len(searchers):
         return contacts, vouchers
-    lists = [eco.ties.neighbours(p) for p in people[searchers].tolist()]
-    owner = np.repeat(searchers, [len(neighbours) for neighbours in lists])
-    neighbours = np.concatenate(lists)
+    owner, neighbours = eco.ties.neighbours_of(people[searchers])
+    owner = searchers[owner]
     inside = eco.people.state[neighbours] == State.ACTIVE
     owner, neighbours = owner[inside], neighbours[inside]
     rows = np.take(eco.memberships.row_of, neighbours, axis=0)[:, :n_fora]
     member = rows >= 0
-    np.add.at(contacts, owner, member)
-    np.add.at(vouchers, owner,
-              member & (eco.memberships.table.rank[np.maximum(rows, 0)] >= Rank.VIP))
-    return contacts, vouchers
+    cells = (owner[:, None] * n_fora + np.arange(n_fora)).ravel()
+    size = len(people) * n_fora
+    contacts = np.bincount(cells, weights=member.ravel(), minlength=size)
+    standing = member & (eco.memberships.table.rank[np.maximum(rows, 0)] >= Rank.VIP)
+    vouchers = np.bincount(cells, weights=standing.ravel(), minlength=size)
+    return (contacts.reshape(len(people), n_fora).astype(np.int64),
+            vouchers.reshape(len(people), n_fora).astype(np.int64))
 
 
 def found_forum(eco: mesa.Model, founder: int, access: str, name: str | None = None) -> int:

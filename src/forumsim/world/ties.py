@@ -15,29 +15,50 @@ import numpy as np
 
 from forumsim.world.table import Table
 
+MERGE_AT = 4096  # recent ties kept apart from the indexed ones before a re-index
+
 
 class Ties:
-    """Trust ties: an edge table plus adjacency lists, updated only on interactions."""
+    """Trust ties: an edge table, updated only on interactions, with a sorted index of
+    tie keys and per-person adjacency (CSR) rebuilt now and then; the ties formed since
+    the last rebuild are kept in a small sorted run of their own (so a new tie costs no
+    Python work per tie)."""
 
     def __init__(self, n_people: int, half_life_days: float) -> None:
         self.n_people = n_people
         self.half_life_days = half_life_days
         self.edges = Table({"u": np.int32, "v": np.int32, "weight": np.float32,
                             "formed": np.int32, "last": np.int32})
-        self._row: dict[int, int] = {}
-        self._adjacent: dict[int, list[int]] = {}
+        self._degree = np.zeros(n_people, dtype=np.int32)
+        self._indexed = 0  # rows [0, _indexed) are in the CSR and the main key run
+        empty = np.empty(0, dtype=np.int64)
+        self._keys, self._rows = empty, empty  # main run: sorted keys and their rows
+        self._recent_keys, self._recent_rows = empty, empty  # rows from _indexed on
+        self._start = np.zeros(n_people + 1, dtype=np.int64)
+        self._adjacent = np.empty(0, dtype=np.int32)
 
     def __len__(self) -> int:
         return len(self.edges)
 
     def copy(self) -> Ties:
         """An independent copy (for a fork of the model)."""
-        twin = Ties.__new__(Ties)
-        twin.n_people, twin.half_life_days = self.n_people, self.half_life_days
-        twin.edges = copy.deepcopy(self.edges)
-        twin._row = dict(self._row)
-        twin._adjacent = {person: list(others) for person, others in self._adjacent.items()}
-        return twin
+        return copy.deepcopy(self)
+
+    def _key(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        return np.minimum(a, b) * self.n_people + np.maximum(a, b)
+
+    def _find(self, keys: np.ndarray) -> np.ndarray:
+        """The row of each tie key, -1 where the two people have no tie."""
+        rows = np.full(len(keys), -1, dtype=np.int64)
+        for sorted_keys, sorted_rows in ((self._keys, self._rows),
+                                         (self._recent_keys, self._recent_rows)):
+            if not len(sorted_keys):
+                continue
+            at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+            hit = sorted_keys[at] == keys
+            rows[hit] = sorted_rows[at[hit]]
+        return rows
 
     def interact(self, a: np.ndarray, b: np.ndarray, day: int,
                  strength: float | np.ndarray = 1.0) -> int:
@@ -47,54 +68,86 @@ class Ties:
         b = np.asarray(b, dtype=np.int64)
         strength = np.broadcast_to(np.asarray(strength, dtype=np.float64), a.shape)
         keep = a != b
-        lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-        keys, inverse = np.unique(lo * self.n_people + hi, return_inverse=True)
+        keys, inverse = np.unique(self._key(a[keep], b[keep]), return_inverse=True)
         added = np.bincount(inverse, weights=strength[keep], minlength=len(keys))
-        row_of = self._row.get
-        known = np.array([row_of(k, -1) for k in keys.tolist()], dtype=np.int64)
+        known = self._find(keys)
         old = known >= 0
         rows = known[old]
         self.edges.weight[rows] += added[old]
         self.edges.last[rows] = day
-        fresh = keys[~old]
+        fresh = keys[~old]  # sorted, as np.unique returns them
         if len(fresh):
             u, v = fresh // self.n_people, fresh % self.n_people
             new_rows = self.edges.append(u=u, v=v, weight=added[~old], formed=day, last=day)
-            self._row.update(zip(fresh.tolist(), new_rows.tolist(), strict=True))
-            adjacent = self._adjacent
-            for x, y in zip(u.tolist(), v.tolist(), strict=True):
-                adjacent.setdefault(x, []).append(y)
-                adjacent.setdefault(y, []).append(x)
+            np.add.at(self._degree, np.concatenate([u, v]), 1)
+            at = np.searchsorted(self._recent_keys, fresh)
+            self._recent_keys = np.insert(self._recent_keys, at, fresh)
+            self._recent_rows = np.insert(self._recent_rows, at, new_rows)
+            if len(self._recent_keys) > max(MERGE_AT, self._indexed // 2):
+                self._reindex()
         return len(fresh)
+
+    def _reindex(self) -> None:
+        """Fold the recent ties into the main key run and rebuild the adjacency."""
+        at = np.searchsorted(self._keys, self._recent_keys)
+        self._keys = np.insert(self._keys, at, self._recent_keys)
+        self._rows = np.insert(self._rows, at, self._recent_rows)
+        self._recent_keys = self._recent_rows = np.empty(0, dtype=np.int64)
+        u, v = self.edges.u.astype(np.int64), self.edges.v.astype(np.int64)
+        ends, others = np.concatenate([u, v]), np.concatenate([v, u]).astype(np.int32)
+        order = np.argsort(ends, kind="stable")
+        self._adjacent = others[order]
+        self._start = np.zeros(self.n_people + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ends, minlength=self.n_people), out=self._start[1:])
+        self._indexed = len(u)
 
     def neighbours(self, person: int) -> np.ndarray:
         """People tied to `person`."""
-        return np.asarray(self._adjacent.get(int(person), ()), dtype=np.int64)
+        return self.neighbours_of(np.array([person], dtype=np.int64))[1]
+
+    def neighbours_of(self, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Everyone tied to any of `people`, as (index into `people`, neighbour) pairs,
+        grouped by index in the order of `people`."""
+        people = np.asarray(people, dtype=np.int64)
+        start, stop = self._start[people], self._start[people + 1]
+        counts = stop - start
+        owner = np.repeat(np.arange(len(people)), counts)
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        neighbour = self._adjacent[np.repeat(start, counts) + offsets].astype(np.int64)
+        if len(self.edges) > self._indexed:  # ties formed since the last re-index
+            u = self.edges.u[self._indexed:].astype(np.int64)
+            v = self.edges.v[self._indexed:].astype(np.int64)
+            ends, others = np.concatenate([u, v]), np.concatenate([v, u])
+            order = np.argsort(people, kind="stable")
+            at = np.minimum(np.searchsorted(people[order], ends), len(people) - 1)
+            hit = people[order][at] == ends
+            if hit.any():
+                # One person may appear several times in `people`: pair each occurrence.
+                first = order[at[hit]]
+                extra_owner, extra = _expand(people, order, first, others[hit])
+                owner = np.concatenate([owner, extra_owner])
+                neighbour = np.concatenate([neighbour, extra])
+                regroup = np.argsort(owner, kind="stable")
+                owner, neighbour = owner[regroup], neighbour[regroup]
+        return owner, neighbour
 
     def connected(self, people: np.ndarray) -> np.ndarray:
         """Which of `people` have at least one tie."""
-        adjacent = self._adjacent
-        return np.fromiter((p in adjacent for p in people.tolist()), dtype=bool,
-                           count=len(people))
+        return self._degree[people] > 0
 
     def degree_of(self, people: np.ndarray) -> np.ndarray:
         """Number of ties of each of `people`."""
-        adjacent = self._adjacent
-        return np.fromiter((len(adjacent.get(p, ())) for p in people.tolist()), dtype=np.int64,
-                           count=len(people))
+        return self._degree[people].astype(np.int64)
 
     def has_tie(self, a: int, b: int) -> bool:
         """Whether `a` and `b` have ever interacted."""
-        lo, hi = min(a, b), max(a, b)
-        return lo * self.n_people + hi in self._row
+        return bool(self._find(self._key(np.array([a]), np.array([b])))[0] >= 0)
 
     def trusted(self, a: np.ndarray, b: np.ndarray, day: int,
                 threshold: float = 0.5) -> np.ndarray:
         """Whether each pair (a[i], b[i]) has a tie whose strength on `day`, after decay,
         is at least `threshold` (default: one interaction within the last half-life)."""
-        lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
-        rows = np.array([self._row.get(k, -1) for k in (lo * self.n_people + hi).tolist()],
-                        dtype=np.int64)
+        rows = self._find(self._key(a, b))
         found = rows >= 0
         strong = np.zeros(len(rows), dtype=bool)
         age = day - self.edges.last[rows[found]]
@@ -109,8 +162,7 @@ class Ties:
 
     def degree(self) -> np.ndarray:
         """Number of ties of each person."""
-        return np.bincount(np.concatenate([self.edges.u, self.edges.v]),
-                           minlength=self.n_people)
+        return self._degree.astype(np.int64)
 
     def to_networkx(self, people: np.ndarray | None = None, day: int | None = None) -> nx.Graph:
         """The tie graph (optionally restricted to `people`), edge attribute `weight`."""
@@ -126,3 +178,18 @@ class Ties:
             graph.add_nodes_from(np.asarray(people).tolist())
         graph.add_weighted_edges_from(zip(u.tolist(), v.tolist(), weight.tolist(), strict=True))
         return graph
+
+
+def _expand(people: np.ndarray, order: np.ndarray, first: np.ndarray,
+            neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pair each neighbour found for the first occurrence (`first`, an index into
+    `people`) with every occurrence of that person in `people`."""
+    ranked = np.empty(len(people), dtype=np.int64)
+    ranked[order] = np.arange(len(people))
+    sorted_people = people[order]
+    lo = ranked[first]
+    hi = np.searchsorted(sorted_people, sorted_people[lo], side="right")
+    repeats = hi - lo
+    base = np.repeat(lo, repeats)
+    offsets = np.arange(int(repeats.sum())) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+    return order[base + offsets], np.repeat(neighbours, repeats)
