@@ -17,6 +17,7 @@ from forumsim.version import __version__
 from forumsim.world.agents import State
 from forumsim.world.interventions import Event
 from forumsim.world.model import Ecosystem
+from forumsim.world.posts import PostLog
 from forumsim.world.scenario import Scenario
 
 SMOOTHING_DAYS = 7  # resilience metrics compare 7-day means: single days are noisy
@@ -36,6 +37,8 @@ class RunResult:
     events: list[Event] = field(default_factory=list)
     fora_names: list[str] = field(default_factory=list)
     counterfactual: pd.DataFrame | None = None
+    # With export: the community's posts, members and events as columns (world/posts.py).
+    community: dict[str, dict[str, np.ndarray]] | None = None
 
     def summary(self) -> dict[str, object]:
         """The content of summary.json."""
@@ -81,13 +84,19 @@ def end_of_run_metrics(eco: Ecosystem) -> dict[str, object]:
     }
 
 
-def simulate(scenario: Scenario, progress: Callable[[int], None] | None = None) -> RunResult:
+def simulate(scenario: Scenario, progress: Callable[[int], None] | None = None,
+             export_posts: bool = False) -> RunResult:
     """Run a scenario exactly as given (no counterfactual), from day 0; `progress(day)`
-    after each day."""
+    after each day. With `export_posts`, the result holds the community's posts table."""
     start = time.perf_counter()
     eco = Ecosystem(scenario)
+    if export_posts:
+        eco.post_log = PostLog()
     _step_to(eco, scenario.days, progress)
-    return _result(eco, start)
+    result = _result(eco, start)
+    if export_posts:
+        result.community = eco.post_log.tables(eco)
+    return result
 
 
 def _step_to(eco: Ecosystem, day: int, progress: Callable[[int], None] | None) -> None:
@@ -125,6 +134,7 @@ class Snapshots:
         """Snapshot `eco` if a paired run forks on the day it has just simulated."""
         if self.uses[eco.day] and eco.day not in self.taken:
             self.taken[eco.day] = eco.fork()
+            self.taken[eco.day].post_log = None  # only the run itself exports its posts
 
     def fork(self, day: int, interventions: list) -> Ecosystem:
         """A model that continues from the snapshot of `day` under `interventions`."""
@@ -136,7 +146,8 @@ class Snapshots:
         return eco
 
 
-def run(scenario: Scenario, progress: Callable[[float], None] | None = None) -> RunResult:
+def run(scenario: Scenario, progress: Callable[[float], None] | None = None,
+        export_posts: bool = False) -> RunResult:
     """Run a scenario; with interventions, also its counterfactual (same scenario and
     seed, no shocks: common random numbers) and, for targeted arrests, the same arrests at
     random, then add one record per intervention to `metrics['interventions']`. With
@@ -146,10 +157,15 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None) -> 
     The paired runs are identical until their first shock, so they are not simulated
     from day 0: each continues a fork of the run with shocks taken the day before it
     parts from it (the counterfactual before the first shock, a random-arrest variant
-    before its own arrests). The results are those of simulating each from day 0."""
+    before its own arrests). The results are those of simulating each from day 0.
+
+    With `export_posts`, the result also holds the community of the run with shocks as
+    posts, members and events tables (`RunResult.community`)."""
     start = time.perf_counter()
     days = scenario.days
     eco = Ecosystem(scenario)
+    if export_posts:
+        eco.post_log = PostLog()
     targeted = [i for i, spec in enumerate(scenario.interventions)
                 if spec.type == "arrests" and spec.strategy != "random"]
     # The day each paired run parts from the run with shocks is the day before its
@@ -177,6 +193,8 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None) -> 
         advance(eco.day)
         snapshots.take(eco)
     result = _result(eco, start)
+    if export_posts:
+        result.community = eco.post_log.tables(eco)
     del eco  # only its results are needed now: free its memory for the paired runs
     if scenario.interventions:
         twin = snapshots.fork(parts["counterfactual"], [])

@@ -44,6 +44,24 @@ def write_table(frame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
 
 
+def write_community(community: dict[str, dict], folder: Path) -> None:
+    """Write a run's exported community (`RunResult.community`) as posts.parquet,
+    members.parquet and events.parquet, in the posts-table format of docs/data.md: times
+    in UTC, an empty `reply_to` for a post that starts a thread."""
+    for name, columns in community.items():
+        arrays = {}
+        for column, values in columns.items():
+            if values.dtype.kind == "M":
+                arrays[column] = pa.array(values, type=pa.timestamp("us", tz="UTC"))
+            elif column == "reply_to":
+                arrays[column] = pa.array(values, mask=values < 0, type=pa.int64())
+            elif values.dtype == object:
+                arrays[column] = pa.array(values.tolist(), type=pa.string())
+            else:
+                arrays[column] = pa.array(values)
+        pq.write_table(pa.table(arrays), folder / f"{name}.parquet")
+
+
 def _listing(paths: list[str], limit: int = 4) -> str:
     shown = ", ".join(paths[:limit])
     return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
@@ -133,7 +151,8 @@ def write_run(result: RunResult, out: Path,
               overwrite: bool = False) -> Path:
     """Write summary.json, scenario.yaml (the fully resolved scenario: rerunning it gives
     the same results), ecosystem.parquet, forums.parquet, counterfactual.parquet (with
-    interventions) and figures into `out`: a new or empty folder, or, with `overwrite`,
+    interventions), posts.parquet, members.parquet and events.parquet (with an exported
+    community) and figures into `out`: a new or empty folder, or, with `overwrite`,
     the folder of an earlier run (see `check_run_folder`)."""
     out = Path(out)
     mode = check_run_folder(out, overwrite)
@@ -151,6 +170,8 @@ def write_run(result: RunResult, out: Path,
         if result.counterfactual is not None:
             write_table(result.counterfactual, staging / "counterfactual.parquet")
         write_table(result.forums, staging / "forums.parquet")
+        if result.community is not None:
+            write_community(result.community, staging)
         if figures is not None:
             (staging / "figures").mkdir()
             figures(result, staging / "figures")

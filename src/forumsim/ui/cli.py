@@ -100,9 +100,13 @@ def run(
                          "in the output folder (never a folder forumsim did not write).")]
     = False,
     figures: Annotated[bool, typer.Option(help="Write figures as PNG.")] = True,
+    export_posts: Annotated[bool, typer.Option(
+        "--export-posts", help="Also write the simulated community as posts.parquet, "
+        "members.parquet and events.parquet (the format `forumsim data` reads).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Run one scenario; write summary.json, ecosystem.parquet, forums.parquet and figures."""
+    """Run one scenario; write summary.json, ecosystem.parquet, forums.parquet and figures
+    (with --export-posts, also the community's posts, members and events tables)."""
     try:
         scenario = resolve_scenario(file, people, fora, days, seed)
     except ScenarioError as error:
@@ -126,7 +130,8 @@ def run(
                   disable=quiet) as bar:
         task = bar.add_task(f"{scenario.name}: {scenario.people:,} people, "
                             f"{scenario.days} days{runs}", total=1.0)
-        result = run_scenario(scenario, progress=lambda done: bar.update(task, completed=done))
+        result = run_scenario(scenario, progress=lambda done: bar.update(task, completed=done),
+                              export_posts=export_posts)
     try:
         write_run(result, target, run_figures if figures else None, overwrite=overwrite)
     except StoreError as error:  # the folder changed while the run ran
@@ -396,6 +401,159 @@ def validate(
         where = f"; table written to {write}"
     out.print(f"{passed} of {len(rows)} patterns pass{where}")
     raise typer.Exit(0 if passed == len(rows) else 1)
+
+
+data_app = typer.Typer(
+    help="A community's posts table (CSV or Parquet, the format `run --export-posts` "
+         "writes; see docs/data.md): check it, or summarise it into targets.",
+    no_args_is_help=True)
+app.add_typer(data_app, name="data")
+TablePaths = Annotated[list[Path], typer.Argument(
+    help="Posts, members and events tables (.csv or .parquet), or folders holding them "
+         "(e.g. a run folder written with --export-posts).")]
+
+
+def _load_community(paths: list[Path]):
+    """The checked tables of `paths`; bad tables stop the command with one line."""
+    from forumsim.experiment.forum_data import DataError, load_community
+
+    try:
+        return load_community(paths)
+    except DataError as error:
+        _fail(str(error))
+
+
+@data_app.command()
+def check(paths: TablePaths) -> None:
+    """Check posts, members and events tables and print what they hold; a table that
+    cannot be used is named with its row and column (exit 2)."""
+    community = _load_community(paths)
+    posts = community.posts
+    rows = [("posts", f"{len(posts):,}", "posts"),
+            ("authors", f"{posts['author'].nunique():,}", "people"),
+            ("fora", f"{posts['forum'].nunique():,}", "fora"),
+            ("threads", f"{posts['thread'].nunique():,}", "threads"),
+            ("replies", f"{int((posts['parent'] >= 0).sum()):,}", "posts"),
+            ("first post", str(posts["time"].iloc[0]) if len(posts) else "-", "UTC"),
+            ("last post", str(posts["time"].iloc[-1]) if len(posts) else "-", "UTC")]
+    if community.members is not None:
+        rows.append(("memberships", f"{len(community.members):,}", "rows"))
+    if community.events is not None:
+        rows.append(("events", f"{len(community.events):,}", "events"))
+    out.print(_figures_table(f"{len(community.sources)} tables: all usable", rows))
+
+
+@data_app.command()
+def summarize(
+    paths: TablePaths,
+    out_file: Annotated[Path, typer.Option(
+        "--out", help="Targets file to write (JSON).")] = Path("targets.json"),
+    overwrite: Annotated[bool, typer.Option(help="Replace targets written earlier by this "
+                         "command (never a file it did not write).")] = False,
+) -> None:
+    """Compute the statistics a researcher may share (posts per author, monthly activity
+    and retention, threads and reply depth, the reply network, fora, takedowns) and write
+    them to a targets file; no post, author or thread leaves, only aggregates."""
+    from forumsim.experiment.targets import TargetsError, check_targets_path, write_targets
+
+    try:  # before the work, so a refused --out costs nothing
+        check_targets_path(out_file, overwrite)
+    except TargetsError as error:
+        _fail(str(error))
+    community = _load_community(paths)
+    from forumsim.experiment.targets import summarize as summarize_community
+
+    targets = summarize_community(community)
+    try:
+        write_targets(targets, out_file, overwrite)
+    except TargetsError as error:
+        _fail(str(error))
+    rows = [(name, _shown_statistic(value), "") for name, value in
+            targets["statistics"].items()]
+    counts = targets["counts"]
+    out.print(_figures_table(f"{counts['posts']:,} posts by {counts['authors']:,} authors on "
+                             f"{counts['fora']:,} fora, {counts['months']} months", rows))
+    out.print(f"targets written to [bold]{_shown_path(out_file)}[/]")
+
+
+@app.command()
+def calibrate(
+    file: Annotated[str, typer.Argument(help="Calibration YAML file (see "
+                                             "docs/calibration.md).")],
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Calibration folder: new, empty, or an earlier calibration's (with "
+        "--resume).", show_default="results/<calibration name>")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="Worker processes.")] = 1,
+    resume: Annotated[bool, typer.Option(help="Continue the calibration in --out from its "
+                                              "history, up to the file's generations.")]
+    = False,
+) -> None:
+    """Fit a scenario's parameters to a community's statistics by ABC-SMC (pyabc); write
+    posterior.parquet, the pyabc history, calibrated.yaml (a scenario at the posterior
+    median) and check.json (held-out statistics against their predictive intervals)."""
+    from forumsim.experiment.calibration import (
+        CalibrationError,
+        CalibrationFolderError,
+        check_folder,
+        load_calibration,
+    )
+
+    try:
+        problem = load_calibration(file)
+    except CalibrationError as error:
+        _fail(str(error))
+    target = out_dir or Path("results") / problem.name
+    try:
+        check_folder(target, problem, resume)
+    except CalibrationFolderError as error:
+        _fail(str(error))
+    from forumsim.experiment.inference import calibrate
+    err.print(f"calibrating {len(problem.calibration.parameters)} parameters of "
+              f"'{problem.base.name}' to {len(problem.calibration.fit)} statistics "
+              f"({problem.calibration.population} particles, up to "
+              f"{problem.calibration.generations} generations, {workers} workers)",
+              highlight=False)
+
+    def line(generation) -> None:
+        err.print(f"generation {generation.index}: epsilon {generation.epsilon:.4g}, "
+                  f"acceptance {generation.acceptance:.1%}, {generation.simulations:,} "
+                  f"simulations so far ({generation.seconds:.0f} s)", highlight=False)
+
+    try:
+        done = calibrate(problem, target, workers=workers, resume=resume, progress=line)
+    except CalibrationFolderError as error:
+        _fail(str(error))
+    if not done:
+        err.print(f"the calibration already has its {problem.calibration.generations} "
+                  "generations; raise 'generations' in the file to continue it.",
+                  highlight=False)
+    _print_check(target)
+
+
+def _print_check(target: Path) -> None:
+    import json
+
+    check = json.loads((target / "check.json").read_text())
+    table = Table(title=f"posterior predictive check (generation {check['generation']}, 90% "
+                        "intervals)")
+    for column in ("statistic", "role", "target", "median", "interval", "inside"):
+        table.add_column(column)
+    for name, row in check["statistics"].items():
+        interval = ("-" if row["low"] is None
+                    else f"{_shown_statistic(row['low'])} to {_shown_statistic(row['high'])}")
+        table.add_row(name, row["role"], _shown_statistic(row["target"]),
+                      _shown_statistic(row["median"]), interval,
+                      {True: "yes", False: "[bold red]no[/]", None: "-"}[row["inside"]])
+    out.print(table)
+    out.print(f"results written to [bold]{_shown_path(target)}/[/]; the calibrated "
+              f"scenario runs with:\n  forumsim run {_shown_path(target / 'calibrated.yaml')}",
+              highlight=False, soft_wrap=True)
+
+
+def _shown_statistic(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
 
 
 @app.command()

@@ -311,6 +311,8 @@ class Member(Person):
             if len(authors):
                 repliers.append(here)
                 answered.append(authors[rng.integers(len(authors), size=len(here))])
+        if eco.post_log is not None:  # opt-in: every post with its thread (world/posts.py)
+            eco.post_log.record(eco, posts, repliers, answered)
         if repliers:
             repliers, answered = np.concatenate(repliers), np.concatenate(answered)
             if eco.cautious:

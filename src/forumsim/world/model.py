@@ -26,6 +26,7 @@ from forumsim.world.agents import (
 )
 from forumsim.world.forum import Address, Forum, Memberships, Rank, Status
 from forumsim.world.interventions import KINDS, Event, Intervention, build
+from forumsim.world.posts import PostLog
 from forumsim.world.scenario import InterventionSpec, Scenario, embedded_scenario
 from forumsim.world.ties import Ties
 
@@ -121,6 +122,7 @@ class Ecosystem(mesa.Model):
         self.thanks_given: list[tuple[np.ndarray, np.ndarray]] = []  # today's, tied at night
         self._desisted: list[np.ndarray] = []  # who may come back one day
         self._active_history: list[int] = []
+        self.post_log: PostLog | None = None  # set to a PostLog to keep every post
         self._set_up_fora()
         self.datacollector = mesa.DataCollector(
             model_reporters={"day": "day", "active_people": "active_today",

@@ -1,0 +1,174 @@
+"""Calibration by ABC-SMC (approximate Bayesian computation with sequential Monte Carlo,
+pyabc; Toni et al. 2009; Schälte et al. 2022): simulate communities from the priors,
+keep those whose statistics come close to the targets, and narrow the tolerance from
+generation to generation.
+
+A calibration folder holds history.db (pyabc's history, from which `--resume`
+continues), posterior.parquet (every generation's particles and weights),
+calibrated.yaml (the base scenario at the posterior median, a scenario `forumsim run`
+accepts), check.json (the held-out statistics against their posterior predictive
+intervals) and calibration.json (what the folder was made from). pyabc takes seconds to
+import: it is imported only here, and only when a calibration runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from forumsim.experiment.calibration import MARKER, Problem, check_folder
+from forumsim.experiment.forum_data import exported_community
+from forumsim.experiment.runner import simulate
+from forumsim.experiment.targets import summarize
+from forumsim.version import __version__
+
+HISTORY = "history.db"
+
+
+@dataclass
+class Generation:
+    """What one generation of ABC-SMC did, for the progress line."""
+
+    index: int
+    epsilon: float
+    acceptance: float
+    simulations: int
+    seconds: float
+
+
+def statistics(problem: Problem, parameters: dict[str, float]) -> dict[str, float]:
+    """Simulate the base scenario at `parameters` and summarise its export: the statistics
+    the targets have (undefined ones as NaN)."""
+    scenario = problem.scenario(parameters, seed=problem.seed_of(parameters))
+    result = simulate(scenario, export_posts=True)
+    if not len(result.community["posts"]["post_id"]):
+        return dict.fromkeys(problem.targets, math.nan)
+    values = summarize(exported_community(result.community))["statistics"]
+    return {name: math.nan if values.get(name) is None else float(values[name])
+            for name in problem.targets}
+
+
+def calibrate(problem: Problem, out: Path, workers: int = 1, resume: bool = False,
+              progress: Callable[[Generation], None] | None = None) -> list[Generation]:
+    """Run (or, with `resume`, continue) the calibration into `out`, up to its number of
+    generations; write the results after each generation."""
+    import pyabc  # seconds to import: only when calibrating
+
+    logging.getLogger("ABC").setLevel(logging.WARNING)
+    check_folder(out, problem, resume)
+    out.mkdir(parents=True, exist_ok=True)
+    calibration = problem.calibration
+    priors = pyabc.Distribution(**{
+        name: (pyabc.RV("uniform", low, high - low) if prior.kind == "uniform"
+               else pyabc.RV("loguniform", low, high))
+        for name, prior in calibration.parameters.items()
+        for low, high in [prior.bounds]})
+    sampler = (pyabc.sampler.SingleCoreSampler() if workers == 1
+               else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers))
+    # pyabc draws particles with numpy's global generator: seed it for a repeatable run.
+    np.random.seed(calibration.seed)
+    abc = pyabc.ABCSMC(lambda parameters: statistics(problem, dict(parameters)), priors,
+                       lambda x, x0: problem.distance(x), population_size=calibration.population,
+                       sampler=sampler)
+    database = f"sqlite:///{(out / HISTORY).resolve()}"
+    if resume:
+        abc.load(database, 1)
+    else:
+        _write_json({"forumsim": __version__, "kind": "calibration", "name": problem.name,
+                     "source": problem.source, "identity": problem.identity()}, out / MARKER)
+        abc.new(database, {name: problem.targets[name] for name in problem.targets})
+    done: list[Generation] = []
+    run_generation = abc.run_generation
+    started = time.perf_counter()
+
+    def generation_and_results(t: int) -> dict:
+        """One generation, then the results so far and the progress line."""
+        outcome = run_generation(t=t)
+        if not outcome["successful"]:  # e.g. no particle accepted: nothing new to write
+            return outcome
+        nonlocal started
+        history = abc.history
+        last = history.get_all_populations().iloc[-1]
+        generation = Generation(index=int(last["t"]), epsilon=float(last["epsilon"]),
+                                acceptance=float(outcome["acceptance_rate"]),
+                                simulations=int(history.total_nr_simulations),
+                                seconds=time.perf_counter() - started)
+        started = time.perf_counter()
+        done.append(generation)
+        write_results(problem, history, out)
+        if progress is not None:
+            progress(generation)
+        return outcome
+
+    abc.run_generation = generation_and_results  # pyabc's run() calls it per generation
+    remaining = calibration.generations - abc.history.n_populations
+    if remaining > 0:
+        abc.run(max_nr_populations=remaining, minimum_epsilon=calibration.minimum_epsilon)
+    return done
+
+
+def write_results(problem: Problem, history, out: Path) -> None:
+    """posterior.parquet, calibrated.yaml and check.json from the history so far."""
+    frames = []
+    for t in range(history.max_t + 1):
+        particles, weights = history.get_distribution(m=0, t=t)
+        frames.append(particles.reset_index(drop=True).assign(generation=t, weight=weights))
+    posterior = pd.concat(frames, ignore_index=True)
+    posterior = posterior[["generation", "weight",
+                           *problem.calibration.parameters]]
+    _atomic(out / "posterior.parquet", lambda path: posterior.to_parquet(path, index=False))
+    last = posterior[posterior["generation"] == history.max_t]
+    median = {name: weighted_quantile(last[name].to_numpy(), last["weight"].to_numpy(), 0.5)
+              for name in problem.calibration.parameters}
+    scenario = problem.scenario(median).model_copy(update={
+        "name": f"{problem.name}-calibrated",
+        "description": f"{problem.base.description} Calibrated by forumsim calibrate "
+                       f"{problem.source} (posterior median of generation {history.max_t})."})
+    text = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
+    _atomic(out / "calibrated.yaml", lambda path: path.write_text(text))
+    weights, simulated = history.get_weighted_sum_stats(t=history.max_t)
+    check = {"generation": history.max_t, "interval": 0.9, "statistics": {}}
+    for name in [*problem.calibration.fit, *problem.calibration.hold_out]:
+        values = np.array([s[name] for s in simulated], dtype=float)
+        known = np.isfinite(values)
+        low, mid, high = (weighted_quantile(values[known], np.asarray(weights)[known], q)
+                          if known.any() else None for q in (0.05, 0.5, 0.95))
+        target = problem.targets[name]
+        check["statistics"][name] = {
+            "role": "fitted" if name in problem.calibration.fit else "held out",
+            "target": target, "median": mid, "low": low, "high": high,
+            "inside": None if low is None else bool(low <= target <= high)}
+    _write_json(check, out / "check.json")
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The q-quantile of `values` under `weights` (the smallest value whose cumulative
+    weight reaches q)."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(np.asarray(weights, dtype=float)[order])
+    at = np.searchsorted(cumulative, q * cumulative[-1])
+    return float(np.asarray(values)[order][min(at, len(values) - 1)])
+
+
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
+    staging = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(staging)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _write_json(data: dict, path: Path) -> None:
+    _atomic(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))

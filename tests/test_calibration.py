@@ -1,0 +1,171 @@
+"""Calibration files and `forumsim calibrate`: bad files refused in one line, distances
+in units of the targets' tolerances, and an ABC-SMC run that can be resumed and whose
+calibrated scenario runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from forumsim.experiment.calibration import (
+    CalibrationError,
+    CalibrationFolderError,
+    check_folder,
+    load_calibration,
+)
+from forumsim.experiment.files import load_scenario
+from forumsim.ui.cli import app
+
+TINY = {
+    "name": "quick", "base": "small", "fixed": {"people": 500, "days": 40},
+    "parameters": {"behaviour.communicator_share": {"log_uniform": [0.02, 0.2]},
+                   "behaviour.herding_days": {"uniform": [2, 30]}},
+    "targets": {"published": {"posters_among_members": {"value": 0.05, "tolerance": 0.02},
+                              "reply_share": {"value": 0.3, "tolerance": 0.1},
+                              "thread_size_mean": {"value": 1.3, "tolerance": 0.2}}},
+    "fit": ["posters_among_members", "reply_share"], "hold_out": ["thread_size_mean"],
+    "population": 5, "generations": 1, "seed": 3,
+}
+
+
+def _file(tmp_path, changes=None, name="calibration.yaml"):
+    data = json.loads(json.dumps(TINY))
+    data.update(changes or {})
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"parameters": {"behaviour.reply_share": {"uniform": [0.9, 0.1]}}}, "low < high"),
+    ({"parameters": {"behaviour.reply_share": {"log_uniform": [0.0, 0.5]}}}, "above 0"),
+    ({"parameters": {"behaviour.reply_share": {"uniform": [0.1, 0.5], "log_uniform": [1, 2]}}},
+     "exactly one of"),
+    ({"parameters": {"behaviour.no_such_thing": {"uniform": [0.1, 0.5]}}},
+     "parameters.behaviour.no_such_thing"),
+    ({"parameters": {"behaviour.reply_share": {"uniform": [0.5, 1.5]}}},
+     "parameters.behaviour.reply_share"),
+    ({"fit": ["reply_sharing"]}, "'reply_sharing' is not a statistic"),
+    ({"hold_out": ["reply_share"]}, "'reply_share' is both fitted and held out"),
+    ({"fit": ["reply_clustering"]}, "'reply_clustering' has no target value"),
+    ({"targets": {"file": "missing.json"}}, "not a targets file"),
+    ({"population": 2}, "field 'population'"),
+    ({"generation": 2}, "unknown field 'generation'"),
+    ({"base": "nowhere.yaml"}, "its base scenario is invalid"),
+])
+def test_a_bad_calibration_file_is_refused_in_one_line(tmp_path, changes, words):
+    path = _file(tmp_path, changes)
+    with pytest.raises(CalibrationError) as caught:
+        load_calibration(path)
+    message = str(caught.value)
+    assert message.startswith(str(path)) and words in message and "\n" not in message
+
+
+def test_the_distance_counts_errors_in_tolerances(tmp_path):
+    problem = load_calibration(_file(tmp_path))
+    assert problem.distance({"posters_among_members": 0.07, "reply_share": 0.3}) == \
+        pytest.approx(math.sqrt((1 + 0) / 2))
+    assert problem.distance({"posters_among_members": 0.05, "reply_share": None}) == math.inf
+
+
+def test_targets_from_a_file_count_by_relative_error(tmp_path):
+    (tmp_path / "targets.json").write_text(json.dumps(
+        {"kind": "forumsim targets", "statistics": {"reply_share": 0.25, "fora": 4,
+                                                    "posters_among_members": None}}))
+    problem = load_calibration(_file(tmp_path, {
+        "targets": {"file": "targets.json",
+                    "published": {"posters_among_members": {"value": 0.1, "tolerance": 0.05}}},
+        "hold_out": ["fora"]}))
+    assert problem.targets == {"posters_among_members": 0.1, "reply_share": 0.25, "fora": 4.0}
+    assert problem.scales == {"posters_among_members": 0.05, "reply_share": 0.25, "fora": 4.0}
+
+
+def test_a_particle_is_a_scenario_with_its_own_seed(tmp_path):
+    problem = load_calibration(_file(tmp_path))
+    values = {"behaviour.communicator_share": 0.05, "behaviour.herding_days": 20.4}
+    scenario = problem.scenario(values, seed=problem.seed_of(values))
+    assert scenario.behaviour.herding_days == 20 and scenario.people == 500
+    assert problem.seed_of(values) == problem.seed_of(dict(values))
+    assert problem.seed_of(values) != problem.seed_of({**values, "behaviour.herding_days": 21})
+
+
+def test_a_folder_forumsim_did_not_write_is_never_used(tmp_path):
+    problem = load_calibration(_file(tmp_path))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(CalibrationFolderError, match="not written by forumsim calibrate"):
+        check_folder(mine, problem, resume=False)
+    with pytest.raises(CalibrationFolderError, match="no calibration to resume"):
+        check_folder(tmp_path / "new", problem, resume=True)
+
+
+runner = CliRunner()
+
+
+def test_a_calibration_runs_resumes_and_its_scenario_runs(tmp_path):
+    out = tmp_path / "cal"
+    start = time.perf_counter()
+    first = runner.invoke(app, ["calibrate", str(_file(tmp_path)), "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    assert "generation 0: epsilon" in first.output and "simulations so far" in first.output
+    assert {"history.db", "posterior.parquet", "calibrated.yaml", "check.json",
+            "calibration.json"} <= {p.name for p in out.iterdir()}
+    again = runner.invoke(app, ["calibrate", str(_file(tmp_path)), "--out", str(out)])
+    assert again.exit_code == 2 and "add --resume" in again.output
+    other = _file(tmp_path, {"seed": 4}, name="other.yaml")
+    refused = runner.invoke(app, ["calibrate", str(other), "--out", str(out), "--resume"])
+    assert refused.exit_code == 2 and "cannot be resumed" in refused.output
+    longer = _file(tmp_path, {"generations": 2}, name="longer.yaml")
+    resumed = runner.invoke(app, ["calibrate", str(longer), "--out", str(out), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "generation 1: epsilon" in resumed.output
+    assert "generation 0:" not in resumed.output  # continued, not started again
+    posterior = pd.read_parquet(out / "posterior.parquet")
+    assert sorted(posterior["generation"].unique()) == [0, 1]
+    assert list(posterior.columns) == ["generation", "weight", "behaviour.communicator_share",
+                                       "behaviour.herding_days"]
+    assert posterior.groupby("generation")["weight"].sum().round(9).tolist() == [1.0, 1.0]
+    last = posterior[posterior["generation"] == 1]
+    scenario = load_scenario(out / "calibrated.yaml")
+    assert last["behaviour.communicator_share"].min() <= scenario.behaviour.communicator_share \
+        <= last["behaviour.communicator_share"].max()
+    assert scenario.people == 500 and scenario.days == 40
+    check = json.loads((out / "check.json").read_text())
+    assert check["statistics"]["thread_size_mean"]["role"] == "held out"
+    ran = runner.invoke(app, ["run", str(out / "calibrated.yaml"), "--quiet", "--no-figures",
+                              "--out", str(tmp_path / "run")])
+    assert ran.exit_code == 0, ran.output
+    assert time.perf_counter() - start < 120
+
+
+@pytest.mark.slow
+def test_the_tiny_calibration_finishes_within_two_minutes_on_two_cores(tmp_path):
+    from pathlib import Path
+
+    tiny = Path(__file__).parent / "data" / "tiny_calibration.yaml"
+    start = time.perf_counter()
+    result = runner.invoke(app, ["calibrate", str(tiny), "--out", str(tmp_path / "cal"),
+                                 "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert time.perf_counter() - start < 120
+    assert "generation 2: epsilon" in result.output
+
+
+def test_a_bad_calibration_file_stops_before_any_heavy_import(tmp_path):
+    import subprocess
+    import sys
+
+    path = _file(tmp_path, {"fit": ["reply_sharing"]})
+    code = ("import sys; from typer.testing import CliRunner; from forumsim.ui.cli import app; "
+            f"r = CliRunner().invoke(app, ['calibrate', {str(path)!r}]); print(r.exit_code); "
+            "print(sorted(m for m in ('pandas', 'mesa', 'pyabc') if m in sys.modules))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout.split("\n")
+    assert shown[:2] == ["2", "[]"]
