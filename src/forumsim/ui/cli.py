@@ -321,16 +321,34 @@ def _count(n: int, thing: str) -> str:
 
 
 def describe_sweep(plan: Plan) -> str:
-    """A sweep's design, parameter space and plan size, then its resolved base scenario."""
+    """A sweep's design, parameter space and plan size, then its resolved base scenario;
+    for policies x uncertainties, the cross of the two."""
     sweep = plan.sweep
-    lines = [f"# sweep {plan.name}: design {sweep.design}, {_count(len(plan.points), 'point')} x "
-             f"{_count(sweep.replicates, 'replicate')} = {_count(len(plan.runs), 'run')}; "
-             f"root seed {sweep.seed}"
-             f"{', common seeds across points' if sweep.common_seeds else ''}"]
+    if sweep.policies:
+        size = (f"{_count(len(sweep.policies), 'policy').replace('policys', 'policies')} x "
+                f"{_count(sweep.scenarios_count(), 'scenario')} x "
+                f"{_count(sweep.replicates, 'replicate')} = {_count(len(plan.runs), 'run')}")
+        seeds = (", common random numbers across policies"
+                 + (" and scenarios" if sweep.common_seeds else ""))
+    else:
+        size = (f"{_count(len(plan.points), 'point')} x "
+                f"{_count(sweep.replicates, 'replicate')} = {_count(len(plan.runs), 'run')}")
+        seeds = ", common seeds across points" if sweep.common_seeds else ""
+    lines = [f"# sweep {plan.name}: design {sweep.design}, {size}; root seed {sweep.seed}"
+             f"{seeds}"]
     if sweep.description:
         lines.append(f"# {sweep.description.strip()}")
-    lines.append("# parameters:")
-    for name, space in sweep.parameters.items():
+    if sweep.policies:
+        reference = sweep.reference or next(iter(sweep.policies))
+        lines.append(f"# policies (levers; each runs on every scenario; reference "
+                     f"'{reference}'):")
+        for name, fields in sweep.levers().items():
+            shown = (_flow(fields["interventions"]) if list(fields) == ["interventions"]
+                     else _flow(fields))
+            lines.append(f"#   {name}: {shown}")
+    kind = "uncertainties (sampled into scenarios)" if sweep.uncertainties else "parameters"
+    lines.append(f"# {kind}:")
+    for name, space in sweep.space.items():
         variants = getattr(space, "variants", None)
         if variants is not None:  # named alternatives: say what each one is
             lines.append(f"#   {name}: {_count(len(variants), 'variant')}:")
@@ -340,6 +358,8 @@ def describe_sweep(plan: Plan) -> str:
                  + ", ".join(str(label) for label, _ in space.levels())
                  if hasattr(space, "levels") else _flow(space.model_dump(mode="json")))
         lines.append(f"#   {name}: {shown}")
+    for outcome, goal in sweep.goals.items():
+        lines.append(f"# goal: {outcome} {goal}")
     lines.append(f"# base scenario '{sweep.base}'" + (" with fixed: " + _flow(sweep.fixed)
                                                       if sweep.fixed else "") + ":")
     return "\n".join([*lines, describe_scenario(plan.base)])
