@@ -257,13 +257,22 @@ def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float
 @app.command()
 def report(
     folder: Annotated[Path, typer.Argument(help="Results folder of a sweep.")],
+    reference: Annotated[str | None, typer.Option(
+        help="Policy every other is contrasted with.",
+        show_default="the sweep file's reference, or its first policy")] = None,
+    all_pairs: Annotated[bool, typer.Option(help="Contrast every pair of policies.")] = False,
+    goal: Annotated[list[str] | None, typer.Option(
+        help="A goal, OUTCOME>=X or OUTCOME<=X (repeatable): the share of scenarios in "
+             "which each policy meets it, and where it fails (PRIM).")] = None,
 ) -> None:
     """Write report.md and report.html (with figures/) for a sweep: outcomes with 95%
-    confidence intervals, paired effects of interventions, key-player curves, sensitivity."""
-    from forumsim.analysis.sweep_report import ReportError, write_report
+    bootstrap intervals, paired effects of interventions, key-player curves, sensitivity;
+    for policies x uncertainties, paired contrasts, robustness, goals and discovery."""
+    from forumsim.analysis.sweep_report import ReportError, parse_goal, write_report
 
     try:
-        paths = write_report(folder)
+        goals = dict(parse_goal(g) for g in goal or [])
+        paths = write_report(folder, reference=reference, all_pairs=all_pairs, goals=goals)
     except ReportError as error:
         _fail(str(error))
     out.print(f"report written: [bold]{paths[0]}[/], [bold]{paths[1]}[/] "
