@@ -65,7 +65,9 @@ def discover(conditions: pd.DataFrame, of_interest: np.ndarray, seed: int = 0,
         elif pd.api.types.is_bool_dtype(x[name]):
             x[name] = x[name].astype(int)
     prim, feature_scoring = _ema()
-    box = prim.Prim(x, y, peel_alpha=0.05, paste_alpha=0.05, mass_min=0.05).find_box()
+    with warnings.catch_warnings():  # pandas deprecations inside the EMA Workbench
+        warnings.filterwarnings("ignore", module=r"ema_workbench\.")
+        box = prim.Prim(x, y, peel_alpha=0.05, paste_alpha=0.05, mass_min=0.05).find_box()
     tradeoff = box.peeling_trajectory.reset_index(drop=True)
     eligible = tradeoff[tradeoff["coverage"] >= min_coverage]
     chosen = int(eligible.sort_values(["density", "coverage", "res_dim"],
@@ -85,16 +87,16 @@ def _limits(initial: pd.DataFrame, final: pd.DataFrame, x: pd.DataFrame) -> pd.D
             kept, allowed = set(after.iloc[0]), set(before.iloc[0])
             if kept != allowed:
                 rows.append({"condition": name, "box": ", ".join(map(str, sorted(kept))),
-                             "sampled": ", ".join(map(str, sorted(allowed))), "low": math.nan,
-                             "high": math.nan})
+                         "in all runs": ", ".join(map(str, sorted(allowed))),
+                         "low": math.nan, "high": math.nan})
             continue
         low, high = float(after.iloc[0]), float(after.iloc[1])
         if low != float(before.iloc[0]) or high != float(before.iloc[1]):
             rows.append({"condition": name, "box": f"{_num(low)} to {_num(high)}",
-                         "sampled": f"{_num(float(before.iloc[0]))} to "
+                         "in all runs": f"{_num(float(before.iloc[0]))} to "
                                     f"{_num(float(before.iloc[1]))}",
                          "low": low, "high": high})
-    return pd.DataFrame(rows, columns=["condition", "box", "sampled", "low", "high"])
+    return pd.DataFrame(rows, columns=["condition", "box", "in all runs", "low", "high"])
 
 
 def _num(x: float) -> str:

@@ -230,10 +230,10 @@ def discovery_tables(found) -> list[tuple]:
             f"{box['density']:.0%} (share of its runs that are such runs), mass "
             f"{box['mass']:.0%} of all runs.")
     limits = found.limits.assign(condition=found.limits["condition"].map(parameter))[
-        ["condition", "box", "sampled"]]
+        ["condition", "box", "in all runs"]]
     if limits.empty:
         limits = pd.DataFrame({"condition": ["(none)"], "box": ["the whole space"],
-                               "sampled": [""]})
+                               "in all runs": [""]})
     scores = pd.DataFrame({"condition": [parameter(c) for c in found.scores.index],
                            "feature score": [f"{v:.3f}" for v in found.scores]})
     return [("p", text), ("table", limits.rename(columns={"box": "in the box"})),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -277,6 +278,90 @@ def report(
         _fail(str(error))
     out.print(f"report written: [bold]{paths[0]}[/], [bold]{paths[1]}[/] "
               f"({len(paths) - 2} figures in {folder / 'figures'}/)")
+
+
+@app.command()
+def discover(
+    folder: Annotated[Path, typer.Argument(help="Results folder of a sweep.")],
+    outcome: Annotated[str, typer.Option(help="The outcome (a column of summary.parquet), "
+                                              "e.g. iv0_lasting_loss.")],
+    below: Annotated[float | None, typer.Option(help="Runs of interest: the outcome is "
+                                                     "below this.")] = None,
+    above: Annotated[float | None, typer.Option(help="Runs of interest: the outcome is "
+                                                     "above this.")] = None,
+    policy: Annotated[str | None, typer.Option(help="Only the runs of this policy.")] = None,
+    min_coverage: Annotated[float, typer.Option(min=0.05, max=1.0, help="The chosen box "
+                            "holds at least this share of the runs of interest.")] = 0.5,
+) -> None:
+    """Scenario discovery with PRIM (EMA Workbench): the box of uncertain conditions in
+    which the outcome falls below or above a threshold; prints the coverage-density
+    trade-off, the chosen box and the feature scores."""
+    if (below is None) == (above is None):
+        _fail("give exactly one of --below X or --above X.")
+    from forumsim.analysis.discovery import DiscoveryError, cases_of
+    from forumsim.analysis.discovery import discover as find_box
+    from forumsim.analysis.sweep_report import ReportError, load_results
+
+    try:
+        results = load_results(folder)
+    except ReportError as error:
+        _fail(str(error))
+    runs = results.ok
+    if outcome not in runs:
+        known = [c for c in runs.columns if c not in ("run_id", "point", "replicate", "seed",
+                                                      "status", "error")]
+        close = difflib.get_close_matches(outcome, known, n=3)
+        _fail(f"--outcome {outcome!r}: no such column in {folder}/summary.parquet"
+              + (f" (closest: {', '.join(close)})" if close else "") + ".")
+    if policy is not None:
+        if policy not in results.policies:
+            _fail(f"--policy {policy!r}: not a policy of this sweep ("
+                  f"{', '.join(results.policies) or 'it has no policies'}).")
+        runs = runs[runs["policy"] == policy]
+    names = results.manifest.get("uncertainties") or [
+        n for n in results.manifest["parameters"] if n != "policy"]
+    names = [n for n in names if runs[n].nunique() > 1]
+    side = f"below {below:g}" if below is not None else f"above {above:g}"
+    try:
+        found = find_box(runs[names], cases_of(runs[outcome], below, above),
+                         seed=results.sweep.seed % 2**32, min_coverage=min_coverage)
+    except DiscoveryError as error:
+        _fail(f"{folder}: {outcome} {side}: {error}.")
+    _print_discovery(found, outcome, side, policy)
+
+
+def _print_discovery(found: object, outcome: str, side: str, policy: str | None) -> None:
+    from forumsim.analysis.labels import parameter
+
+    which = f" under policy '{policy}'" if policy else ""
+    out.print(f"[bold]{outcome} {side}{which}[/]: {found.cases} of {found.runs} runs")
+    trade = Table(title="PRIM peeling trajectory (coverage-density trade-off)")
+    for column in ("box", "coverage", "density", "mass", "restricted", ""):
+        trade.add_column(column, justify="right")
+    t = found.tradeoff
+    step = max(1, len(t) // 15)  # about 15 rows, the chosen box always among them
+    for i in sorted({*range(0, len(t), step), len(t) - 1, found.chosen}):
+        row = t.iloc[i]
+        trade.add_row(str(i), f"{row['coverage']:.2f}", f"{row['density']:.2f}",
+                      f"{row['mass']:.2f}", str(int(row["res_dim"])),
+                      "[bold]<- chosen[/]" if i == found.chosen else "")
+    out.print(trade)
+    box = found.box
+    limits = Table(title=f"chosen box {found.chosen}: coverage {box['coverage']:.0%}, density "
+                         f"{box['density']:.0%}, {int(box['n'])} runs")
+    for column in ("condition", "in the box", "in all runs"):
+        limits.add_column(column)
+    for _, row in found.limits.iterrows():
+        limits.add_row(parameter(row["condition"]), row["box"], row["in all runs"])
+    if found.limits.empty:
+        limits.add_row("(none)", "the whole space", "")
+    out.print(limits)
+    scores = Table(title="feature scores (extra trees)")
+    scores.add_column("condition")
+    scores.add_column("score", justify="right")
+    for name, value in found.scores.items():
+        scores.add_row(parameter(name), f"{value:.3f}")
+    out.print(scores)
 
 
 @app.command()
