@@ -364,6 +364,35 @@ def _print_discovery(found: object, outcome: str, side: str, policy: str | None)
     out.print(scores)
 
 
+class ExportFormat(StrEnum):
+    csv = "csv"
+
+
+@app.command()
+def export(
+    folder: Annotated[Path, typer.Argument(help="Results folder of a sweep.")],
+    format: Annotated[ExportFormat, typer.Option(help="File format.")] = ExportFormat.csv,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for the exported files: new, empty, or an earlier export's.",
+        show_default="DIR/csv")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier export in --out "
+                         "(never a folder forumsim did not write).")] = False,
+) -> None:
+    """Write a sweep's runs table and daily series as CSV in the long layout of NetLogo's
+    BehaviorSpace (run, parameters, day, measures), with export.json, the sweep's
+    metadata."""
+    from forumsim.experiment.export import export_csv
+    from forumsim.experiment.store import StoreError
+
+    target = out_dir or folder / "csv"
+    try:
+        written = export_csv(folder, target, overwrite=overwrite)
+    except StoreError as error:
+        _fail(str(error))
+    out.print(f"exported to [bold]{_shown_path(target)}/[/]: "
+              + ", ".join(p.name for p in written))
+
+
 @app.command()
 def describe(
     file: Annotated[str | None, typer.Argument(
