@@ -113,3 +113,11 @@ def test_the_report_shows_where_a_policy_fails_its_goal(folder):
     assert "contact weight |" not in part.split("Feature scores")[0]
     assert (folder / "figures" / "discovery_iv0_lasting_loss_seize.png").is_file()
     assert "Where 'none' fails" not in markdown  # no lasting loss without an intervention
+
+
+def test_integer_conditions_are_peeled_and_pasted_like_real_ones():
+    rng = np.random.default_rng(4)
+    x = pd.DataFrame({"days": rng.integers(30, 181, 200), "b": rng.uniform(0, 1, 200)})
+    found = discover(x, (x["days"] > 120).to_numpy(), seed=1)
+    assert list(found.limits["condition"]) == ["days"]
+    assert found.limits["low"].iloc[0] == pytest.approx(120, abs=6)

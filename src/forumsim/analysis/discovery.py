@@ -60,10 +60,10 @@ def discover(conditions: pd.DataFrame, of_interest: np.ndarray, seed: int = 0,
                              "nothing to tell apart")
     x = conditions.reset_index(drop=True).copy()
     for name in x.columns:  # text levels as categories, which PRIM peels one at a time
-        if not pd.api.types.is_numeric_dtype(x[name]):
-            x[name] = x[name].astype("category")
-        elif pd.api.types.is_bool_dtype(x[name]):
-            x[name] = x[name].astype(int)
+        if not pd.api.types.is_numeric_dtype(x[name]) or pd.api.types.is_bool_dtype(x[name]):
+            x[name] = x[name].astype(str).astype("category")
+        else:  # PRIM pastes limits between values: an integer column must take floats
+            x[name] = x[name].astype(float)
     prim, feature_scoring = _ema()
     with warnings.catch_warnings():  # pandas deprecations inside the EMA Workbench
         warnings.filterwarnings("ignore", module=r"ema_workbench\.")

@@ -85,7 +85,7 @@ def outcome(name: str, interventions: int = 1) -> Outcome:
     if match and match[2] in RECORD:
         found = RECORD[match[2]]
         if interventions > 1:
-            return Outcome(f"{found.label} (intervention {int(match[1]) + 1})", found.unit,
+            return Outcome(f"{found.label}, intervention {int(match[1]) + 1}", found.unit,
                            found.bounds, found.better)
         return found
     return Outcome(name.replace("_", " "), "")

@@ -19,7 +19,6 @@ from forumsim.analysis.report import _save
 from forumsim.analysis.sweep_report import (
     SweepResults,
     _n,
-    _short,
     _with_note,
     _wrapped,
     number,
@@ -250,7 +249,8 @@ def tradeoff_figure(found, path: Path) -> Path:
     ax.plot(t["coverage"], t["density"], color="0.6", lw=0.8, zorder=0)
     ax.scatter([found.box["coverage"]], [found.box["density"]], s=140, facecolors="none",
                edgecolors="C3", lw=1.6, label="chosen box")
-    fig.colorbar(points, ax=ax, label="restricted conditions")
+    bar = fig.colorbar(points, ax=ax, label="restricted conditions")
+    bar.set_ticks(range(int(t["res_dim"].max()) + 1))
     ax.set(xlabel="coverage (share of the cases inside the box)",
            ylabel="density (share of the box that are cases)", xlim=(0, 1.02),
            ylim=(0, 1.02), title="PRIM coverage-density trade-off")
@@ -275,7 +275,7 @@ def _forest(results: SweepResults, rows: list[dict], names: list[str], stats: di
             if not math.isnan(mean):
                 ax.plot([mean], [y], "o", color="C0")
         ax.axvline(0, color="0.4", ls="--", lw=1)
-        ax.set_yticks(range(len(labels)), [_short(x) for x in labels], fontsize=9)
+        ax.set_yticks(range(len(labels)), [_wrapped(x, 26) for x in labels], fontsize=8)
         ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.set_xlabel(_wrapped("difference in " + results.title(name)), fontsize=9)
         ax.set_ylabel("contrast", fontsize=9)

@@ -437,7 +437,7 @@ def _interval_chart(results: SweepResults, ok: pd.DataFrame, outcomes: list[str]
     """One panel per outcome: each group's mean with its 95% interval, axes labelled."""
     columns = min(3, len(outcomes)) or 1
     rows = math.ceil(len(outcomes) / columns) or 1
-    fig, axes = plt.subplots(rows, columns, figsize=(4.8 * columns, 0.35 * len(labels) * rows
+    fig, axes = plt.subplots(rows, columns, figsize=(4.8 * columns, 0.5 * len(labels) * rows
                                                      + 2.0 * rows), squeeze=False)
     groups = sorted(ok["point"].unique())
     for ax, name in zip(axes.flat, outcomes, strict=False):
@@ -448,7 +448,8 @@ def _interval_chart(results: SweepResults, ok: pd.DataFrame, outcomes: list[str]
             if not math.isnan(low):
                 ax.plot([low, high], [y, y], color="C0", lw=2)
             ax.plot([mean], [y], "o", color="C0")
-        ax.set_yticks(range(len(groups)), [_short(labels[p]) for p in groups], fontsize=9)
+        ax.set_yticks(range(len(groups)), [_wrapped(str(labels[p]), 28) for p in groups],
+                      fontsize=8)
         ax.set_xlabel(_wrapped(results.title(name)), fontsize=9)
         ax.set_ylabel("policy" if results.policies else "scenario", fontsize=9)
         ax.invert_yaxis()
