@@ -339,3 +339,32 @@ def test_every_axis_of_every_figure_is_labelled(reported, tmp_path, monkeypatch)
         "iv0_lasting_loss>=0.27")[1]})
     assert {"outcomes.png", "activity.png", "paired_gap.png", "contrasts.png",
             "robustness.png"} <= set(seen)
+
+
+def test_sensitivity_of_a_policy_sweep_is_computed_per_policy(tmp_path):
+    from forumsim.analysis.sweep_report import write_report
+
+    sweep = tmp_path / "sobol_policies.yaml"
+    sweep.write_text("""
+base: small
+fixed: {people: 300, days: 30}
+policies:
+  none: []
+  seize: [{type: takedown, day: 15, target: largest}]
+uncertainties:
+  people: {uniform: [200, 600]}
+  behaviour.thanks_per_share: {uniform: [1.0, 5.0]}
+design: sobol
+samples: 4
+seed: 9
+outcomes: [registered_people]
+""")
+    out = tmp_path / "out"
+    run_sweep(load_sweep(sweep), out, executor="inline")
+    write_report(out)
+    markdown = section((out / "report.md").read_text(), "## Sensitivity")
+    for policy in ("none", "seize"):
+        part = markdown.split(f"### {title('registered_people')}, policy {policy}")[1]
+        total = {name: float(row(part, name)[2].split()[0])
+                 for name in ("people", "thanks per share")}
+        assert total["people"] > 0.5 > 0.1 > total["thanks per share"]
