@@ -5,6 +5,7 @@ matters."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forumsim.analysis.sweep_report import number
+from forumsim.analysis.labels import title
+from forumsim.analysis.sweep_report import load_results, number
 from forumsim.experiment.executors import run_sweep
 from forumsim.experiment.plan import load_sweep
-from forumsim.measures.metrics import mean_ci
+from forumsim.measures.metrics import bootstrap_ci
 from forumsim.ui.cli import app
 
 DATA = Path(__file__).parent / "data"
@@ -33,7 +35,7 @@ def reported(tmp_path_factory):
         assert result.exit_code == 0, result.output
         return out
 
-    return {name: make(name) for name in ("tiny", "kpd", "sobol", "morris")}
+    return {name: make(name) for name in ("tiny", "kpd", "sobol", "morris", "policy")}
 
 
 def section(markdown: str, title: str) -> str:
@@ -42,9 +44,23 @@ def section(markdown: str, title: str) -> str:
     return markdown[start:] if end < 0 else markdown[start:end]
 
 
-def row(markdown: str, starts: str) -> list[str]:
-    line = next(line for line in markdown.splitlines() if line.startswith(f"| {starts} |"))
-    return [cell.strip() for cell in line.strip("|").split("|")]
+def row(markdown: str, starts: str, header: str | None = None) -> list[str]:
+    """The cells of the first table row starting with `starts` (in a table whose header
+    holds `header`, when a wide table was split into several)."""
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith(f"| {starts} |"):
+            continue
+        top = max(j for j in range(i + 1) if lines[j].startswith("|") and (
+            j == 0 or not lines[j - 1].startswith("|")))
+        if header is None or header in lines[top]:
+            return [cell.strip() for cell in line.strip("|").split("|")]
+    raise AssertionError(f"no row {starts!r} under a header with {header!r}")
+
+
+def interval(results, values, name: str, what: str) -> str:
+    mean, low, high = bootstrap_ci(values, results.seed(name + what), results.bounds(name))
+    return f"{number(mean)} [{number(low)}, {number(high)}]"
 
 
 def test_report_writes_markdown_html_and_the_figures_it_links(reported):
@@ -66,27 +82,29 @@ def test_outcome_cells_are_the_mean_and_95_percent_interval_over_replicates(repo
     out = reported["tiny"]
     summary = pd.read_parquet(out / "summary.parquet")
     markdown = (out / "report.md").read_text()
-    header = row(markdown, "scenario")
-    cells = row(markdown, "home_loyalty=0.9, interventions=none")
+    active = title("active_people_mean_last30")
+    header = row(markdown, "scenario", active)
+    label = "home_loyalty=0.9, interventions=none"
+    cells = row(markdown, label, active)
     values = summary[(summary["behaviour.home_loyalty"] == 0.9)
                      & (summary["interventions"] == "none")]["active_people_mean_last30"]
-    mean, low, high = mean_ci(values)
-    assert cells[header.index("n")] == "2"
-    assert cells[header.index("active_people_mean_last30")] == (
-        f"{number(mean)} [{number(low)}, {number(high)}]")
+    assert cells[header.index("n")] == "2 †"  # flagged: fewer than 5 runs
+    assert cells[header.index(active)] == interval(load_results(out), values,
+                                                   "active_people_mean_last30", label)
+    assert "† fewer than 5" in markdown
 
 
 def test_interventions_are_reported_against_their_counterfactual(reported):
     out = reported["tiny"]
-    shocks = section((out / "report.md").read_text(), "## Intervention 0")
+    shocks = section((out / "report.md").read_text(), "## Intervention 1")
     assert "interventions=takedown" in shocks and "interventions=none" not in shocks
     summary = pd.read_parquet(out / "summary.parquet")
     loss = summary[(summary["interventions"] == "takedown")
                    & (summary["behaviour.home_loyalty"] == 0.6)]["iv0_loss"]
-    mean, low, high = mean_ci(loss)
-    header = row(shocks, "scenario")
-    assert row(shocks, "home_loyalty=0.6, interventions=takedown")[
-        header.index("iv0_loss")] == f"{number(mean)} [{number(low)}, {number(high)}]"
+    header = row(shocks, "scenario", title("iv0_loss"))
+    label = "home_loyalty=0.6, interventions=takedown"
+    assert row(shocks, label, title("iv0_loss"))[header.index(title("iv0_loss"))] == (
+        interval(load_results(out), loss, "iv0_loss", label))
 
 
 def test_key_player_table_has_one_row_per_strategy_and_k_with_kpd(reported):
@@ -94,36 +112,37 @@ def test_key_player_table_has_one_row_per_strategy_and_k_with_kpd(reported):
     players = section((out / "report.md").read_text(), "## Key players")
     assert (out / "figures" / "key_players_0.png").is_file()
     summary = pd.read_parquet(out / "summary.parquet")
-    header = row(players, "strategy")
+    kpd_title = title("iv0_kpd")
+    header = row(players, "strategy", kpd_title)
     for strategy in ("degree", "betweenness"):
         for k in (5, 20):
-            cells = row(players, f"{strategy} | {k}")
+            cells = row(players, f"{strategy} | {k}", kpd_title)
             # kpd is undefined (NaN) where the random arrests cost nothing: the report
             # averages the replicates where it is defined.
             kpd = summary[(summary["iv0_strategy"] == strategy) & (summary["iv0_k"] == k)][
                 "iv0_kpd"].dropna()
-            shown = cells[header.index("kpd")]
-            mean = number(mean_ci(kpd)[0])
+            shown = cells[header.index(kpd_title)]
+            mean = number(kpd.mean())
             # One defined replicate has a mean but no interval.
             assert shown.startswith(f"{mean} [") if len(kpd) > 1 else shown == mean
-    assert row(players, "random | 5")[header.index("kpd")] == "–"
+    assert row(players, "random | 5", kpd_title)[header.index(kpd_title)] == "–"
 
 
 def test_sobol_indices_find_that_people_drive_registrations(reported):
     markdown = (reported["sobol"] / "report.md").read_text()
-    registered = section(markdown, "## Sensitivity").split("### registered_people")[1]
+    registered = section(markdown, "## Sensitivity").split(f"### {title('registered_people')}")[1]
     total = {name: float(row(registered, name)[2].split()[0])
-             for name in ("people", "behaviour.thanks_per_share")}
-    assert total["people"] > 0.8 and total["behaviour.thanks_per_share"] < 0.1
+             for name in ("people", "thanks per share")}
+    assert total["people"] > 0.8 and total["thanks per share"] < 0.1
     assert (reported["sobol"] / "figures" / "sensitivity.png").is_file()
 
 
 def test_morris_effects_find_that_people_drive_registrations(reported):
     markdown = (reported["morris"] / "report.md").read_text()
-    registered = section(markdown, "## Sensitivity").split("### registered_people")[1]
+    registered = section(markdown, "## Sensitivity").split(f"### {title('registered_people')}")[1]
     mu_star = {name: float(row(registered, name)[1].split()[0])
-               for name in ("people", "behaviour.thanks_per_share")}
-    assert mu_star["people"] > 10 * mu_star["behaviour.thanks_per_share"]
+               for name in ("people", "thanks per share")}
+    assert mu_star["people"] > 10 * mu_star["thanks per share"]
 
 
 def test_a_partly_finished_sweep_reports_what_is_there_and_says_so(tmp_path, monkeypatch):
@@ -200,3 +219,152 @@ def test_the_smoothed_line_restarts_at_a_break_so_a_seizure_stays_a_step():
     step = smoothed_between(days, values, [11])
     assert step[9] == 100 and step[10] == 0  # not a week-long slide
     assert smoothed_between(days, values, [])[10] > 50  # what a plain trailing mean does
+
+
+def test_bootstrap_intervals_stay_possible_and_repeat_with_the_seed():
+    shares = np.array([0.02, 0.95, 0.97])  # a t interval over these leaves [0, 1]
+    mean, low, high = bootstrap_ci(shares, seed=3, bounds=(0.0, 1.0))
+    assert 0.0 <= low < mean < high <= 1.0
+    assert bootstrap_ci(shares, seed=3, bounds=(0.0, 1.0)) == (mean, low, high)
+    assert np.isnan(bootstrap_ci([4.0], seed=3)[1])  # one value: no interval
+    counts = np.array([0.0, 0.0, 9.0])
+    assert bootstrap_ci(counts, seed=1, bounds=(0.0, np.inf))[1] >= 0
+
+
+def test_contrasts_are_paired_differences_by_scenario_and_replicate(reported):
+    out = reported["policy"]
+    results = load_results(out)
+    markdown = (out / "report.md").read_text()
+    contrasts = section(markdown, "## Policies compared")
+    active = title("active_people_mean_last30")
+    header = row(contrasts, "contrast", active)
+    ok = results.ok.set_index(["scenario", "replicate"])
+    seize = ok[ok["policy"] == "seize"]["active_people_mean_last30"]
+    none = ok[ok["policy"] == "none"]["active_people_mean_last30"]
+    differences = (seize - none.reindex(seize.index)).to_numpy()
+    assert len(differences) == 8
+    mean, low, high = bootstrap_ci(differences, results.seed("active_people_mean_last30"
+                                                             "seize-none"))
+    cells = row(contrasts, "seize − none", active)
+    assert cells[header.index(active)] == f"{number(mean)} [{number(low)}, {number(high)}]"
+    assert cells[header.index("n")] == "8"
+    # The reference is against itself nowhere; the record of an intervention is undefined
+    # for the policy without one.
+    assert "none − none" not in contrasts
+    assert row(contrasts, "seize − none", title("iv0_loss"))[
+        row(contrasts, "contrast", title("iv0_loss")).index(title("iv0_loss"))] == "–"
+
+
+def test_all_pairs_and_another_reference_on_request(reported, tmp_path):
+    from forumsim.analysis.policies import contrasts
+
+    results = load_results(reported["policy"])
+
+    def pairs(reference: str, all_pairs: bool) -> list[str]:
+        blocks = contrasts(results, tmp_path, reference, all_pairs)
+        return list(next(b[1] for b in blocks if b[0] == "table")["contrast"])
+
+    assert pairs("none", True) == ["none − seize", "none − decapitate", "seize − decapitate"]
+    assert pairs("seize", False) == ["none − seize", "decapitate − seize"]
+    result = runner.invoke(app, ["report", str(reported["policy"]), "--reference", "sieze"])
+    assert result.exit_code == 2 and "not a policy of this sweep" in result.output
+    result = runner.invoke(app, ["report", str(reported["policy"]), "--goal", "loss>0.1"])
+    assert result.exit_code == 2 and "OUTCOME>=NUMBER" in result.output
+
+
+def test_regret_is_the_shortfall_from_the_best_policy_in_each_scenario():
+    from forumsim.analysis.policies import regret
+
+    means = pd.DataFrame({"a": [0.5, 0.1], "b": [0.3, 0.4]})
+    assert regret(means, "higher").to_dict("list") == {"a": [0.0, 0.30000000000000004],
+                                                       "b": [0.2, 0.0]}
+    assert regret(means, "lower").to_dict("list") == {"a": [0.2, 0.0],
+                                                      "b": [0.0, 0.30000000000000004]}
+
+
+def test_goals_count_the_scenarios_each_policy_meets(reported):
+    out = reported["policy"]
+    results = load_results(out)
+    goals = section((out / "report.md").read_text(), "## Goals")
+    means = results.ok.groupby(["policy", "scenario"])["active_people_mean_last30"].mean()
+    for policy in ("none", "seize", "decapitate"):
+        met = int((means[policy] <= 12).sum())
+        assert row(goals, policy)[2].startswith(f"{met} of 4")
+    assert 0 < int((means <= 12).sum()) < 12  # the goal tells policies apart here
+
+
+def test_tables_are_split_to_fit_the_page_and_headers_are_labels(reported):
+    from forumsim.analysis.sweep_report import MOST_COLUMNS, pieces
+
+    wide = pd.DataFrame({"policy": ["a"], "n": [3], **{f"x{i}": [i] for i in range(9)}})
+    parts = pieces(wide)
+    assert [list(p.columns[:2]) for p in parts] == [["policy", "n"]] * 3
+    assert sum(len(p.columns) - 2 for p in parts) == 9
+    assert all(len(p.columns) - 2 <= MOST_COLUMNS for p in parts)
+    for name in ("policy", "tiny"):
+        markdown = (reported[name] / "report.md").read_text()
+        headers = [line for line in markdown.splitlines() if line.startswith("| ")
+                   and "| ---" not in line]
+        assert not any(re.search(r"\biv\d+_", h) for h in headers), name
+        page = (reported[name] / "report.html").read_text()
+        for table in re.findall(r"<table><tr>(.*?)</tr>", page):
+            assert table.count("<th>") <= MOST_COLUMNS + 3
+
+
+def test_one_size_of_arrests_gets_a_table_not_a_one_point_curve(reported):
+    out = reported["policy"]
+    assert "## Key players" in (out / "report.md").read_text()
+    assert not (out / "figures" / "key_players_0.png").exists()
+    assert (reported["kpd"] / "figures" / "key_players_0.png").is_file()
+
+
+def test_every_axis_of_every_figure_is_labelled(reported, tmp_path, monkeypatch):
+    from forumsim.analysis import policies, sweep_report
+    from forumsim.analysis.report import _save
+
+    seen = []
+
+    def checked(fig, path):
+        for ax in fig.axes:
+            if ax.axison and ax.get_label() != "<colorbar>":
+                assert ax.get_xlabel() and ax.get_ylabel(), (path.name, ax.get_title())
+        seen.append(path.name)
+        return _save(fig, path)
+
+    monkeypatch.setattr(sweep_report, "_save", checked)
+    monkeypatch.setattr(policies, "_save", checked)
+    out = tmp_path / "out"
+    shutil.copytree(reported["policy"], out)
+    sweep_report.write_report(out, goals={"iv0_lasting_loss": sweep_report.parse_goal(
+        "iv0_lasting_loss>=0.27")[1]})
+    assert {"outcomes.png", "activity.png", "paired_gap.png", "contrasts.png",
+            "robustness.png"} <= set(seen)
+
+
+def test_sensitivity_of_a_policy_sweep_is_computed_per_policy(tmp_path):
+    from forumsim.analysis.sweep_report import write_report
+
+    sweep = tmp_path / "sobol_policies.yaml"
+    sweep.write_text("""
+base: small
+fixed: {people: 300, days: 30}
+policies:
+  none: []
+  seize: [{type: takedown, day: 15, target: largest}]
+uncertainties:
+  people: {uniform: [200, 600]}
+  behaviour.thanks_per_share: {uniform: [1.0, 5.0]}
+design: sobol
+samples: 4
+seed: 9
+outcomes: [registered_people]
+""")
+    out = tmp_path / "out"
+    run_sweep(load_sweep(sweep), out, executor="inline")
+    write_report(out)
+    markdown = section((out / "report.md").read_text(), "## Sensitivity")
+    for policy in ("none", "seize"):
+        part = markdown.split(f"### {title('registered_people')}, policy {policy}")[1]
+        total = {name: float(row(part, name)[2].split()[0])
+                 for name in ("people", "thanks per share")}
+        assert total["people"] > 0.5 > 0.1 > total["thanks per share"]

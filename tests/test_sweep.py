@@ -319,3 +319,58 @@ def test_a_sweep_that_cannot_fit_in_memory_is_refused_before_writing(tmp_path, m
     result = CliRunner().invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "out"),
                                       "--workers", "2"])
     assert result.exit_code == 2 and "or fewer --workers" in " ".join(result.output.split())
+
+
+POLICY = DATA / "policy_sweep.yaml"
+
+
+def test_every_policy_runs_on_every_sampled_scenario_and_replicate():
+    plan = load_sweep(POLICY)
+    assert len(plan.runs) == 3 * 4 * 2
+    cross = {(r.parameters["policy"], r.parameters["scenario"], r.replicate) for r in plan.runs}
+    assert cross == {(p, s, r) for p in ("none", "seize", "decapitate") for s in range(4)
+                     for r in range(2)}
+    loyalty = {}
+    for run in plan.runs:  # a scenario's uncertain values are the same under every policy
+        loyalty.setdefault(run.parameters["scenario"], set()).add(
+            plan.scenario(run).behaviour.home_loyalty)
+    assert all(len(values) == 1 for values in loyalty.values()) and len(loyalty) == 4
+
+
+def test_policies_share_random_numbers_within_a_scenario_and_replicate():
+    plan = load_sweep(POLICY)
+    seeds = {}
+    for run in plan.runs:
+        seeds.setdefault((run.parameters["scenario"], run.replicate), set()).add(run.seed)
+    assert all(len(s) == 1 for s in seeds.values())
+    assert len({next(iter(s)) for s in seeds.values()}) == len(seeds)  # scenarios differ
+
+
+def test_a_policy_given_as_a_list_sets_the_interventions_and_a_mapping_sets_fields(tmp_path):
+    text = POLICY.read_text().replace("  none: []", "  none: []\n  loyal: {fixed_seed: 1}")
+    with pytest.raises(SweepError, match=r"policies.loyal.*fixed_seed"):
+        plan_of(text, tmp_path)
+    text = POLICY.read_text().replace("  none: []", "  none: []\n  cautious: "
+                                      "{behaviour.threat_days: 99}")
+    plan = plan_of(text, tmp_path)
+    by_policy = {r.parameters["policy"]: plan.scenario(r) for r in plan.runs}
+    assert by_policy["cautious"].behaviour.threat_days == 99
+    assert by_policy["none"].behaviour.threat_days != 99
+    assert [s.type for s in by_policy["seize"].interventions] == ["takedown"]
+    assert by_policy["cautious"].interventions == []
+
+
+def test_a_plain_sweep_keeps_its_identity_without_the_policy_keys():
+    identity = load_sweep(TINY).sweep.identity()
+    assert "policies" not in identity and "uncertainties" not in identity
+    assert "policies" in load_sweep(POLICY).sweep.identity()
+
+
+def test_describe_shows_the_cross_of_policies_and_scenarios():
+    result = cli.invoke(app, ["describe", str(POLICY)])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert "3 policies x 4 scenarios x 2 replicates = 24 runs" in first
+    assert "common random numbers across policies" in first
+    assert "#   seize: [{type: takedown, day: 30, target: largest}]" in result.output
+    assert "reference 'none'" in result.output

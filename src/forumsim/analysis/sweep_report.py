@@ -1,7 +1,8 @@
-"""The report of a sweep: report.md and report.html with figures. Each scenario's outcomes
-as means with 95% confidence intervals over replicates; interventions as paired effects
-against their counterfactual (same seed, no shock); activity over time with bands;
-key-player dependence curves; Sobol or Morris sensitivity indices (SALib).
+"""The report of a sweep: report.md and report.html with figures. Each scenario's (or
+policy's) outcomes as means with 95% bootstrap intervals over replicates; interventions as
+paired effects against their counterfactual (same seed, no shock); activity over time with
+bands; key-player dependence curves; Sobol or Morris sensitivity indices (SALib); for
+policies x uncertainties, the sections of `policies.py`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import html
 import json
 import math
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +24,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
+from forumsim.analysis import labels as names_of  # noqa: E402
+from forumsim.analysis.labels import parameter  # noqa: E402
 from forumsim.analysis.report import _save  # noqa: E402
 from forumsim.experiment.plan import unit_sample  # noqa: E402
-from forumsim.experiment.sweep import Sweep  # noqa: E402
-from forumsim.measures.metrics import mean_ci  # noqa: E402
+from forumsim.experiment.sweep import Goal, Sweep  # noqa: E402
+from forumsim.measures.metrics import bootstrap_ci, mean_ci  # noqa: E402
 
 SCENARIO_OUTCOMES = ("active_people_mean_last30", "registered_people", "share_posting",
                      "top1pct_post_share", "online_fora", "fora_founded", "network_giant_share")
@@ -33,6 +37,11 @@ SHOCK_OUTCOMES = ("loss", "days_to_recovery", "lasting_loss", "triangle", "rehom
                   "top_destination_share", "successor_fora", "arrested")
 MOST_POINTS_SHOWN = 30  # beyond this, a table per scenario is unreadable: pool the runs
 MOST_LINES = 8
+MOST_COLUMNS = 4  # value columns of one table; wider tables are split (they must fit a page)
+FEW = 5  # fewer runs than this: the interval is rough, and flagged
+FEW_MARK = "†"
+FEW_NOTE = (f"{FEW_MARK} fewer than {FEW}: intervals and summaries over so few values are "
+            "rough (a bootstrap interval is then usually too narrow).")
 
 
 class ReportError(ValueError):
@@ -68,6 +77,59 @@ class SweepResults:
         return points.apply(lambda row: ", ".join(f"{short[n]}={_short(row[n])}"
                                                   for n in names), axis=1)
 
+    @property
+    def policies(self) -> list[str]:
+        return self.manifest.get("policies") or []
+
+    def grouped(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+        """Rows grouped for the tables, as (frame with `point` the group, group labels):
+        by policy (pooled over scenarios) in a policy sweep, else by point, or all runs
+        together when there are too many points to list."""
+        if self.policies:
+            order = {name: i for i, name in enumerate(self.policies)}
+            return (frame.assign(point=frame["policy"].map(order)),
+                    pd.Series(self.policies, index=range(len(self.policies))))
+        labels = self.labels()
+        if len(labels) > MOST_POINTS_SHOWN:
+            return frame.assign(point=0), pd.Series({0: "all runs"})
+        return frame, labels
+
+    def seed(self, name: str) -> list[int]:
+        """The bootstrap seed of one figure: the sweep's root seed and the figure's name."""
+        return [self.sweep.seed % 2**32, zlib.crc32(name.encode())]
+
+    def cell(self, values: pd.Series, name: str, what: str = "") -> str:
+        """'mean [low, high]' over the values, the interval clipped to the outcome's range."""
+        x = values.dropna().to_numpy(dtype=float)
+        mean, low, high = bootstrap_ci(x, self.seed(name + what), self.bounds(name))
+        if math.isnan(mean):
+            return "–"
+        if math.isnan(low):
+            return number(mean)
+        return f"{number(mean)} [{number(low)}, {number(high)}]"
+
+    def bounds(self, name: str) -> tuple[float, float]:
+        return names_of.outcome(name).bounds
+
+    def title(self, name: str) -> str:
+        return names_of.title(name, _interventions(self.summary))
+
+    def goals(self, extra: dict[str, Goal] | None = None) -> dict[str, Goal]:
+        return {**self.sweep.goals, **(extra or {})}
+
+
+def parse_goal(text: str) -> tuple[str, Goal]:
+    """A goal written on the command line, 'iv0_lasting_loss>=0.1' or 'online_fora<=2'."""
+    for sign, side in ((">=", "at_least"), ("<=", "at_most")):
+        name, found, value = text.partition(sign)
+        if found:
+            try:
+                return name.strip(), Goal(**{side: float(value)})
+            except (ValueError, ValidationError):
+                break
+    raise ReportError(f"--goal {text!r}: write OUTCOME>=NUMBER or OUTCOME<=NUMBER, e.g. "
+                      "iv0_lasting_loss>=0.1")
+
 
 def load_results(folder: str | Path) -> SweepResults:
     """Read a sweep folder, or raise ReportError saying what is missing."""
@@ -90,12 +152,25 @@ def load_results(folder: str | Path) -> SweepResults:
     return SweepResults(folder, manifest, sweep, summary)
 
 
-def write_report(folder: str | Path) -> list[Path]:
-    """Write report.md, report.html and figures/ into a sweep's folder; returns the paths."""
+def write_report(folder: str | Path, reference: str | None = None, all_pairs: bool = False,
+                 goals: dict[str, Goal] | None = None) -> list[Path]:
+    """Write report.md, report.html and figures/ into a sweep's folder; returns the paths.
+    For policies: contrasts with `reference` (or every pair) and the share of scenarios
+    meeting each of `goals` (added to the sweep file's)."""
+    from forumsim.analysis.policies import policy_sections
+
     results = load_results(folder)
+    if reference is not None and reference not in results.policies:
+        raise ReportError(f"--reference {reference!r}: not a policy of this sweep ("
+                          f"{', '.join(results.policies) or 'it has no policies'}).")
+    unknown = [g for g in (goals or {}) if g not in results.summary]
+    if unknown:
+        raise ReportError(f"--goal {unknown[0]!r}: no such outcome in the results (e.g. "
+                          "iv0_lasting_loss, active_people_mean_last30).")
     figures = results.folder / "figures"
     figures.mkdir(exist_ok=True)
     blocks = [*_overview(results), *_outcomes(results, figures), *_shocks(results, figures),
+              *policy_sections(results, figures, reference, all_pairs, goals),
               *_key_players(results, figures), *_sensitivity(results, figures)]
     md = results.folder / "report.md"
     page = results.folder / "report.html"
@@ -115,14 +190,26 @@ def _overview(results: SweepResults) -> list[tuple]:
         blocks.append(("p", m["question"]))
     if m.get("description"):
         blocks.append(("p", m["description"]))
+    if results.policies:
+        design = (f"{sweep.design}: {len(results.policies)} policies x "
+                  f"{m['scenarios']:,} scenarios x {sweep.replicates} replicates")
+        varied = {"policies": ", ".join(results.policies),
+                  "uncertainties": ", ".join(parameter(u) for u in m["uncertainties"])
+                  or "none"}
+    else:
+        design = f"{sweep.design}, {m['points']:,} points x {sweep.replicates} replicates"
+        varied = {"parameters": ", ".join(m["parameters"])
+                  or "none (replicates of the base scenario)"}
     facts = {
-        "design": f"{sweep.design}, {m['points']:,} points x {sweep.replicates} replicates",
+        "design": design,
         "runs": f"{len(results.summary):,} of {m['planned_runs']:,} planned finished, "
                 f"{len(failed):,} failed",
-        "parameters": ", ".join(m["parameters"]) or "none (replicates of the base scenario)",
+        **varied,
         "base scenario": f"{sweep.base}: {m['base_scenario']['people']:,} people, "
                          f"{m['base_scenario']['days']} days",
-        "root seed": f"{sweep.seed}" + (" (common seeds across points)"
+        "root seed": f"{sweep.seed}" + (" (common random numbers across policies)"
+                                        if results.policies else
+                                        " (common seeds across points)"
                                         if sweep.common_seeds else ""),
         "run": f"{m['started']} to {m.get('ended') or 'not finished'}",
         "software": f"forumsim {m['forumsim']}, Python {m['python']}, "
@@ -138,60 +225,55 @@ def _overview(results: SweepResults) -> list[tuple]:
 def _outcomes(results: SweepResults, figures: Path) -> list[tuple]:
     outcomes = [o for o in (results.sweep.outcomes or SCENARIO_OUTCOMES)
                 if o in results.ok and not o.startswith("iv") and results.ok[o].notna().any()]
-    blocks = [("h2", "Outcomes per scenario"),
-              ("p", "Mean over replicates with its 95% confidence interval (Student's t) "
-                    "in brackets; n is the number of finished replicates.")]
-    ok = results.ok
-    if len(results.labels()) > MOST_POINTS_SHOWN:
+    what = "policy (pooled over scenarios)" if results.policies else "scenario"
+    blocks = [("h2", f"Outcomes per {what}"),
+              ("p", "Mean over runs with its 95% bootstrap interval (percentile, clipped to "
+                    "the values the outcome can take) in brackets; n is the number of "
+                    "finished runs.")]
+    ok, labels = results.grouped(results.ok)
+    if not results.policies and len(results.labels()) > MOST_POINTS_SHOWN:
         blocks.append(("p", f"{len(results.labels()):,} points are too many to list; the "
                             "table pools all runs. See the sensitivity section and the "
                             "scatter plots for how outcomes depend on the parameters."))
-        blocks.append(("table", _ci_table(ok.assign(point=0), outcomes,
-                                          pd.Series({0: "all runs"}))))
+        blocks += _ci_blocks(results, ok, outcomes, labels)
         blocks.append(("fig", _scatter(results, outcomes[:3], figures / "scatter.png"),
                        "Each run's outcome against each parameter."))
     else:
-        blocks.append(("table", _ci_table(ok, outcomes, results.labels())))
-        blocks.append(("fig", _interval_chart(ok, outcomes, results.labels(),
+        blocks += _ci_blocks(results, ok, outcomes, labels)
+        blocks.append(("fig", _interval_chart(results, ok, outcomes, labels,
                                               figures / "outcomes.png"),
-                       "Means with 95% confidence intervals over replicates."))
+                       "Means with 95% bootstrap intervals over runs."))
     series = results.series()
     if series is not None:
         blocks.append(("fig", _activity_bands(results, series, figures / "activity.png"),
-                       "Active people per day (7-day mean): mean over replicates with a "
-                       "95% band."))
+                       "Active people per day (7-day mean): mean over runs with a 95% band."))
     return blocks
 
 
 def _shocks(results: SweepResults, figures: Path) -> list[tuple]:
-    ok = results.ok
     blocks = []
-    for i in range(_interventions(ok)):
-        with_shock = ok[ok[f"iv{i}_type"].notna()]
+    for i in range(_interventions(results.ok)):
+        with_shock, labels = results.grouped(results.ok[results.ok[f"iv{i}_type"].notna()])
         columns = [f"iv{i}_{k}" for k in SHOCK_OUTCOMES
-                   if f"iv{i}_{k}" in ok and with_shock[f"iv{i}_{k}"].notna().any()]
-        labels = results.labels()
-        if len(labels) > MOST_POINTS_SHOWN:
-            with_shock, labels = with_shock.assign(point=0), pd.Series({0: "all runs"})
-        table = _ci_table(with_shock, columns, labels)
+                   if f"iv{i}_{k}" in with_shock and with_shock[f"iv{i}_{k}"].notna().any()]
         never = with_shock.groupby("point")[f"iv{i}_days_to_recovery"].apply(
             lambda s: int(s.isna().sum()))
-        table.insert(1, "not recovered", [never.get(p, 0) for p in table.pop("point")])
-        blocks += [("h2", f"Intervention {i}: paired effect against the counterfactual"),
+        table_blocks = _ci_blocks(results, with_shock, columns, labels,
+                                  extra={"not recovered": never})
+        blocks += [("h2", f"Intervention {i + 1}: paired effect against the counterfactual"),
                    ("p", "Each run is compared with its counterfactual: the same scenario "
                          "and seed without the interventions (common random numbers), so the "
                          "difference is the intervention's effect, not noise between seeds. "
-                         "loss: deepest relative drop of active people; lasting_loss: the "
-                         "relative gap over the last 30 days; triangle: person-days of "
-                         "activity lost; days_to_recovery: days until back within 10% for "
-                         "good, over the runs that recovered ('not recovered' counts the "
-                         "others)."),
-                   ("table", table)]
+                         "Loss: deepest relative drop of active people; lasting loss: the "
+                         "relative gap over the last 30 days; activity lost: person-days; "
+                         "days to recovery: until back within 10% for good, over the runs "
+                         "that recovered ('not recovered' counts the others)."),
+                   *table_blocks]
     series = results.series()
     if blocks and series is not None and series["active_people_counterfactual"].notna().any():
         blocks.append(("fig", _gap_bands(results, series, figures / "paired_gap.png"),
                        "Relative shortfall of active people against the counterfactual "
-                       "(7-day means): mean over replicates with a 95% band."))
+                       "(7-day means): mean over runs with a 95% band."))
     return blocks
 
 
@@ -205,21 +287,28 @@ def _key_players(results: SweepResults, figures: Path) -> list[tuple]:
         k, share = arrests[f"iv{i}_k"], arrests[f"iv{i}_share"]
         arrests["size"] = k.fillna(share)  # each arrest gives one of the two
         size = "k" if share.isna().all() else "share" if k.isna().all() else "k or share"
+        shown = {"k": "people arrested (k)", "share": "share of candidates arrested"}.get(
+            size, "people arrested (k) or share")
         rows = []
         for (strategy, amount), group in arrests.groupby([f"iv{i}_strategy", "size"]):
-            row = {"strategy": strategy, size: amount, "n": len(group)}
+            row = {"strategy": strategy, shown: number(amount), "n": _n(len(group))}
             for name in ("loss", "loss_random", "kpd"):
-                row[name] = _cell(group[f"iv{i}_{name}"])
+                column = f"iv{i}_{name}"
+                row[results.title(column)] = results.cell(group[column], column,
+                                                          f"{strategy}{amount}")
             rows.append(row)
-        blocks += [("h2", f"Key players (intervention {i}: arrests)"),
-                   ("p", "Key-player dependence kpd = loss(strategy) / loss(as many arrests "
+        blocks += [("h2", f"Key players (intervention {i + 1}: arrests)"),
+                   ("p", "Key-player dependence = loss(strategy) / loss(as many arrests "
                          "at random), each against the counterfactual; above 1 the "
                          "ecosystem depends on the players the strategy picks. The random "
-                         "strategy is its own baseline (kpd = 1)."),
-                   ("table", pd.DataFrame(rows)),
-                   ("fig", _kpd_curves(arrests, i, size, figures / f"key_players_{i}.png"),
-                    "Loss and key-player dependence against the number arrested, one line "
-                    "per strategy, with 95% confidence intervals over replicates.")]
+                         "strategy is its own baseline (1)."),
+                   *_with_note(pd.DataFrame(rows))]
+        several = arrests.groupby(f"iv{i}_strategy")["size"].nunique().max() > 1
+        if several:  # a curve needs several sizes; one size is the table alone
+            blocks.append(("fig", _kpd_curves(results, arrests, i, shown,
+                                              figures / f"key_players_{i}.png"),
+                           "Loss and key-player dependence against the number arrested, "
+                           "one line per strategy, with 95% bootstrap intervals over runs."))
     return blocks
 
 
@@ -230,22 +319,28 @@ def _sensitivity(results: SweepResults, figures: Path) -> list[tuple]:
     outcomes = [o for o in (sweep.outcomes or [*SCENARIO_OUTCOMES, "iv0_loss",
                                                "iv0_lasting_loss"]) if o in results.ok]
     blocks = [("h2", f"Sensitivity ({sweep.design}, SALib)")]
-    means = results.summary.assign(
-        **{o: results.summary[o].where(results.summary["status"] == "ok") for o in outcomes}
-    ).groupby("point")[outcomes].mean()
-    points = results.manifest["points"]
-    if len(means) < points:
-        return [*blocks, ("p", f"Only {len(means)} of {points} points have finished runs; "
-                               "sensitivity indices need them all (resume the sweep).")]
-    problem = {"num_vars": len(sweep.parameters), "names": list(sweep.parameters),
-               "bounds": [[0.0, 1.0]] * len(sweep.parameters)}
+    summary = results.summary.assign(
+        **{o: results.summary[o].where(results.summary["status"] == "ok") for o in outcomes})
+    groups = ([(p, summary[summary["policy"] == p], "scenario") for p in results.policies]
+              or [("", summary, "point")])
+    names = list(sweep.space)
+    problem = {"num_vars": len(names), "names": [parameter(n) for n in names],
+               "bounds": [[0.0, 1.0]] * len(names)}
     indices, skipped = {}, []
-    for outcome in outcomes:
-        y = means[outcome].to_numpy(dtype=float)
-        if np.isnan(y).any() or np.ptp(y) == 0:
-            skipped.append(outcome)
-            continue
-        indices[outcome] = _indices(sweep, problem, y)
+    for policy, rows, by in groups:
+        means = rows.groupby(by)[outcomes].mean()
+        points = results.manifest.get("scenarios", results.manifest["points"])
+        if len(means) < points:
+            return [*blocks, ("p", f"Only {len(means)} of {points} points have finished "
+                                   "runs; sensitivity indices need them all (resume the "
+                                   "sweep).")]
+        for name in outcomes:
+            shown = results.title(name) + (f", policy {policy}" if policy else "")
+            y = means[name].to_numpy(dtype=float)
+            if np.isnan(y).any() or np.ptp(y) == 0:
+                skipped.append(shown)
+                continue
+            indices[shown] = _indices(sweep, problem, y)
     blocks.append(("p", "Each point's outcome is its mean over replicates. "
                    + ("First-order (S1) and total (ST) Sobol indices: the share of the "
                       "outcome's variance due to the parameter alone, and with all its "
@@ -254,8 +349,8 @@ def _sensitivity(results: SweepResults, figures: Path) -> list[tuple]:
                       "(mean absolute effect: importance) and sigma (spread: interactions "
                       "or non-linearity).")
                    + " Brackets: 95% bootstrap confidence intervals."))
-    for outcome, table in indices.items():
-        blocks += [("h3", outcome), ("table", table)]
+    for shown, table in indices.items():
+        blocks += [("h3", shown), ("table", table)]
     if skipped:
         blocks.append(("p", "Not analysed (missing values in some points, or constant): "
                             + ", ".join(skipped) + "."))
@@ -297,25 +392,32 @@ def number(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
-def _cell(values: pd.Series) -> str:
-    mean, low, high = mean_ci(values.dropna().to_numpy(dtype=float))
-    if math.isnan(mean):
-        return "–"
-    if math.isnan(low):
-        return number(mean)
-    return f"{number(mean)} [{number(low)}, {number(high)}]"
-
-
 def _pm(value: float, half_width: float) -> str:
     return f"{value:.3f} [{value - half_width:.3f}, {value + half_width:.3f}]"
 
 
-def _ci_table(ok: pd.DataFrame, columns: list[str], labels: pd.Series) -> pd.DataFrame:
+def _n(count: int) -> str:
+    """A count of runs, flagged when too few for a trustworthy interval."""
+    return f"{count} {FEW_MARK}" if count < FEW else str(count)
+
+
+def _with_note(table: pd.DataFrame) -> list[tuple]:
+    """A table, and the note on few runs if any of its rows is flagged."""
+    flagged = "n" in table and table["n"].astype(str).str.contains(FEW_MARK).any()
+    return [("table", table), *([("p", FEW_NOTE)] if flagged else [])]
+
+
+def _ci_blocks(results: SweepResults, ok: pd.DataFrame, columns: list[str],
+               labels: pd.Series, extra: dict[str, pd.Series] | None = None) -> list[tuple]:
+    """One row per group: its label, n, any `extra` columns, each column's mean [interval]."""
     rows = []
     for point, group in ok.groupby("point"):
-        rows.append({"scenario": labels[point], "point": point, "n": len(group),
-                     **{c: _cell(group[c]) for c in columns}})
-    return pd.DataFrame(rows)
+        rows.append({"scenario" if not results.policies else "policy": labels[point],
+                     "point": point, "n": _n(len(group)),
+                     **{k: v.get(point, 0) for k, v in (extra or {}).items()},
+                     **{results.title(c): results.cell(group[c], c, str(labels[point]))
+                        for c in columns}})
+    return _with_note(pd.DataFrame(rows))
 
 
 def _interventions(ok: pd.DataFrame) -> int:
@@ -330,43 +432,56 @@ def _short(value: object) -> str:
 # --- figures ----------------------------------------------------------------------------
 
 
-def _interval_chart(ok: pd.DataFrame, outcomes: list[str], labels: pd.Series,
-                    path: Path) -> Path:
-    """One panel per outcome: each scenario's mean with its 95% interval."""
+def _interval_chart(results: SweepResults, ok: pd.DataFrame, outcomes: list[str],
+                    labels: pd.Series, path: Path) -> Path:
+    """One panel per outcome: each group's mean with its 95% interval, axes labelled."""
     columns = min(3, len(outcomes)) or 1
     rows = math.ceil(len(outcomes) / columns) or 1
-    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 0.35 * len(labels) * rows
-                                                     + 1.6 * rows), squeeze=False)
-    for ax, outcome in zip(axes.flat, outcomes, strict=False):
-        for y, (_, group) in enumerate(ok.groupby("point")):
-            mean, low, high = mean_ci(group[outcome].dropna().to_numpy(dtype=float))
+    fig, axes = plt.subplots(rows, columns, figsize=(4.8 * columns, 0.5 * len(labels) * rows
+                                                     + 2.0 * rows), squeeze=False)
+    groups = sorted(ok["point"].unique())
+    for ax, name in zip(axes.flat, outcomes, strict=False):
+        for y, point in enumerate(groups):
+            values = ok.loc[ok["point"] == point, name].dropna().to_numpy(dtype=float)
+            mean, low, high = bootstrap_ci(values, results.seed(name + str(labels[point])),
+                                           results.bounds(name))
             if not math.isnan(low):
                 ax.plot([low, high], [y, y], color="C0", lw=2)
             ax.plot([mean], [y], "o", color="C0")
-        ax.set_yticks(range(ok["point"].nunique()),
-                      [labels[p] for p in sorted(ok["point"].unique())], fontsize=7)
-        ax.set_title(outcome, fontsize=9)
+        ax.set_yticks(range(len(groups)), [_wrapped(str(labels[p]), 28) for p in groups],
+                      fontsize=8)
+        ax.set_xlabel(_wrapped(results.title(name)), fontsize=9)
+        ax.set_ylabel("policy" if results.policies else "scenario", fontsize=9)
         ax.invert_yaxis()
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(outcomes):]:
         ax.set_axis_off()
+    fig.tight_layout()
     return _save(fig, path)
 
 
-def _by_day(frame: pd.DataFrame, value: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                     np.ndarray]:
-    """Days, and the mean and 95% band over runs of a (7-day smoothed) daily value."""
+def _wrapped(text: str, width: int = 40) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def _by_day(frame: pd.DataFrame, value: str, bounds: tuple[float, float] = (-math.inf,
+            math.inf)) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Days, and the mean and 95% band over runs of a (7-day smoothed) daily value (a
+    Student's t band, clipped to what the value can be)."""
     wide = frame.pivot(index="day", columns="run_id", values=value)
     wide = wide.rolling(7, min_periods=1).mean()
     stats = np.array([mean_ci(row[~np.isnan(row)]) for row in wide.to_numpy()])
-    return wide.index.to_numpy(), stats[:, 0], stats[:, 1], stats[:, 2]
+    low, high = np.clip(stats[:, 1], *bounds), np.clip(stats[:, 2], *bounds)
+    return wide.index.to_numpy(), stats[:, 0], low, high
 
 
 def _groups(results: SweepResults, series: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """Series grouped by scenario, or all runs together when there are many scenarios."""
-    points = results.ok.set_index("run_id")["point"]
+    """Series grouped by policy or scenario, or all runs together when there are many."""
+    ok, labels = results.grouped(results.ok)
+    points = ok.set_index("run_id")["point"]
     series = series[series["run_id"].isin(points.index)]
-    labels = results.labels()
     if len(labels) > MOST_LINES:
         return [("all runs", series)]
     return [(labels[p], series[series["run_id"].map(points) == p]) for p in labels.index]
@@ -381,7 +496,7 @@ def _band(ax: plt.Axes, days: np.ndarray, mean: np.ndarray, low: np.ndarray,
 def _activity_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 4.6))
     for i, (label, group) in enumerate(_groups(results, series)):
-        _band(ax, *_by_day(group, "active_people"), label, f"C{i}")
+        _band(ax, *_by_day(group, "active_people", (0, math.inf)), label, f"C{i}")
     ax.set(title="Active people per day", xlabel="day", ylabel="active people (7-day mean)")
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
@@ -397,7 +512,7 @@ def _gap_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 4.6))
     for i, (label, group) in enumerate(_groups(results, series)):
         if len(group):
-            _band(ax, *_by_day(group, "gap"), label, f"C{i}")
+            _band(ax, *_by_day(group, "gap", (-math.inf, 1.0)), label, f"C{i}")
     ax.axhline(0, color="0.4", lw=0.8)
     ax.set(title="Paired shortfall against the counterfactual", xlabel="day",
            ylabel="(counterfactual - actual) / counterfactual")
@@ -406,11 +521,15 @@ def _gap_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _kpd_curves(arrests: pd.DataFrame, i: int, size: str, path: Path) -> Path:
+def _kpd_curves(results: SweepResults, arrests: pd.DataFrame, i: int, what: str,
+                path: Path) -> Path:
     fig, (ax_loss, ax_kpd) = plt.subplots(1, 2, figsize=(11, 4.4))
     for c, (strategy, group) in enumerate(arrests.groupby(f"iv{i}_strategy")):
         for ax, value in ((ax_loss, "loss"), (ax_kpd, "kpd")):
-            stats = [(k, *mean_ci(g[f"iv{i}_{value}"].dropna().to_numpy(dtype=float)))
+            column = f"iv{i}_{value}"
+            stats = [(k, *bootstrap_ci(g[column].to_numpy(dtype=float),
+                                       results.seed(column + f"{strategy}{k}"),
+                                       results.bounds(column)))
                      for k, g in group.groupby("size")]
             stats = [s for s in stats if not math.isnan(s[1])]
             if not stats:
@@ -420,11 +539,10 @@ def _kpd_curves(arrests: pd.DataFrame, i: int, size: str, path: Path) -> Path:
             ax.errorbar(k, mean, yerr=err, marker="o", capsize=3, color=f"C{c}",
                         label=strategy)
     ax_kpd.axhline(1, color="0.4", ls="--", lw=1)
-    what = {"k": "people arrested (k)", "share": "share of candidates arrested"}.get(
-        size, "people arrested (k) or share of candidates")
     ax_loss.set(title="Loss of activity against the counterfactual", xlabel=what,
-                ylabel="loss")
-    ax_kpd.set(title="Key-player dependence", xlabel=what, ylabel="kpd = loss / loss(random)")
+                ylabel=_wrapped(results.title(f"iv{i}_loss")))
+    ax_kpd.set(title="Key-player dependence", xlabel=what,
+               ylabel="loss / loss of as many random arrests")
     for ax in (ax_loss, ax_kpd):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -443,20 +561,28 @@ def _scatter(results: SweepResults, outcomes: list[str], path: Path) -> Path:
             if x.isna().all():  # variants: plot their order
                 x = ok[name].astype("category").cat.codes
             axes[r][c].scatter(x, ok[outcome], s=6, alpha=0.5)
-            axes[r][c].set(xlabel=name.split(".")[-1], ylabel=outcome if c == 0 else "")
+            axes[r][c].set(xlabel=parameter(name),
+                           ylabel=_wrapped(results.title(outcome), 30) if c == 0 else "")
     return _save(fig, path)
 
 
 def _sensitivity_bars(indices: dict[str, pd.DataFrame], design: str, path: Path) -> Path:
     measures = ("_S1", "_ST") if design == "sobol" else ("_mu_star", "_sigma")
-    fig, axes = plt.subplots(1, len(indices), figsize=(4.2 * len(indices), 3.8),
+    columns = min(3, len(indices))
+    rows = math.ceil(len(indices) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows),
                              squeeze=False)
-    for ax, (outcome, table) in zip(axes[0], indices.items(), strict=True):
+    for ax in list(axes.flat)[len(indices):]:
+        ax.set_axis_off()
+    for ax, (outcome, table) in zip(axes.flat, indices.items(), strict=False):
         y = np.arange(len(table))
         for j, measure in enumerate(measures):
             ax.barh(y + 0.4 * j, table[measure], height=0.4, label=measure.lstrip("_"))
-        ax.set_yticks(y + 0.2, [p.split(".")[-1] for p in table["parameter"]], fontsize=8)
-        ax.set_title(outcome, fontsize=9)
+        ax.set_yticks(y + 0.2, list(table["parameter"]), fontsize=8)
+        ax.set_title(_wrapped(outcome, 45), fontsize=9)
+        ax.set_xlabel("index (share of variance)" if design == "sobol"
+                      else "elementary effect (outcome per unit of the scaled parameter)",
+                      fontsize=8)
         ax.invert_yaxis()
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3, axis="x")
@@ -470,6 +596,19 @@ def _visible(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[[c for c in frame.columns if not str(c).startswith("_") and c != "point"]]
 
 
+def pieces(frame: pd.DataFrame, most: int = MOST_COLUMNS) -> list[pd.DataFrame]:
+    """A table cut into tables of at most `most` value columns, each repeating the row
+    labels (the first column, and n), so that none is wider than the page."""
+    frame = _visible(frame)
+    keys = [c for i, c in enumerate(frame.columns) if i == 0 or c == "n"]
+    values = [c for c in frame.columns if c not in keys]
+    if len(values) <= most:
+        return [frame]
+    chunks = math.ceil(len(values) / most)
+    size = math.ceil(len(values) / chunks)  # even pieces, not a full one and a stub
+    return [frame[keys + values[i:i + size]] for i in range(0, len(values), size)]
+
+
 def _markdown(blocks: list[tuple]) -> str:
     lines = []
     for kind, *content in blocks:
@@ -478,13 +617,14 @@ def _markdown(blocks: list[tuple]) -> str:
         elif kind == "p":
             lines.append(content[0])
         elif kind == "table":
-            frame = _visible(content[0])
-            cells = [[str(c) for c in frame.columns]] + [
-                [str(v).replace("|", "\\|").replace("\n", " ") for v in row]
-                for row in frame.itertuples(index=False)]
-            lines += ["| " + " | ".join(cells[0]) + " |",
-                      "|" + "|".join(" --- " for _ in cells[0]) + "|",
-                      *("| " + " | ".join(row) + " |" for row in cells[1:])]
+            for frame in pieces(content[0]):
+                cells = [[str(c) for c in frame.columns]] + [
+                    [str(v).replace("|", "\\|").replace("\n", " ") for v in row]
+                    for row in frame.itertuples(index=False)]
+                lines += ["| " + " | ".join(cells[0]) + " |",
+                          "|" + "|".join(" --- " for _ in cells[0]) + "|",
+                          *("| " + " | ".join(row) + " |" for row in cells[1:]), ""]
+            lines.pop()
         elif kind == "fig":
             path, caption = content
             lines.append(f"![{caption}](figures/{path.name})\n\n*{caption}*")
@@ -500,11 +640,12 @@ def _html(blocks: list[tuple], title: str, folder: Path) -> str:
         elif kind == "p":
             body.append(f"<p>{html.escape(content[0])}</p>")
         elif kind == "table":
-            frame = _visible(content[0])
-            head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-            rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
-                           + "</tr>" for row in frame.itertuples(index=False))
-            body.append(f"<table><tr>{head}</tr>{rows}</table>")
+            for frame in pieces(content[0]):
+                head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+                rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>"
+                                                for v in row)
+                               + "</tr>" for row in frame.itertuples(index=False))
+                body.append(f"<table><tr>{head}</tr>{rows}</table>")
         elif kind == "fig":
             path, caption = content
             data = base64.b64encode(path.read_bytes()).decode()
@@ -513,7 +654,9 @@ def _html(blocks: list[tuple], title: str, folder: Path) -> str:
                         "</figcaption></figure>")
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
              "line-height:1.45}table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
-             "td,th{border:1px solid #ccc;padding:0.25em 0.6em;text-align:left}"
+             "td,th{border:1px solid #ccc;padding:0.25em 0.6em;text-align:left;"
+             "overflow-wrap:break-word}th{background:#f4f4f4;font-weight:600}"
+             "table{max-width:100%}"
              "img{max-width:100%}figcaption{font-style:italic;color:#444}")
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>Sweep report: {html.escape(title)}</title><style>{style}</style></head>"

@@ -198,13 +198,23 @@ def manifest(plan: Plan, sweep_file: str | Path | None) -> dict:
         "sweep_file_sha256": hashlib.sha256(text).hexdigest() if text else None,
         "plan_sha256": plan.sha256(), "spec": plan.sweep.model_dump(mode="json"),
         "base_scenario": plan.base.model_dump(mode="json"),
-        "parameters": list(plan.sweep.parameters), "design": plan.sweep.design,
+        "parameters": plan_columns(plan), "design": plan.sweep.design,
+        "uncertainties": list(plan.sweep.uncertainties), "policies": list(plan.sweep.policies),
+        "scenarios": plan.sweep.scenarios_count(),
         "points": len(plan.points), "replicates": plan.sweep.replicates,
         "planned_runs": len(plan.runs),
         "forumsim": __version__, "python": platform.python_version(),
         "platform": platform.platform(), "dependencies": {n: installed(n) for n in DEPENDENCIES},
         "started": _now(), "ended": None, "sessions": [],
     }
+
+
+def plan_columns(plan: Plan) -> list[str]:
+    """The results columns that say what varied: the parameters, or the uncertainties and
+    the policy."""
+    if plan.sweep.policies:
+        return [*plan.sweep.uncertainties, "policy"]
+    return list(plan.sweep.parameters)
 
 
 def header_comment(text: str) -> str:

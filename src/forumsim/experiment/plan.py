@@ -68,7 +68,7 @@ class Plan:
 
     def problem(self) -> dict:
         """The SALib problem of a sampling design (every parameter scaled to [0, 1])."""
-        names = list(self.sweep.parameters)
+        names = list(self.sweep.space)
         return {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
 
 
@@ -106,8 +106,9 @@ def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
     for key, value in sweep.fixed.items():
         _set(data, key, value, f"{source}: fixed.{key}")
     base = _validated(data, f"{source}, fixed")
-    for key, space in sweep.parameters.items():
-        where = f"{source}, parameters.{key}"
+    kind = "uncertainties" if sweep.uncertainties else "parameters"
+    for key, space in sweep.space.items():
+        where = f"{source}, {kind}.{key}"
         if hasattr(space, "at"):
             checks = [(f"{where} (bound {quoted(v)})", space.at(u)[1]) for u, v in
                       ((0.0, space.bounds[0]), (1.0, space.bounds[1]))]
@@ -115,32 +116,46 @@ def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
             checks = [(f"{where} = {quoted(label)}", value)
                       for label, value in space.levels()]
         for what, value in checks:
-            _check_alone(base, key, value, what, f"{source}: parameters.{key}")
+            _check_alone(base, key, value, what, f"{source}: {kind}.{key}")
+    levers = sweep.levers()
+    for policy, fields in levers.items():
+        for key, value in fields.items():
+            _check_alone(base, key, value, f"{source}, policies.{policy}",
+                         f"{source}: policies.{policy}.{key}")
     if sweep.points_count() * sweep.replicates > MAX_RUNS:
         raise SweepError(f"{source}: the design makes {sweep.points_count() * sweep.replicates:,} "
                          f"runs; at most {MAX_RUNS:,} are allowed.")
     unit, chosen = _design(sweep)
     points = [{k: v for k, (_, v) in row.items()} for row in chosen]
     labels = _columns([{k: lab for k, (lab, _) in row.items()} for row in chosen])
+    if levers:  # every policy on every sampled scenario, scenario by scenario
+        points = [{**point, **fields} for point in points for fields in levers.values()]
+        labels = [{**label, "policy": policy, "scenario": s}
+                  for s, label in enumerate(labels) for policy in levers]
     most, largest = 0, base
     for i, point in enumerate(points):
-        described = ", ".join(f"{k}={quoted(labels[i][k])}" for k in point)
+        described = ", ".join(f"{k}={quoted(v)}" for k, v in labels[i].items()
+                              if k != "scenario")
         scenario = _point_scenario(base, point, f"{source}, point {i} ({described or 'the base'})")
         most = max(most, len(scenario.interventions))
         if run_memory(scenario.people, len(scenario.fora)) > run_memory(
                 largest.people, len(largest.fora)):
             largest = scenario
     plan = Plan(sweep, name, base, points, labels, unit, source, most, largest)
+    policies = max(len(levers), 1)
     for point, replicate in itertools.product(range(len(points)), range(sweep.replicates)):
         position = len(plan.runs)
-        seed = run_seed(sweep.seed, replicate if sweep.common_seeds else position)
+        # Common random numbers across policies: the seed follows the scenario, not the
+        # policy (so a plain sweep keeps its seeds by position).
+        paired = (point // policies) * sweep.replicates + replicate
+        seed = run_seed(sweep.seed, replicate if sweep.common_seeds else paired)
         plan.runs.append(PlannedRun(position, point, replicate, seed, labels[point]))
     return plan
 
 
 def _design(sweep: Sweep) -> tuple[np.ndarray | None, list[dict[str, tuple]]]:
     """The design's points as {parameter: (label, value)}, and its unit-cube sample."""
-    spaces = sweep.parameters
+    spaces = sweep.space
     if sweep.design == "grid":
         names = list(spaces)
         combos = itertools.product(*(spaces[n].levels() for n in names))
@@ -162,13 +177,13 @@ def _at(space: object, u: float) -> tuple[object, object]:
 def unit_sample(sweep: Sweep) -> np.ndarray:
     """The sampling design in [0, 1]^d, drawn from the root seed."""
     design_seed = int(np.random.SeedSequence(sweep.seed).generate_state(1)[0])
-    d = len(sweep.parameters)
+    d = len(sweep.space)
     if sweep.design == "lhs":
         from scipy.stats import qmc
 
         return qmc.LatinHypercube(d=d, rng=np.random.default_rng(design_seed)).random(
             sweep.samples)
-    problem = {"num_vars": d, "names": list(sweep.parameters), "bounds": [[0.0, 1.0]] * d}
+    problem = {"num_vars": d, "names": list(sweep.space), "bounds": [[0.0, 1.0]] * d}
     if sweep.design == "sobol":
         from SALib.sample import sobol
 

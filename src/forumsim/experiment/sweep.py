@@ -1,5 +1,7 @@
 """Sweep files: a base scenario, a parameter space (lists, ranges, distributions, named
-variants), a design (grid, lhs, sobol, morris), replicates and a root seed.
+variants), a design (grid, lhs, sobol, morris), replicates and a root seed. Or, for policy
+analysis, `policies:` (named sets of interventions: the levers) crossed with
+`uncertainties:` (the parameter space of what is not known, sampled by the design).
 
 This module reads and validates the file; `plan.py` turns it into runs.
 """
@@ -223,6 +225,33 @@ FieldPath = Annotated[str, Field(max_length=120,
                                  pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")]
 
 
+PolicyName = Annotated[str, Field(max_length=40, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class Goal(Strict):
+    """A goal a policy should meet in a scenario: an outcome at least or at most a value."""
+
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Goal:
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("give exactly one of at_least, at_most")
+        return self
+
+    def met(self, values: np.ndarray) -> np.ndarray:
+        """Whether each value meets the goal (a missing value does not)."""
+        with np.errstate(invalid="ignore"):
+            if self.at_least is not None:
+                return values >= self.at_least
+            return values <= self.at_most
+
+    def __str__(self) -> str:
+        return (f">= {self.at_least:g}" if self.at_least is not None
+                else f"<= {self.at_most:g}")
+
+
 class Sweep(Strict):
     """A sweep: which scenario to start from, what to vary, how to sample it, how often."""
 
@@ -235,6 +264,17 @@ class Sweep(Strict):
                                         "every run, by dotted path (e.g. days, "
                                         "behaviour.home_loyalty)")
     parameters: dict[FieldPath, ParameterSpace] = Field(default_factory=dict, max_length=100)
+    uncertainties: dict[FieldPath, ParameterSpace] = Field(
+        default_factory=dict, max_length=100, description="what is not known: sampled by "
+        "the design, like parameters; every policy runs on every sampled scenario")
+    policies: dict[PolicyName, list[Any] | dict[FieldPath, Any]] = Field(
+        default_factory=dict, max_length=100, description="the levers: name -> a list of "
+        "interventions, or a mapping of fields (dotted paths) the policy sets")
+    reference: PolicyName | None = Field(None, description="the policy every other is "
+                                         "contrasted with in the report [default: the first]")
+    goals: dict[str, Goal] = Field(default_factory=dict, max_length=20, description="outcome "
+                                   "-> {at_least: x} or {at_most: x}: the report gives the "
+                                   "share of scenarios in which each policy meets it")
     design: Literal["grid", "lhs", "sobol", "morris"] = "grid"
     samples: int | None = Field(None, ge=1, le=MAX_RUNS, description="points (lhs), base "
                                 "samples (sobol, a power of 2) or trajectories (morris)")
@@ -254,6 +294,50 @@ class Sweep(Strict):
     def _plain_label(cls, name: str | None) -> str | None:
         return plain_label(name)
 
+    @field_validator("policies", mode="before")
+    @classmethod
+    def _policy_shapes(cls, policies: Any) -> Any:
+        for name, value in (policies.items() if isinstance(policies, dict) else ()):
+            if not isinstance(value, list | dict):
+                raise ValueError(f"policies.{name}: must be a list of interventions (e.g. "
+                                 "[{type: takedown, day: 365, target: largest}]) or a "
+                                 "mapping of the fields it sets, got "
+                                 f"{quoted(value)}")
+        return policies
+
+    @property
+    def space(self) -> dict[str, Any]:
+        """What the design samples: the uncertainties, or the parameters of a plain sweep."""
+        return self.uncertainties or self.parameters
+
+    def levers(self) -> dict[str, dict[str, Any]]:
+        """Each policy as the fields it sets (a list of interventions sets `interventions`)."""
+        return {name: {"interventions": value} if isinstance(value, list) else value
+                for name, value in self.policies.items()}
+
+    @model_validator(mode="after")
+    def _policies_fit(self) -> Sweep:
+        if self.parameters and (self.uncertainties or self.policies):
+            key = "uncertainties" if self.uncertainties else "policies"
+            raise ValueError(f"{key}: a sweep gives either parameters, or policies and "
+                             "uncertainties; move the parameters under uncertainties")
+        if self.reference is not None and self.reference not in self.policies:
+            raise ValueError(f"reference: '{self.reference}' is not one of the policies ("
+                             f"{', '.join(self.policies) or 'none given'})")
+        for name, fields in self.levers().items():
+            if not fields:
+                continue
+            for path in fields:
+                clash = [u for u in self.uncertainties if u == path or u.startswith(path + ".")
+                         or path.startswith(u + ".")]
+                if clash:
+                    raise ValueError(f"uncertainties.{clash[0]}: policy '{name}' sets "
+                                     f"'{path}' too; a field is either a lever or an "
+                                     "uncertainty, not both")
+                if path.split(".")[0] in NOT_SWEPT:
+                    raise ValueError(f"policies.{name}: '{path}' cannot be set by a policy")
+        return self
+
     @model_validator(mode="after")
     def _design_fits(self) -> Sweep:
         for name, space in self.parameters.items():
@@ -262,18 +346,25 @@ class Sweep(Strict):
                                  "from the sweep's root seed and replicates")
             if isinstance(space, Levels) and not space.values:
                 raise ValueError(f"parameters.{name}: the list of values is empty")
-        continuous = [n for n, s in self.parameters.items() if hasattr(s, "at")]
+        key = "uncertainties" if self.uncertainties else "parameters"
+        for name, space in self.uncertainties.items():
+            if name.split(".")[0] in NOT_SWEPT:
+                raise ValueError(f"uncertainties.{name}: '{name}' cannot be uncertain; seeds "
+                                 "come from the sweep's root seed and replicates")
+            if isinstance(space, Levels) and not space.values:
+                raise ValueError(f"uncertainties.{name}: the list of values is empty")
+        continuous = [n for n, s in self.space.items() if hasattr(s, "at")]
         if self.design == "grid":
             if continuous:
-                raise ValueError(f"parameters.{continuous[0]}: a grid design needs discrete "
+                raise ValueError(f"{key}.{continuous[0]}: a grid design needs discrete "
                                  "values (a list, range or variants); distributions need "
                                  "design lhs, sobol or morris")
             if self.samples is not None:
                 raise ValueError("samples: a grid design takes every combination; remove "
                                  "samples or choose design lhs, sobol or morris")
             return self
-        if not self.parameters:
-            raise ValueError(f"parameters: a {self.design} design needs at least one parameter")
+        if not self.space:
+            raise ValueError(f"{key}: a {self.design} design needs at least one parameter")
         if self.samples is None:
             what = {"lhs": "the number of points", "sobol": "the base sample size (a power "
                     "of 2)", "morris": "the number of trajectories"}[self.design]
@@ -285,18 +376,24 @@ class Sweep(Strict):
             raise ValueError("samples: a morris design needs at least 2 trajectories")
         return self
 
-    def points_count(self) -> int:
-        """How many points (parameter combinations) the design makes."""
-        d = len(self.parameters)
+    def scenarios_count(self) -> int:
+        """How many scenarios (combinations of the sampled space) the design makes."""
+        d = len(self.space)
         if self.design == "grid":
-            return math.prod(len(s.levels()) for s in self.parameters.values())
+            return math.prod(len(s.levels()) for s in self.space.values())
         return {"lhs": self.samples, "morris": self.samples * (d + 1),
                 "sobol": self.samples * (2 * d + 2 if self.second_order else d + 2)
                 }[self.design]
 
+    def points_count(self) -> int:
+        """How many points the plan runs: each scenario once per policy (or once)."""
+        return self.scenarios_count() * max(len(self.policies), 1)
+
     def identity(self) -> dict:
         """What determines the runs (everything but labels and report choices)."""
-        return self.model_dump(mode="json", exclude={"description", "outcomes"})
+        unused = {k for k in ("uncertainties", "policies") if not getattr(self, k)}
+        return self.model_dump(mode="json", exclude={"description", "outcomes", "reference",
+                                                     "goals", *unused})  # older hashes hold
 
 
 def _all_integers(values: Any) -> bool:
@@ -315,9 +412,10 @@ def _explain(error: ValidationError, source: str) -> str:
     """One sentence naming the field path, the bad value and what is allowed."""
     first = error.errors()[0]
     loc = list(first["loc"])
-    if len(loc) > 2 and loc[0] == "parameters" and loc[2] in (*_KINDS, "levels"):
+    if (len(loc) > 2 and loc[0] in ("parameters", "uncertainties")
+            and loc[2] in (*_KINDS, "levels")):
         del loc[2]  # the union's tag
-    path = ".".join(quoted(p, bare=True) for p in loc if p not in ("values",))
+    path = ".".join(quoted(p, bare=True) for p in loc if p not in ("values", "[key]"))
     more = len(error.errors()) - 1
     extra = f" ({more} more problem{'s' if more > 1 else ''} after this one.)" if more else ""
     message = first["msg"].removeprefix("Value error, ")

@@ -213,3 +213,29 @@ def mean_ci(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float, 
         quantile = NormalDist().inv_cdf(p)
     half_width = quantile * float(x.std(ddof=1)) / math.sqrt(x.size)
     return mean, mean - half_width, mean + half_width
+
+
+def bootstrap_ci(values: ArrayLike, seed: int, bounds: tuple[float, float] = (-math.inf,
+                 math.inf), confidence: float = 0.95, resamples: int = 4000
+                 ) -> tuple[float, float, float]:
+    """Mean with a percentile bootstrap interval, clipped to what the value can be:
+    (mean, low, high). Reproducible from `seed`; one value gives (x, nan, nan).
+
+    A percentile interval never leaves the range of the data, so with few values it
+    stays possible (a share stays in [0, 1]) where a t interval would not; it is too
+    narrow for very few values, which the report flags.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    x = np.asarray(values, dtype=float).ravel()
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if x.size == 1:
+        return mean, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(resamples, x.size))].mean(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return (mean, float(np.clip(low, *bounds)), float(np.clip(high, *bounds)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -262,17 +263,139 @@ def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float
 @app.command()
 def report(
     folder: Annotated[Path, typer.Argument(help="Results folder of a sweep.")],
+    reference: Annotated[str | None, typer.Option(
+        help="Policy every other is contrasted with.",
+        show_default="the sweep file's reference, or its first policy")] = None,
+    all_pairs: Annotated[bool, typer.Option(help="Contrast every pair of policies.")] = False,
+    goal: Annotated[list[str] | None, typer.Option(
+        help="A goal, OUTCOME>=X or OUTCOME<=X (repeatable): the share of scenarios in "
+             "which each policy meets it, and where it fails (PRIM).")] = None,
 ) -> None:
     """Write report.md and report.html (with figures/) for a sweep: outcomes with 95%
-    confidence intervals, paired effects of interventions, key-player curves, sensitivity."""
-    from forumsim.analysis.sweep_report import ReportError, write_report
+    bootstrap intervals, paired effects of interventions, key-player curves, sensitivity;
+    for policies x uncertainties, paired contrasts, robustness, goals and discovery."""
+    from forumsim.analysis.sweep_report import ReportError, parse_goal, write_report
 
     try:
-        paths = write_report(folder)
+        goals = dict(parse_goal(g) for g in goal or [])
+        paths = write_report(folder, reference=reference, all_pairs=all_pairs, goals=goals)
     except ReportError as error:
         _fail(str(error))
     out.print(f"report written: [bold]{paths[0]}[/], [bold]{paths[1]}[/] "
               f"({len(paths) - 2} figures in {folder / 'figures'}/)")
+
+
+@app.command()
+def discover(
+    folder: Annotated[Path, typer.Argument(help="Results folder of a sweep.")],
+    outcome: Annotated[str, typer.Option(help="The outcome (a column of summary.parquet), "
+                                              "e.g. iv0_lasting_loss.")],
+    below: Annotated[float | None, typer.Option(help="Runs of interest: the outcome is "
+                                                     "below this.")] = None,
+    above: Annotated[float | None, typer.Option(help="Runs of interest: the outcome is "
+                                                     "above this.")] = None,
+    policy: Annotated[str | None, typer.Option(help="Only the runs of this policy.")] = None,
+    min_coverage: Annotated[float, typer.Option(min=0.05, max=1.0, help="The chosen box "
+                            "holds at least this share of the runs of interest.")] = 0.5,
+) -> None:
+    """Scenario discovery with PRIM (EMA Workbench): the box of uncertain conditions in
+    which the outcome falls below or above a threshold; prints the coverage-density
+    trade-off, the chosen box and the feature scores."""
+    if (below is None) == (above is None):
+        _fail("give exactly one of --below X or --above X.")
+    from forumsim.analysis.discovery import DiscoveryError, cases_of
+    from forumsim.analysis.discovery import discover as find_box
+    from forumsim.analysis.sweep_report import ReportError, load_results
+
+    try:
+        results = load_results(folder)
+    except ReportError as error:
+        _fail(str(error))
+    runs = results.ok
+    if outcome not in runs:
+        known = [c for c in runs.columns if c not in ("run_id", "point", "replicate", "seed",
+                                                      "status", "error")]
+        close = difflib.get_close_matches(outcome, known, n=3)
+        _fail(f"--outcome {outcome!r}: no such column in {folder}/summary.parquet"
+              + (f" (closest: {', '.join(close)})" if close else "") + ".")
+    if policy is not None:
+        if policy not in results.policies:
+            _fail(f"--policy {policy!r}: not a policy of this sweep ("
+                  f"{', '.join(results.policies) or 'it has no policies'}).")
+        runs = runs[runs["policy"] == policy]
+    names = results.manifest.get("uncertainties") or [
+        n for n in results.manifest["parameters"] if n != "policy"]
+    names = [n for n in names if runs[n].nunique() > 1]
+    side = f"below {below:g}" if below is not None else f"above {above:g}"
+    try:
+        found = find_box(runs[names], cases_of(runs[outcome], below, above),
+                         seed=results.sweep.seed % 2**32, min_coverage=min_coverage)
+    except DiscoveryError as error:
+        _fail(f"{folder}: {outcome} {side}: {error}.")
+    _print_discovery(found, outcome, side, policy)
+
+
+def _print_discovery(found: object, outcome: str, side: str, policy: str | None) -> None:
+    from forumsim.analysis.labels import parameter
+
+    which = f" under policy '{policy}'" if policy else ""
+    out.print(f"[bold]{outcome} {side}{which}[/]: {found.cases} of {found.runs} runs")
+    trade = Table(title="PRIM peeling trajectory (coverage-density trade-off)")
+    for column in ("box", "coverage", "density", "mass", "restricted", ""):
+        trade.add_column(column, justify="right")
+    t = found.tradeoff
+    step = max(1, len(t) // 15)  # about 15 rows, the chosen box always among them
+    for i in sorted({*range(0, len(t), step), len(t) - 1, found.chosen}):
+        row = t.iloc[i]
+        trade.add_row(str(i), f"{row['coverage']:.2f}", f"{row['density']:.2f}",
+                      f"{row['mass']:.2f}", str(int(row["res_dim"])),
+                      "[bold]<- chosen[/]" if i == found.chosen else "")
+    out.print(trade)
+    box = found.box
+    limits = Table(title=f"chosen box {found.chosen}: coverage {box['coverage']:.0%}, density "
+                         f"{box['density']:.0%}, {int(box['n'])} runs")
+    for column in ("condition", "in the box", "in all runs"):
+        limits.add_column(column)
+    for _, row in found.limits.iterrows():
+        limits.add_row(parameter(row["condition"]), row["box"], row["in all runs"])
+    if found.limits.empty:
+        limits.add_row("(none)", "the whole space", "")
+    out.print(limits)
+    scores = Table(title="feature scores (extra trees)")
+    scores.add_column("condition")
+    scores.add_column("score", justify="right")
+    for name, value in found.scores.items():
+        scores.add_row(parameter(name), f"{value:.3f}")
+    out.print(scores)
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+
+
+@app.command()
+def export(
+    folder: Annotated[Path, typer.Argument(help="Results folder of a sweep.")],
+    format: Annotated[ExportFormat, typer.Option(help="File format.")] = ExportFormat.csv,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for the exported files: new, empty, or an earlier export's.",
+        show_default="DIR/csv")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier export in --out "
+                         "(never a folder forumsim did not write).")] = False,
+) -> None:
+    """Write a sweep's runs table and daily series as CSV in the long layout of NetLogo's
+    BehaviorSpace (run, parameters, day, measures), with export.json, the sweep's
+    metadata."""
+    from forumsim.experiment.export import export_csv
+    from forumsim.experiment.store import StoreError
+
+    target = out_dir or folder / "csv"
+    try:
+        written = export_csv(folder, target, overwrite=overwrite)
+    except StoreError as error:
+        _fail(str(error))
+    out.print(f"exported to [bold]{_shown_path(target)}/[/]: "
+              + ", ".join(p.name for p in written))
 
 
 @app.command()
@@ -326,16 +449,34 @@ def _count(n: int, thing: str) -> str:
 
 
 def describe_sweep(plan: Plan) -> str:
-    """A sweep's design, parameter space and plan size, then its resolved base scenario."""
+    """A sweep's design, parameter space and plan size, then its resolved base scenario;
+    for policies x uncertainties, the cross of the two."""
     sweep = plan.sweep
-    lines = [f"# sweep {plan.name}: design {sweep.design}, {_count(len(plan.points), 'point')} x "
-             f"{_count(sweep.replicates, 'replicate')} = {_count(len(plan.runs), 'run')}; "
-             f"root seed {sweep.seed}"
-             f"{', common seeds across points' if sweep.common_seeds else ''}"]
+    if sweep.policies:
+        size = (f"{_count(len(sweep.policies), 'policy').replace('policys', 'policies')} x "
+                f"{_count(sweep.scenarios_count(), 'scenario')} x "
+                f"{_count(sweep.replicates, 'replicate')} = {_count(len(plan.runs), 'run')}")
+        seeds = (", common random numbers across policies"
+                 + (" and scenarios" if sweep.common_seeds else ""))
+    else:
+        size = (f"{_count(len(plan.points), 'point')} x "
+                f"{_count(sweep.replicates, 'replicate')} = {_count(len(plan.runs), 'run')}")
+        seeds = ", common seeds across points" if sweep.common_seeds else ""
+    lines = [f"# sweep {plan.name}: design {sweep.design}, {size}; root seed {sweep.seed}"
+             f"{seeds}"]
     if sweep.description:
         lines.append(f"# {sweep.description.strip()}")
-    lines.append("# parameters:")
-    for name, space in sweep.parameters.items():
+    if sweep.policies:
+        reference = sweep.reference or next(iter(sweep.policies))
+        lines.append(f"# policies (levers; each runs on every scenario; reference "
+                     f"'{reference}'):")
+        for name, fields in sweep.levers().items():
+            shown = (_flow(fields["interventions"]) if list(fields) == ["interventions"]
+                     else _flow(fields))
+            lines.append(f"#   {name}: {shown}")
+    kind = "uncertainties (sampled into scenarios)" if sweep.uncertainties else "parameters"
+    lines.append(f"# {kind}:")
+    for name, space in sweep.space.items():
         variants = getattr(space, "variants", None)
         if variants is not None:  # named alternatives: say what each one is
             lines.append(f"#   {name}: {_count(len(variants), 'variant')}:")
@@ -345,6 +486,8 @@ def describe_sweep(plan: Plan) -> str:
                  + ", ".join(str(label) for label, _ in space.levels())
                  if hasattr(space, "levels") else _flow(space.model_dump(mode="json")))
         lines.append(f"#   {name}: {shown}")
+    for outcome, goal in sweep.goals.items():
+        lines.append(f"# goal: {outcome} {goal}")
     lines.append(f"# base scenario '{sweep.base}'" + (" with fixed: " + _flow(sweep.fixed)
                                                       if sweep.fixed else "") + ":")
     return "\n".join([*lines, describe_scenario(plan.base)])

@@ -1,0 +1,312 @@
+"""The report's answer to a policy question, for sweeps of policies x uncertainties:
+paired contrasts between policies (same scenario and seed), robustness across the sampled
+scenarios (distribution, regret, share meeting a goal) and scenario discovery (where a
+policy fails its goal)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from forumsim.analysis.discovery import DiscoveryError, discover
+from forumsim.analysis.labels import outcome, parameter
+from forumsim.analysis.report import _save
+from forumsim.analysis.sweep_report import (
+    SweepResults,
+    _n,
+    _with_note,
+    _wrapped,
+    number,
+)
+from forumsim.experiment.sweep import Goal
+from forumsim.measures.metrics import bootstrap_ci
+
+POLICY_OUTCOMES = ("active_people_mean_last30", "iv0_loss", "iv0_lasting_loss",
+                   "iv0_triangle", "iv0_arrested", "iv0_rehomed_30d", "online_fora",
+                   "network_giant_share")
+MIN_DISCOVERY_RUNS = 10
+
+
+def policy_outcomes(results: SweepResults) -> list[str]:
+    """The outcomes compared between policies: the sweep's, or a few key ones."""
+    chosen = results.sweep.outcomes or POLICY_OUTCOMES
+    return [o for o in chosen if o in results.ok and results.ok[o].notna().any()]
+
+
+def policy_sections(results: SweepResults, figures: Path, reference: str | None = None,
+                    all_pairs: bool = False, goals: dict[str, Goal] | None = None
+                    ) -> list[tuple]:
+    """The report blocks of a policy sweep (none for other sweeps)."""
+    if not results.policies:
+        return []
+    reference = reference or results.sweep.reference or results.policies[0]
+    return [*contrasts(results, figures, reference, all_pairs),
+            *robustness(results, figures),
+            *satisficing(results, results.goals(goals), figures)]
+
+
+def _difference_bounds(name: str) -> tuple[float, float]:
+    low, high = outcome(name).bounds
+    return low - high, high - low
+
+
+def paired(results: SweepResults, a: str, b: str, name: str) -> np.ndarray:
+    """Policy a minus policy b, run by run: the runs of one scenario and replicate share
+    their seed, so each difference is the policies' effect, not noise between seeds."""
+    ok = results.ok
+    keys = ["scenario", "replicate"]
+    left = ok[ok["policy"] == a].set_index(keys)[name]
+    right = ok[ok["policy"] == b].set_index(keys)[name]
+    both = pd.concat([left.rename("a"), right.rename("b")], axis=1, join="inner").dropna()
+    return (both["a"] - both["b"]).to_numpy(dtype=float)
+
+
+def contrasts(results: SweepResults, figures: Path, reference: str,
+              all_pairs: bool) -> list[tuple]:
+    """Every outcome's paired difference for each policy against the reference (or every
+    pair), with a bootstrap interval clipped to what a difference can be."""
+    names = policy_outcomes(results)
+    pairs = (list(itertools.combinations(results.policies, 2)) if all_pairs else
+             [(p, reference) for p in results.policies if p != reference])
+    rows, stats = [], {}
+    for a, b in pairs:
+        row = {"contrast": f"{a} − {b}", "n": ""}
+        counts = []
+        for name in names:
+            d = paired(results, a, b, name)
+            counts.append(len(d))
+            mean, low, high = bootstrap_ci(d, results.seed(f"{name}{a}-{b}"),
+                                           _difference_bounds(name))
+            stats[(row["contrast"], name)] = (mean, low, high)
+            row[results.title(name)] = ("–" if math.isnan(mean) else number(mean)
+                                        if math.isnan(low) else
+                                        f"{number(mean)} [{number(low)}, {number(high)}]")
+        row["n"] = _n(max(counts, default=0))
+        rows.append(row)
+    if not rows:
+        return []
+    which = "every pair of policies" if all_pairs else f"each policy against '{reference}'"
+    blocks = [("h2", "Policies compared, run by run"),
+              ("p", f"The paired difference of {which} (first minus second), over runs of "
+                    "the same scenario and replicate, which share their seed (common random "
+                    "numbers): mean with a 95% bootstrap interval, clipped to what the "
+                    "difference can be; n is the number of pairs. '–': the outcome is not "
+                    "defined for one of the two (an intervention's record, for a policy "
+                    "without interventions)."),
+              *_with_note(pd.DataFrame(rows))]
+    shown = [n for n in names if any(not math.isnan(stats[(r["contrast"], n)][0])
+                                     for r in rows)]
+    if shown:
+        blocks.append(("fig", _forest(results, rows, shown, stats, figures / "contrasts.png"),
+                       "Paired differences between policies with 95% bootstrap intervals; "
+                       "the dashed line is no difference."))
+    return blocks
+
+
+def scenario_means(results: SweepResults, name: str) -> pd.DataFrame:
+    """One row per sampled scenario, one column per policy: the mean over replicates."""
+    ok = results.ok
+    table = ok.pivot_table(index="scenario", columns="policy", values=name, aggfunc="mean")
+    return table.reindex(columns=[p for p in results.policies if p in table.columns])
+
+
+def regret(means: pd.DataFrame, better: str) -> pd.DataFrame:
+    """How far each policy falls short of the best policy in each scenario (Savage's
+    regret), in the outcome's units; the best has 0."""
+    best = means.max(axis=1) if better == "higher" else means.min(axis=1)
+    gap = means.rsub(best, axis=0) if better == "higher" else means.sub(best, axis=0)
+    return gap.abs()
+
+
+def robustness(results: SweepResults, figures: Path) -> list[tuple]:
+    """Per outcome with an aim: each policy's spread across scenarios and its regret."""
+    scenarios = int(results.ok["scenario"].nunique())
+    blocks = [("h2", "Robustness across scenarios"),
+              ("p", f"Each of the {scenarios} sampled scenarios gives one value per policy "
+                    "(its mean over replicates). Spread: the median over scenarios with the "
+                    "10th and 90th percentiles. Regret: how far the policy falls short of "
+                    "the best policy in the same scenario, in the outcome's units, for the "
+                    "aim of enforcement stated in the heading (mean and worst over "
+                    "scenarios); a robust policy has small worst-case regret.")]
+    panels = []
+    for name in policy_outcomes(results):
+        aim = outcome(name).better
+        if aim is None:
+            continue
+        means = scenario_means(results, name)
+        if means.notna().sum().sum() == 0:
+            continue
+        lost = regret(means, aim)
+        rows = []
+        for policy in means.columns:
+            values = means[policy].dropna()
+            if values.empty:
+                continue
+            p10, median, p90 = np.quantile(values, [0.1, 0.5, 0.9])
+            rows.append({"policy": policy, "scenarios": _n(len(values)),
+                         "median [10%, 90%]": f"{number(median)} [{number(p10)}, "
+                                              f"{number(p90)}]",
+                         "mean regret": number(lost[policy].mean()),
+                         "worst regret": number(lost[policy].max())})
+        blocks += [("h3", f"{results.title(name)}: {aim} is better"),
+                   *_with_note(pd.DataFrame(rows).rename(columns={"scenarios": "n"}))]
+        panels.append((name, means))
+    if len(panels) and scenarios > 1:
+        blocks.append(("fig", _spread(results, panels, figures / "robustness.png"),
+                       "Each policy's value in every sampled scenario (one dot per scenario, "
+                       "mean over replicates); the bar is the median."))
+    return blocks if panels else []
+
+
+def satisficing(results: SweepResults, goals: dict[str, Goal], figures: Path) -> list[tuple]:
+    """The share of scenarios in which each policy meets each goal, and where it fails."""
+    if not goals:
+        return [("h2", "Goals"),
+                ("p", "No goal was stated. Add goals to the sweep file (goals: "
+                      "{iv0_lasting_loss: {at_least: 0.1}}) or to the command (forumsim "
+                      "report DIR --goal 'iv0_lasting_loss>=0.1') to see in how many "
+                      "scenarios each policy meets it, and where it fails.")]
+    blocks = [("h2", "Goals: in how many scenarios each policy meets them"),
+              ("p", "A scenario meets the goal when its mean over replicates does; a "
+                    "policy for which the outcome is not defined meets no goal on it.")]
+    for name, goal in goals.items():
+        if name not in results.ok:
+            blocks.append(("p", f"Goal on {name}: no such outcome in the results."))
+            continue
+        means = scenario_means(results, name)
+        rows = []
+        for policy in results.policies:
+            values = means[policy].to_numpy(dtype=float) if policy in means else np.array([])
+            met = goal.met(values)
+            rows.append({"policy": policy, "n": _n(len(values)),
+                         "scenarios meeting the goal": f"{int(met.sum())} of {len(values)}"
+                                                       + (f" ({met.mean():.0%})"
+                                                          if len(values) else "")})
+        blocks += [("h3", f"Goal: {results.title(name)} {goal}"),
+                   *_with_note(pd.DataFrame(rows))]
+        blocks += discovery_blocks(results, name, goal, figures)
+    return blocks
+
+
+def discovery_blocks(results: SweepResults, name: str, goal: Goal,
+                     figures: Path) -> list[tuple]:
+    """For each policy, PRIM on its runs: the uncertain conditions under which it fails
+    the goal."""
+    uncertainties = [u for u in results.manifest.get("uncertainties", [])
+                     if results.ok[u].nunique() > 1]
+    if not uncertainties:
+        return []
+    blocks = []
+    for policy in results.policies:
+        runs = results.ok[results.ok["policy"] == policy]
+        fails = ~goal.met(runs[name].to_numpy(dtype=float))
+        if len(runs) < MIN_DISCOVERY_RUNS:
+            continue
+        try:
+            found = discover(runs[uncertainties], fails, seed=results.sweep.seed % 2**32)
+        except DiscoveryError:
+            continue
+        stem = f"discovery_{name}_{policy}".replace(".", "_")
+        blocks += [("h3", f"Where '{policy}' fails the goal (PRIM)"),
+                   *discovery_tables(found)]
+        blocks.append(("fig", tradeoff_figure(found, figures / f"{stem}.png"),
+                       f"Coverage against density of PRIM's boxes for '{policy}' failing "
+                       "the goal; the circled box is the one chosen."))
+    return blocks
+
+
+def discovery_tables(found) -> list[tuple]:
+    """The chosen box (its limits and statistics) and the feature scores, as blocks."""
+    box = found.box
+    text = (f"{found.cases} of {found.runs} runs fall on that side. The chosen box (the "
+            f"densest that still covers half the cases) holds {int(box['n'])} runs: "
+            f"coverage {box['coverage']:.0%} (share of those runs it contains), density "
+            f"{box['density']:.0%} (share of its runs that are such runs), mass "
+            f"{box['mass']:.0%} of all runs.")
+    limits = found.limits.assign(condition=found.limits["condition"].map(parameter))[
+        ["condition", "box", "in all runs"]]
+    if limits.empty:
+        limits = pd.DataFrame({"condition": ["(none)"], "box": ["the whole space"],
+                               "in all runs": [""]})
+    scores = pd.DataFrame({"condition": [parameter(c) for c in found.scores.index],
+                           "feature score": [f"{v:.3f}" for v in found.scores]})
+    return [("p", text), ("table", limits.rename(columns={"box": "in the box"})),
+            ("p", "Feature scores (extra trees, EMA Workbench): how much each uncertain "
+                  "condition tells these runs apart, summing to 1."),
+            ("table", scores)]
+
+
+def tradeoff_figure(found, path: Path) -> Path:
+    """PRIM's peeling trajectory: coverage against density, the chosen box marked."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    t = found.tradeoff
+    points = ax.scatter(t["coverage"], t["density"], c=t["res_dim"], cmap="viridis", s=18)
+    ax.plot(t["coverage"], t["density"], color="0.6", lw=0.8, zorder=0)
+    ax.scatter([found.box["coverage"]], [found.box["density"]], s=140, facecolors="none",
+               edgecolors="C3", lw=1.6, label="chosen box")
+    bar = fig.colorbar(points, ax=ax, label="restricted conditions")
+    bar.set_ticks(range(int(t["res_dim"].max()) + 1))
+    ax.set(xlabel="coverage (share of the cases inside the box)",
+           ylabel="density (share of the box that are cases)", xlim=(0, 1.02),
+           ylim=(0, 1.02), title="PRIM coverage-density trade-off")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _forest(results: SweepResults, rows: list[dict], names: list[str], stats: dict,
+            path: Path) -> Path:
+    columns = min(3, len(names))
+    nrows = math.ceil(len(names) / columns)
+    labels = [r["contrast"] for r in rows]
+    fig, axes = plt.subplots(nrows, columns, figsize=(4.8 * columns,
+                                                      (0.4 * len(labels) + 1.9) * nrows),
+                             squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        for y, label in enumerate(labels):
+            mean, low, high = stats[(label, name)]
+            if not math.isnan(low):
+                ax.plot([low, high], [y, y], color="C0", lw=2)
+            if not math.isnan(mean):
+                ax.plot([mean], [y], "o", color="C0")
+        ax.axvline(0, color="0.4", ls="--", lw=1)
+        ax.set_yticks(range(len(labels)), [_wrapped(x, 26) for x in labels], fontsize=8)
+        ax.set_ylim(len(labels) - 0.5, -0.5)
+        ax.set_xlabel(_wrapped("difference in " + results.title(name)), fontsize=9)
+        ax.set_ylabel("contrast", fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _spread(results: SweepResults, panels: list[tuple[str, pd.DataFrame]],
+            path: Path) -> Path:
+    columns = min(3, len(panels))
+    nrows = math.ceil(len(panels) / columns)
+    fig, axes = plt.subplots(nrows, columns, figsize=(4.8 * columns,
+                                                      (0.4 * len(results.policies) + 1.9)
+                                                      * nrows), squeeze=False)
+    for ax, (name, means) in zip(axes.flat, panels, strict=False):
+        for y, policy in enumerate(means.columns):
+            values = means[policy].dropna().to_numpy()
+            if values.size:
+                jitter = (np.arange(values.size) % 5 - 2) * 0.06
+                ax.scatter(values, y + jitter, s=10, alpha=0.6, color="C0")
+                ax.plot([np.median(values)] * 2, [y - 0.3, y + 0.3], color="C3", lw=2)
+        ax.set_yticks(range(len(means.columns)), list(means.columns), fontsize=9)
+        ax.set_ylim(len(means.columns) - 0.5, -0.5)
+        ax.set_xlabel(_wrapped(results.title(name)), fontsize=9)
+        ax.set_ylabel("policy", fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return _save(fig, path)
+

@@ -1,0 +1,135 @@
+"""A sweep folder as CSV for spreadsheets and for NetLogo BehaviorSpace users: runs.csv (one
+row per run: run, its parameters, every end-of-run metric), series.csv (the long layout:
+run, parameters, day, the day's measures) and export.json (the sweep's metadata).
+
+Like a run's folder, the export is written under a temporary name and moved into place,
+only into a new or empty folder or, with `overwrite`, an earlier export holding nothing
+else (marked by `.forumsim-export`, which lists its files): it never replaces what it did
+not write.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from forumsim.experiment.store import (
+    MANIFEST,
+    SUMMARY,
+    StoreError,
+    _files_under,
+    _listing,
+    _move_into_place,
+    check_writable,
+)
+from forumsim.version import __version__
+
+EXPORT_MARKER = ".forumsim-export"
+
+
+def check_export_folder(out: Path, overwrite: bool) -> str:
+    """How an export may go to `out`: 'new', 'into' (an empty folder) or 'replace' (an
+    earlier export, with `overwrite`); StoreError for anything else."""
+    if out.is_symlink():
+        raise StoreError(f"--out {out}: is a symbolic link; give the folder itself.")
+    mode = "new"
+    if out.exists():
+        if not out.is_dir():
+            raise StoreError(f"--out {out}: exists and is a file, not a folder; forumsim "
+                             "never replaces a file. Choose another --out.")
+        entries = _files_under(out)
+        try:
+            marker = json.loads((out / EXPORT_MARKER).read_text())
+        except (OSError, ValueError):
+            marker = None
+        if not any(out.iterdir()):
+            mode = "into"
+        elif not isinstance(marker, dict) or not isinstance(marker.get("files"), list):
+            raise StoreError(f"--out {out}: is a folder that was not written by forumsim "
+                             f"export (it holds {_listing(entries)}); forumsim never "
+                             "replaces what it did not write. Choose another --out.")
+        elif not overwrite:
+            raise StoreError(f"--out {out}: holds an earlier export (written "
+                             f"{marker.get('written')}); add --overwrite to replace it, or "
+                             "choose another --out.")
+        else:
+            foreign = sorted(set(entries) - set(marker["files"]) - {EXPORT_MARKER})
+            if foreign:
+                raise StoreError(f"--out {out}: holds an earlier export, but also files "
+                                 f"forumsim did not write ({_listing(foreign)}); move them "
+                                 "out first, or choose another --out.")
+            mode = "replace"
+    check_writable(out, out if mode == "into" else out.parent, 16 << 20)
+    return mode
+
+
+def long_series(runs: pd.DataFrame, series: pd.DataFrame, parameters: list[str]
+                ) -> pd.DataFrame:
+    """The daily series in BehaviorSpace's long layout: run, parameters, day, measures."""
+    head = runs[["run_id", *parameters]].rename(columns={"run_id": "run"})
+    daily = series.rename(columns={"run_id": "run"})
+    table = head.merge(daily, on="run", how="inner", validate="one_to_many")
+    for name in daily.columns:  # counts stored as floats are written as whole numbers
+        values = table[name]
+        if pd.api.types.is_float_dtype(values) and values.notna().all() and (
+                values == values.round()).all():
+            table[name] = values.astype("int64")
+    return table.sort_values(["run", "day"], kind="stable").reset_index(drop=True)
+
+
+def export_csv(folder: Path, out: Path, overwrite: bool = False) -> list[Path]:
+    """Write runs.csv, series.csv (if the sweep kept its series) and export.json for the
+    sweep in `folder` into `out`; returns the files written."""
+    folder, out = Path(folder), Path(out)
+    if not (folder / MANIFEST).is_file() or not (folder / SUMMARY).is_file():
+        raise StoreError(f"{folder}: not a finished sweep's results folder (no {MANIFEST} "
+                         f"or {SUMMARY}); give the --out folder of `forumsim sweep`.")
+    mode = check_export_folder(out, overwrite)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    runs = pd.read_parquet(folder / SUMMARY).sort_values("run_id", kind="stable")
+    parameters = [p for p in manifest["parameters"] if p in runs]
+    if "scenario" in runs and "scenario" not in parameters:
+        parameters.append("scenario")
+    has_series = any((folder / "series").glob("part-*.parquet"))
+    if mode == "new":
+        out.parent.mkdir(parents=True, exist_ok=True)
+    home = out if mode == "into" else out.parent
+    staging = home / f".{out.name}.forumsim-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        runs.rename(columns={"run_id": "run"}).to_csv(staging / "runs.csv", index=False)
+        if has_series:
+            long_series(runs, pd.read_parquet(folder / "series"), parameters).to_csv(
+                staging / "series.csv", index=False)
+        sidecar = {
+            "forumsim": __version__, "sweep": manifest["sweep"],
+            "description": manifest.get("description"), "question": manifest.get("question"),
+            "sweep_file": manifest.get("sweep_file"), "plan_sha256": manifest["plan_sha256"],
+            "design": manifest["design"], "points": manifest["points"],
+            "replicates": manifest["replicates"], "planned_runs": manifest["planned_runs"],
+            "runs": len(runs), "failed": int((runs["status"] != "ok").sum()),
+            "parameters": parameters, "policies": manifest.get("policies", []),
+            "uncertainties": manifest.get("uncertainties", []),
+            "spec": manifest["spec"], "base_scenario": manifest["base_scenario"],
+            "files": {"runs.csv": "one row per run: run, point, replicate, seed, status, "
+                                  "error, the parameters, every end-of-run metric",
+                      **({"series.csv": "one row per run and day: run, the parameters, "
+                                        "day, the day's measures (long layout)"}
+                         if has_series else {})},
+            "source": str(folder), "exported": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        (staging / "export.json").write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
+        marker = {"forumsim": __version__, "kind": "export", "sweep": manifest["sweep"],
+                  "written": sidecar["exported"], "files": _files_under(staging)}
+        (staging / EXPORT_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+        written = [out / name for name in _files_under(staging) if name != EXPORT_MARKER]
+        _move_into_place(staging, out, mode)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return written
