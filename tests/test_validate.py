@@ -74,13 +74,7 @@ def test_every_pattern_cites_the_literature_and_states_a_unit():
         assert "DOMAIN" not in pattern.source and "seed chapter" not in pattern.source
 
 
-# Documented in docs/validation.md and docs/calibration.md: fora founded during a run
-# peak early in fewer than half of the cases, although new_forum_appeal was added for it.
-KNOWN_FAILURES = {"early_peak"}
-
-
 @pytest.mark.slow
-def test_every_published_pattern_passes_except_the_documented_failure():
+def test_every_published_pattern_passes():
     rows = v.validate(replicates=10, workers=2)
-    failing = {row["key"] for row in rows if not row["passed"]}
-    assert failing <= KNOWN_FAILURES, [r for r in rows if r["key"] in failing]
+    assert all(row["passed"] for row in rows), [r for r in rows if not r["passed"]]

@@ -96,6 +96,7 @@ class Pattern:
     source: str
     target: str
     test: Test
+    bounds: tuple[float, float] | None = None  # the values the measure can take, if not its unit's
 
 
 PATTERNS = [
@@ -130,7 +131,7 @@ PATTERNS = [
             Test("above", 0.8, interval=True)),
     Pattern("size_preference", "rank correlation of destination counts with forum size",
             "number", "ElBahrawy et al. 2020", "positive: over 0",
-            Test("above", 0.0, interval=True)),
+            Test("above", 0.0, interval=True), bounds=(-1.0, 1.0)),
     Pattern("contact_preference", "rehomed with ties who went where a contact was, minus "
             "the share expected from size alone", "points", "ElBahrawy et al. 2020",
             "positive: over 0 pp", Test("above", 0.0, interval=True)),
@@ -351,6 +352,8 @@ def validate(replicates: int = 10, people: int | None = None, workers: int = 2,
         sample = np.array([v for v in values[pattern.key] if not math.isnan(v)])
         mean, low, high = m.mean_ci(sample) if len(sample) else (math.nan,) * 3
         low, high = _within_range(low, high, pattern.unit)
+        if pattern.bounds is not None:
+            low, high = max(low, pattern.bounds[0]), min(high, pattern.bounds[1])
         ok = len(sample) > 1 and pattern.test.passes(mean, low, high, quick)
         rows.append({"key": pattern.key, "pattern": pattern.name, "source": pattern.source,
                      "target": pattern.target, "test": pattern.test.describe(pattern.unit,

@@ -90,7 +90,7 @@ class Behaviour(Strict):
         1.2, ge=0.0, le=4.0, description="log-normal spread of the daily visit probability"
     )
     novelty_boost: float = Field(
-        2.0, ge=0.0, le=20.0, description="extra activity (multiple) right after registering"
+        4.0, ge=0.0, le=20.0, description="extra activity (multiple) right after registering"
     )
     novelty_days: PositiveFloat = Field(
         60.0, description="days over which the novelty boost decays (e-folding time)"
@@ -144,7 +144,7 @@ class Behaviour(Strict):
     )
     # Status and governance.
     vip_contributions: int = Field(
-        15, ge=1, le=100_000, description="shares on a forum needed to become a VIP there"
+        18, ge=1, le=100_000, description="shares on a forum needed to become a VIP there"
     )
     vip_thanks: int = Field(40, ge=0, le=1_000_000, description="thanks needed to become VIP")
     moderator_min_tenure_days: int = Field(
@@ -183,7 +183,7 @@ class Behaviour(Strict):
         1 / 120, description="daily probability that a skilled person founds a new forum"
     )
     new_forum_appeal: float = Field(
-        10.0, ge=0.0, le=1000.0,
+        3.0, ge=0.0, le=1000.0,
         description="pull of a brand-new forum on people looking for one, as a multiple of "
                     "the average forum's size; decays over novelty_days (link lists "
                     "announce new fora)"
