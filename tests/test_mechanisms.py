@@ -303,8 +303,8 @@ def _home_at_best_pull(eco: Ecosystem) -> float:
 
 
 def test_people_drift_home_to_the_forum_that_offers_more():
-    drifting = _outcomes(_home_at_best_pull)
-    settled = _outcomes(_home_at_best_pull, drift_prob=0.0)
+    drifting = _outcomes(_home_at_best_pull, seeds=MORE_SEEDS)
+    settled = _outcomes(_home_at_best_pull, seeds=MORE_SEEDS, drift_prob=0.0)
     assert_higher(drifting, settled, "homes at the forum with most pull")
 
 
@@ -380,7 +380,7 @@ def _went_where_a_contact_was(eco: Ecosystem) -> float:
 
 def test_contacts_pull_relocation():
     takedown = [{"type": "takedown", "day": 100, "target": "largest"}]
-    common = dict(interventions=takedown, people=15000, days=130)
+    common = dict(interventions=takedown, people=15000, days=130, seeds=MORE_SEEDS)
     pulled = _outcomes(_went_where_a_contact_was, **common)
     alone = _outcomes(_went_where_a_contact_was, **common, contact_weight=0.0)
     assert_higher(pulled, alone, "rehomed who went where a contact was")
