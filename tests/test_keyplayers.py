@@ -217,3 +217,15 @@ def test_asking_for_more_targets_than_people_returns_everyone():
 def test_unknown_strategy_names_the_allowed_ones():
     with pytest.raises(ValueError, match="betweenness"):
         select_targets("loudest", nx.path_graph(3), 1, np.random.default_rng(0))
+
+
+def test_component_sizes_from_edges_agree_with_networkx():
+    rng = np.random.default_rng(5)
+    u, v = rng.integers(300, size=250), rng.integers(300, size=250)
+    keep = u != v
+    graph = nx.Graph()
+    graph.add_edges_from(zip(u[keep].tolist(), v[keep].tolist(), strict=True))
+    sizes = keyplayers.component_sizes(u[keep], v[keep])
+    assert sorted(sizes.tolist()) == sorted(len(c) for c in nx.connected_components(graph))
+    assert np.isclose(keyplayers.fragmentation_of(sizes), keyplayers.fragmentation(graph))
+    assert np.isclose(sizes.max() / sizes.sum(), keyplayers.giant_component_share(graph))

@@ -60,7 +60,7 @@ def end_of_run_metrics(eco: Ecosystem) -> dict[str, object]:
     inside = p.state == State.ACTIVE
     u, v = eco.ties.edges.u, eco.ties.edges.v
     both = inside[u] & inside[v]
-    graph = eco.ties.to_networkx(people=np.unique(np.concatenate([u[both], v[both]])))
+    sizes = keyplayers.component_sizes(u[both], v[both])
     return {
         "registered_people": int(registered.sum()),
         "share_lurkers": float(roles[0] / n),
@@ -79,8 +79,8 @@ def end_of_run_metrics(eco: Ecosystem) -> dict[str, object]:
         "arrested": int((p.state == State.ARRESTED).sum()),
         "ties": len(eco.ties),
         # Among people in the ecosystem who have at least one tie.
-        "network_giant_share": keyplayers.giant_component_share(graph),
-        "network_fragmentation": keyplayers.fragmentation(graph),
+        "network_giant_share": float(sizes.max() / sizes.sum()) if len(sizes) else 0.0,
+        "network_fragmentation": keyplayers.fragmentation_of(sizes),
     }
 
 

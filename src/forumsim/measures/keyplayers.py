@@ -61,6 +61,31 @@ def distance_fragmentation(graph: nx.Graph) -> float:
     return 1.0 - closeness / _pairs(n)
 
 
+def component_sizes(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Sizes of the connected components of the graph with edges (u[i], v[i]), over the
+    people on at least one edge (sparse, so large tie networks need no networkx graph)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    people, index = np.unique(np.concatenate([u, v]), return_inverse=True)
+    if not len(people):
+        return np.zeros(0, dtype=np.int64)
+    edges = index.reshape(2, -1)
+    adjacency = coo_matrix((np.ones(edges.shape[1]), (edges[0], edges[1])),
+                           shape=(len(people), len(people)))
+    _, labels = connected_components(adjacency, directed=False)
+    return np.bincount(labels)
+
+
+def fragmentation_of(sizes: np.ndarray) -> float:
+    """Borgatti's F from component sizes (as `fragmentation`)."""
+    n = int(sizes.sum())
+    if n < 2:
+        return 0.0
+    sizes = sizes.astype(np.float64)
+    return 1.0 - float((sizes * (sizes - 1)).sum()) / (n * (n - 1.0))
+
+
 def giant_component_share(graph: nx.Graph) -> float:
     """Share of people in the largest connected component (0.0 for an empty graph)."""
     n = graph.number_of_nodes()
