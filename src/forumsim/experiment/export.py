@@ -23,9 +23,8 @@ from forumsim.experiment.store import (
     SUMMARY,
     StoreError,
     _files_under,
-    _listing,
     _move_into_place,
-    check_writable,
+    check_output_folder,
 )
 from forumsim.version import __version__
 
@@ -35,37 +34,8 @@ EXPORT_MARKER = ".forumsim-export"
 def check_export_folder(out: Path, overwrite: bool) -> str:
     """How an export may go to `out`: 'new', 'into' (an empty folder) or 'replace' (an
     earlier export, with `overwrite`); StoreError for anything else."""
-    if out.is_symlink():
-        raise StoreError(f"--out {out}: is a symbolic link; give the folder itself.")
-    mode = "new"
-    if out.exists():
-        if not out.is_dir():
-            raise StoreError(f"--out {out}: exists and is a file, not a folder; forumsim "
-                             "never replaces a file. Choose another --out.")
-        entries = _files_under(out)
-        try:
-            marker = json.loads((out / EXPORT_MARKER).read_text())
-        except (OSError, ValueError):
-            marker = None
-        if not any(out.iterdir()):
-            mode = "into"
-        elif not isinstance(marker, dict) or not isinstance(marker.get("files"), list):
-            raise StoreError(f"--out {out}: is a folder that was not written by forumsim "
-                             f"export (it holds {_listing(entries)}); forumsim never "
-                             "replaces what it did not write. Choose another --out.")
-        elif not overwrite:
-            raise StoreError(f"--out {out}: holds an earlier export (written "
-                             f"{marker.get('written')}); add --overwrite to replace it, or "
-                             "choose another --out.")
-        else:
-            foreign = sorted(set(entries) - set(marker["files"]) - {EXPORT_MARKER})
-            if foreign:
-                raise StoreError(f"--out {out}: holds an earlier export, but also files "
-                                 f"forumsim did not write ({_listing(foreign)}); move them "
-                                 "out first, or choose another --out.")
-            mode = "replace"
-    check_writable(out, out if mode == "into" else out.parent, 16 << 20)
-    return mode
+    return check_output_folder(out, overwrite, 16 << 20, EXPORT_MARKER, "export",
+                               lambda marker: f"written {marker.get('written')}")
 
 
 def long_series(runs: pd.DataFrame, series: pd.DataFrame, parameters: list[str]

@@ -73,8 +73,14 @@ def _files_under(folder: Path) -> list[str]:
 
 def earlier_run(folder: Path) -> dict | None:
     """The marker of an earlier `forumsim run` in `folder`, or None if it holds none."""
+    return folder_marker(folder, RUN_MARKER)
+
+
+def folder_marker(folder: Path, name: str) -> dict | None:
+    """The marker file `name` that forumsim left in `folder` (a mapping listing the files
+    it wrote), or None if there is none."""
     try:
-        marker = json.loads((folder / RUN_MARKER).read_text())
+        marker = json.loads((folder / name).read_text())
     except (OSError, ValueError):
         return None
     return marker if isinstance(marker, dict) and isinstance(marker.get("files"), list) else None
@@ -112,7 +118,16 @@ def check_run_folder(out: Path, overwrite: bool = False, room: int = RUN_ROOM) -
     (an earlier run, with `overwrite`). Raises StoreError for anything else: a file, a
     link, a folder holding other things, an earlier run without `overwrite`, or a place
     that cannot be written or is full."""
-    out = Path(out)
+    return check_output_folder(
+        Path(out), overwrite, room, RUN_MARKER, "run",
+        lambda marker: f"scenario '{marker.get('scenario')}', written {marker.get('written')}")
+
+
+def check_output_folder(out: Path, overwrite: bool, room: int, marker_name: str, command: str,
+                        details: Callable[[dict], str]) -> str:
+    """How the output of `forumsim <command>` may go to `out` (see `check_run_folder`):
+    an earlier output is recognised by its marker file `marker_name`, and `details(marker)`
+    describes it in the message that asks for `overwrite`."""
     if out.is_symlink():
         raise StoreError(f"--out {out}: is a symbolic link; give the folder itself (forumsim "
                          "does not write through links).")
@@ -123,24 +138,24 @@ def check_run_folder(out: Path, overwrite: bool = False, room: int = RUN_ROOM) -
                              "writes results into a folder and never replaces a file. Choose "
                              "another --out.")
         entries = _files_under(out)
-        marker = earlier_run(out)
+        marker = folder_marker(out, marker_name)
         if not entries and not any(out.iterdir()):
             mode = "into"
         elif marker is None:
-            raise StoreError(f"--out {out}: is a folder that was not written by forumsim run "
-                             f"(it holds {_listing(entries or sorted(os.listdir(out)))}); "
-                             "forumsim never deletes what it did not write. Choose another "
-                             "--out, or a new or empty folder.")
+            raise StoreError(f"--out {out}: is a folder that was not written by forumsim "
+                             f"{command} (it holds "
+                             f"{_listing(entries or sorted(os.listdir(out)))}); forumsim "
+                             "never deletes what it did not write. Choose another --out, or "
+                             "a new or empty folder.")
         elif not overwrite:
-            raise StoreError(f"--out {out}: holds an earlier run (scenario "
-                             f"'{marker.get('scenario')}', written {marker.get('written')}); "
+            raise StoreError(f"--out {out}: holds an earlier {command} ({details(marker)}); "
                              "add --overwrite to replace it, or choose another --out.")
         else:
-            foreign = sorted(set(entries) - set(marker["files"]) - {RUN_MARKER})
+            foreign = sorted(set(entries) - set(marker["files"]) - {marker_name})
             if foreign:
-                raise StoreError(f"--out {out}: holds an earlier run, but also files forumsim "
-                                 f"did not write ({_listing(foreign)}); move them out first, "
-                                 "or choose another --out.")
+                raise StoreError(f"--out {out}: holds an earlier {command}, but also files "
+                                 f"forumsim did not write ({_listing(foreign)}); move them "
+                                 "out first, or choose another --out.")
             mode = "replace"
     check_writable(out, out if mode == "into" else out.parent, room)
     return mode
