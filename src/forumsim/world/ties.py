@@ -111,24 +111,20 @@ class Ties:
         people = np.asarray(people, dtype=np.int64)
         if not len(people):
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        start, stop = self._start[people], self._start[people + 1]
-        counts = stop - start
-        owner = np.repeat(np.arange(len(people)), counts)
-        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        neighbour = self._adjacent[np.repeat(start, counts) + offsets].astype(np.int64)
+        owner, neighbour = _gather(self._start[people], self._start[people + 1],
+                                   self._adjacent)
         if len(self.edges) > self._indexed:  # ties formed since the last re-index
             u = self.edges.u[self._indexed:].astype(np.int64)
             v = self.edges.v[self._indexed:].astype(np.int64)
             ends, others = np.concatenate([u, v]), np.concatenate([v, u])
-            order = np.argsort(people, kind="stable")
-            at = np.minimum(np.searchsorted(people[order], ends), len(people) - 1)
-            hit = people[order][at] == ends
-            if hit.any():
-                # One person may appear several times in `people`: pair each occurrence.
-                first = order[at[hit]]
-                extra_owner, extra = _expand(people, order, first, others[hit])
-                owner = np.concatenate([owner, extra_owner])
-                neighbour = np.concatenate([neighbour, extra])
+            order = np.argsort(ends, kind="stable")
+            ends, others = ends[order], others[order]
+            recent_owner, recent = _gather(np.searchsorted(ends, people, side="left"),
+                                           np.searchsorted(ends, people, side="right"),
+                                           others)
+            if len(recent):
+                owner = np.concatenate([owner, recent_owner])
+                neighbour = np.concatenate([neighbour, recent])
                 regroup = np.argsort(owner, kind="stable")
                 owner, neighbour = owner[regroup], neighbour[regroup]
         return owner, neighbour
@@ -182,16 +178,11 @@ class Ties:
         return graph
 
 
-def _expand(people: np.ndarray, order: np.ndarray, first: np.ndarray,
-            neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pair each neighbour found for the first occurrence (`first`, an index into
-    `people`) with every occurrence of that person in `people`."""
-    ranked = np.empty(len(people), dtype=np.int64)
-    ranked[order] = np.arange(len(people))
-    sorted_people = people[order]
-    lo = ranked[first]
-    hi = np.searchsorted(sorted_people, sorted_people[lo], side="right")
-    repeats = hi - lo
-    base = np.repeat(lo, repeats)
-    offsets = np.arange(int(repeats.sum())) - np.repeat(np.cumsum(repeats) - repeats, repeats)
-    return order[base + offsets], np.repeat(neighbours, repeats)
+
+def _gather(start: np.ndarray, stop: np.ndarray, values: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """values[start[i]:stop[i]] for every i, as (i, value) pairs in order of i."""
+    counts = stop - start
+    owner = np.repeat(np.arange(len(start)), counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, values[np.repeat(start, counts) + offsets].astype(np.int64)
