@@ -279,10 +279,7 @@ class Ecosystem(mesa.Model):
         # active on the same days in paired runs unless the shock changed them.
         draw = self.streams.activity.random(p.n, dtype=np.float32, out=self._draw_buffer)
         candidates = np.flatnonzero(draw < p.p_max * np.float32(pull.largest_offer_factor(self)))
-        b = self.behaviour
-        novelty = 1.0 + b.novelty_boost * np.exp(-(self.day - p.entered[candidates])
-                                                 / b.novelty_days)
-        chance = np.minimum(p.activity[candidates] * novelty
+        chance = np.minimum(p.activity[candidates] * self._novelty(candidates)
                             * pull.visit_factor(self, candidates), 1.0)
         if self.deterred_on is not None:
             chance *= self.deterrence()
@@ -297,10 +294,16 @@ class Ecosystem(mesa.Model):
         activity x novelty x community, none of which grows until their next reply or
         return (which set it again). Kept above 1 where it is: `_draw_active` multiplies
         it by today's largest offer factor."""
-        p, b = self.people, self.behaviour
-        novelty = 1.0 + b.novelty_boost * np.exp(-np.maximum(self.day - p.entered[people], 0)
-                                                 / b.novelty_days)
-        p.p_max[people] = p.activity[people] * novelty * pull.community_factor(self, people)
+        p = self.people
+        p.p_max[people] = (p.activity[people] * self._novelty(people)
+                           * pull.community_factor(self, people))
+
+    def _novelty(self, people: np.ndarray) -> np.ndarray:
+        """The extra activity of having registered lately: 1 + novelty_boost, fading over
+        novelty_days since each person entered the ecosystem."""
+        b = self.behaviour
+        return 1.0 + b.novelty_boost * np.exp(-(self.day - self.people.entered[people])
+                                              / b.novelty_days)
 
     def _choose_visits(self, people: np.ndarray) -> tuple[Visits, np.ndarray]:
         """Each active person visits their home forum or, now and then, another forum they
