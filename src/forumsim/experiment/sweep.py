@@ -340,19 +340,15 @@ class Sweep(Strict):
 
     @model_validator(mode="after")
     def _design_fits(self) -> Sweep:
-        for name, space in self.parameters.items():
-            if name.split(".")[0] in NOT_SWEPT:
-                raise ValueError(f"parameters.{name}: '{name}' cannot be swept; seeds come "
-                                 "from the sweep's root seed and replicates")
-            if isinstance(space, Levels) and not space.values:
-                raise ValueError(f"parameters.{name}: the list of values is empty")
+        for field, spaces, role in (("parameters", self.parameters, "swept"),
+                                    ("uncertainties", self.uncertainties, "uncertain")):
+            for name, space in spaces.items():
+                if name.split(".")[0] in NOT_SWEPT:
+                    raise ValueError(f"{field}.{name}: '{name}' cannot be {role}; seeds come "
+                                     "from the sweep's root seed and replicates")
+                if isinstance(space, Levels) and not space.values:
+                    raise ValueError(f"{field}.{name}: the list of values is empty")
         key = "uncertainties" if self.uncertainties else "parameters"
-        for name, space in self.uncertainties.items():
-            if name.split(".")[0] in NOT_SWEPT:
-                raise ValueError(f"uncertainties.{name}: '{name}' cannot be uncertain; seeds "
-                                 "come from the sweep's root seed and replicates")
-            if isinstance(space, Levels) and not space.values:
-                raise ValueError(f"uncertainties.{name}: the list of values is empty")
         continuous = [n for n, s in self.space.items() if hasattr(s, "at")]
         if self.design == "grid":
             if continuous:
