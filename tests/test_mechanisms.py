@@ -203,6 +203,15 @@ def test_invitations_feed_closed_fora():
     assert invited >= 10 and invited > 3 * uninvited
 
 
+def test_admins_vetting_bounds_a_closed_forums_intake():
+    # Staff who invite on every visit: the admins' weekly vetting, not the invitations,
+    # decides how many get in.
+    vetted = _invited_contacts_joining(invite_prob_per_visit=1.0)
+    unvetted = _invited_contacts_joining(invite_prob_per_visit=1.0,
+                                         vetting_per_admin_per_week=1e5)
+    assert unvetted > 2 * vetted, (vetted, unvetted)
+
+
 # --- governance -------------------------------------------------------------------------
 
 
@@ -275,6 +284,22 @@ def test_growth_draws_newcomers():
     visible = _outcomes(registered, visibility_growth_weight=5.0)
     flat = _outcomes(registered, visibility_growth_weight=0.0)
     assert (visible >= flat).all() and (visible > flat).any()
+
+
+def test_newcomers_are_keenest():
+    # Late in a year the day-0 population's boost has faded; what remains is that of
+    # the people who registered in the last months.
+    keen = _outcomes(_active_last(60), days=360, novelty_boost=4.0)
+    flat = _outcomes(_active_last(60), days=360, novelty_boost=0.0)
+    assert_higher(keen, flat, "active people with the novelty boost")
+
+
+def test_new_fora_draw_early_adopters():
+    def joined_new_fora(eco: Ecosystem) -> float:
+        return float(sum(f.registered for f in eco.fora if f.founded > 0))
+    announced = _outcomes(joined_new_fora, days=360, seeds=MORE_SEEDS)
+    unannounced = _outcomes(joined_new_fora, days=360, seeds=MORE_SEEDS, new_forum_appeal=0.0)
+    assert_higher(announced, unannounced, "registrations on fora founded during the run")
 
 
 def test_deterrence_fades_within_weeks():

@@ -268,6 +268,7 @@ class Member(Person):
         first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
         counts = np.diff(np.r_[first, len(owner)])
         picked = first + eco.rng.integers(counts)
+        picked = picked[Admin.vet_invitations(eco, forums[picked])]
         eco.known[contacts[picked], forums[picked]] = Address.INVITED
         eco.invite(contacts[picked], forums[picked])
 
@@ -479,6 +480,27 @@ class Admin(Moderator):
             if forum.staff_peak > 1 and closing < b.understaffed_closure_per_day * lost * (
                     forum.staff_peak / (forum.staff_peak - 1)):
                 eco.close(forum)
+
+    @classmethod
+    def vet_invitations(cls, eco: mesa.Model, forums: np.ndarray) -> np.ndarray:
+        """Which of today's invitations (to closed fora `forums`) the admins let through:
+        as many as their vetting capacity left, chosen at random; the rest are turned down.
+        A closed forum's growth is therefore bounded by its admins, not by its size."""
+        allowed = np.zeros(len(forums), dtype=bool)
+        order = eco.rng.permutation(len(forums))
+        for forum_id in np.unique(forums).tolist():
+            forum = eco.fora[forum_id]
+            mine = order[forums[order] == forum_id]
+            passed = mine[: int(forum.vetting_left)]
+            allowed[passed] = True
+            forum.vetting_left -= len(passed)
+        return allowed
+
+    @classmethod
+    def refill_vetting(cls, eco: mesa.Model, forum: Forum) -> None:
+        """A day's vetting capacity for a closed forum's admins, kept for a week at most."""
+        weekly = len(forum.admins) * eco.behaviour.vetting_per_admin_per_week
+        forum.vetting_left = min(forum.vetting_left + weekly / 7.0, weekly)
 
     @classmethod
     def recruit_moderators(cls, eco: mesa.Model, forum: Forum) -> None:

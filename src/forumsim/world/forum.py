@@ -73,6 +73,7 @@ class Forum:
     frozen_until: int = -1  # registrations frozen until this day
     recent_authors: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     staff_peak: int = 0  # most staff the forum ever had: losing them raises its hazards
+    vetting_left: float = 0.0  # invitations its admins can still vet (closed fora)
     # Fresh material and visits, summed with a decay (see `pull`), and today's material.
     material: float = 0.0
     visit_load: float = 0.0

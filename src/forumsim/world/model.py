@@ -234,6 +234,8 @@ class Ecosystem(mesa.Model):
             used += Moderator.enforce_rules(self, forum, capacity - used)
             Admin.tighten_access(self, forum, backlog=bool(forum.applications or forum.reports))
             Admin.cross_promote(self, forum)
+            if forum.access.name == "closed":
+                Admin.refill_vetting(self, forum)
             if weekly:
                 Admin.recruit_moderators(self, forum)
 

@@ -163,6 +163,11 @@ class Behaviour(Strict):
     invite_prob_per_visit: Probability = Field(
         0.2, description="probability that a VIP or staff member invites a contact on a visit"
     )
+    vetting_per_admin_per_week: float = Field(
+        2.0, ge=0.0, le=100_000.0,
+        description="invitations to a closed forum one of its admins vets a week (unused "
+                    "capacity is kept for at most a week); the rest are turned down"
+    )
     member_invite_factor: Probability = Field(
         0.25, description="a member's chance to invite a contact to a closed forum, as a share "
                           "of a VIP's"
