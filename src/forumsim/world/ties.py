@@ -34,6 +34,7 @@ class Ties:
         empty = np.empty(0, dtype=np.int64)
         self._keys, self._rows = empty, empty  # main run: sorted keys and their rows
         self._recent_keys, self._recent_rows = empty, empty  # rows from _indexed on
+        self._recent_ends, self._recent_others = empty, empty  # their ends, sorted by end
         self._start = np.zeros(n_people + 1, dtype=np.int64)
         self._adjacent = np.empty(0, dtype=np.int32)
 
@@ -83,6 +84,11 @@ class Ties:
             at = np.searchsorted(self._recent_keys, fresh)
             self._recent_keys = np.insert(self._recent_keys, at, fresh)
             self._recent_rows = np.insert(self._recent_rows, at, new_rows)
+            ends, others = np.concatenate([u, v]), np.concatenate([v, u])
+            order = np.argsort(ends, kind="stable")
+            at = np.searchsorted(self._recent_ends, ends[order], side="right")
+            self._recent_ends = np.insert(self._recent_ends, at, ends[order])
+            self._recent_others = np.insert(self._recent_others, at, others[order])
             if len(self._recent_keys) > max(MERGE_AT, self._indexed // 2):
                 self._reindex()
         return len(fresh)
@@ -93,6 +99,7 @@ class Ties:
         self._keys = np.insert(self._keys, at, self._recent_keys)
         self._rows = np.insert(self._rows, at, self._recent_rows)
         self._recent_keys = self._recent_rows = np.empty(0, dtype=np.int64)
+        self._recent_ends = self._recent_others = np.empty(0, dtype=np.int64)
         u, v = self.edges.u.astype(np.int64), self.edges.v.astype(np.int64)
         ends, others = np.concatenate([u, v]), np.concatenate([v, u]).astype(np.int32)
         order = np.argsort(ends, kind="stable")
@@ -113,21 +120,23 @@ class Ties:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         owner, neighbour = _gather(self._start[people], self._start[people + 1],
                                    self._adjacent)
-        if len(self.edges) > self._indexed:  # ties formed since the last re-index
-            u = self.edges.u[self._indexed:].astype(np.int64)
-            v = self.edges.v[self._indexed:].astype(np.int64)
-            ends, others = np.concatenate([u, v]), np.concatenate([v, u])
-            order = np.argsort(ends, kind="stable")
-            ends, others = ends[order], others[order]
-            recent_owner, recent = _gather(np.searchsorted(ends, people, side="left"),
-                                           np.searchsorted(ends, people, side="right"),
-                                           others)
-            if len(recent):
-                owner = np.concatenate([owner, recent_owner])
-                neighbour = np.concatenate([neighbour, recent])
-                regroup = np.argsort(owner, kind="stable")
-                owner, neighbour = owner[regroup], neighbour[regroup]
-        return owner, neighbour
+        if not len(self._recent_ends):
+            return owner, neighbour
+        # Ties formed since the last re-index, placed after each person's indexed ones.
+        ends = self._recent_ends
+        recent_owner, recent = _gather(np.searchsorted(ends, people, side="left"),
+                                       np.searchsorted(ends, people, side="right"),
+                                       self._recent_others)
+        if not len(recent):
+            return owner, neighbour
+        indexed = np.bincount(owner, minlength=len(people))
+        both = indexed + np.bincount(recent_owner, minlength=len(people))
+        first = np.cumsum(both) - both  # where each person's neighbours begin
+        merged = np.empty(len(owner) + len(recent), dtype=np.int64)
+        merged[first[owner] + _rank_within(owner, indexed)] = neighbour
+        merged[first[recent_owner] + indexed[recent_owner]
+               + _rank_within(recent_owner, both - indexed)] = recent
+        return np.repeat(np.arange(len(people)), both), merged
 
     def connected(self, people: np.ndarray) -> np.ndarray:
         """Which of `people` have at least one tie."""
@@ -186,3 +195,9 @@ def _gather(start: np.ndarray, stop: np.ndarray, values: np.ndarray
     owner = np.repeat(np.arange(len(start)), counts)
     offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
     return owner, values[np.repeat(start, counts) + offsets].astype(np.int64)
+
+
+def _rank_within(owner: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each item's position among the items of its owner, for items grouped by owner
+    (`counts`: items per owner)."""
+    return np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
