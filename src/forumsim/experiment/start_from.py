@@ -44,6 +44,7 @@ class Observed:
     rank the members table gives (-1: none it names); and the reply ties."""
 
     path: str
+    authors: np.ndarray  # the pseudonym of each observed person
     fora: tuple[str, ...]  # by size, largest first
     ranked: np.ndarray  # per forum: the members table gives ranks there
     listed: np.ndarray  # per forum: the members table lists its members
@@ -69,7 +70,7 @@ def started(scenario: Scenario, source: str = "scenario") -> tuple[Scenario, Obs
     A bad table raises DataError naming file, row and column; a shock aimed at a forum
     the table does not have raises ScenarioError starting with `source`."""
     path = Path(scenario.start_from).absolute()
-    observed = _digest(str(path), _stamp(path))
+    observed = observe(path)
     b = scenario.behaviour
     specs = {spec.name: spec for spec in scenario.fora}
     rank, admins, moderators = _ranks(observed, scenario)
@@ -172,6 +173,12 @@ def _ranks(observed: Observed, scenario: Scenario
     return rank, admins, moderators
 
 
+def observe(path: str | Path) -> Observed:
+    """The digest of the tables at `path` (read once while the files are unchanged)."""
+    path = Path(path).absolute()
+    return _digest(str(path), _stamp(path))
+
+
 def _stamp(path: Path) -> tuple:
     """What identifies the tables' contents for the cache: each file's size and time."""
     files = ([path / f"{kind}{suffix}" for kind in ("posts", "members") for suffix in SUFFIXES]
@@ -228,8 +235,9 @@ def _digest(path: str, stamp: tuple) -> Observed:
     tie_a, tie_b, weight, formed, last_reply = _reply_ties(posts["parent"].to_numpy(),
                                                            author, day, n_people)
     recent = tuple(author[np.flatnonzero(forum == f)[-RECENT_AUTHORS:]] for f in range(n_fora))
-    return Observed(path=path, fora=forum_names, ranked=ranked, listed=listed,
-                    people=n_people, person=keys_all // n_fora, forum=keys_all % n_fora,
+    return Observed(path=path, authors=np.asarray(uniques, dtype=object), fora=forum_names,
+                    ranked=ranked, listed=listed, people=n_people,
+                    person=keys_all // n_fora, forum=keys_all % n_fora,
                     posts=n_posts, first_post=first_post, last_post=last_post,
                     registered=registered, given_rank=given_rank, tie_a=tie_a, tie_b=tie_b,
                     tie_weight=weight, tie_formed=formed, tie_last=last_reply, recent=recent)
