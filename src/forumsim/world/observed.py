@@ -81,7 +81,7 @@ def set_up(eco: mesa.Model, start: ObservedStart) -> np.ndarray:
     p.home[person[first]] = start.forum[first]
     entered = np.full(p.n, np.iinfo(np.int32).max, dtype=np.int64)
     np.minimum.at(entered, person, joined)
-    observed = np.unique(person)
+    observed = _distinct(person, p.n)
     p.entered[observed] = entered[observed]
     eco.bound_activity(observed)
     eco.ties.recall(who[start.tie_a], who[start.tie_b], start.tie_weight, start.tie_formed,
@@ -99,7 +99,13 @@ def _assign(eco: mesa.Model, start: ObservedStart) -> np.ndarray:
     posters = np.flatnonzero(posts > 0)
     posters = posters[np.argsort(-posts[posters], kind="stable")]
     rate = p.activity.astype(np.float64) * p.communicate
-    eager = np.argsort(-rate, kind="stable")[: len(posters)]
+    # The len(posters) highest rates, highest first, ties by person index (as a stable
+    # sort of everyone would give, without sorting everyone).
+    k = len(posters)
+    kth = -np.partition(-rate, k - 1)[k - 1] if k else np.inf
+    above = np.flatnonzero(rate > kth)
+    top = np.concatenate([above, np.flatnonzero(rate == kth)[: k - len(above)]])
+    eager = top[np.lexsort((top, -rate[top]))]
     who = np.empty(start.people, dtype=np.int64)
     who[posters] = eager
     rest = np.ones(p.n, dtype=bool)
@@ -107,6 +113,13 @@ def _assign(eco: mesa.Model, start: ObservedStart) -> np.ndarray:
     others = np.flatnonzero(posts == 0)
     who[others] = eco.rng.permutation(np.flatnonzero(rest))[: len(others)]
     return who
+
+
+def _distinct(people: np.ndarray, n: int) -> np.ndarray:
+    """The people in `people`, each once, in index order (without sorting them)."""
+    seen = np.zeros(n, dtype=bool)
+    seen[people] = True
+    return np.flatnonzero(seen)
 
 
 def _rank(eco: mesa.Model, rows: np.ndarray, person: np.ndarray, rank: np.ndarray) -> None:
@@ -119,5 +132,5 @@ def _rank(eco: mesa.Model, rows: np.ndarray, person: np.ndarray, rank: np.ndarra
     np.maximum.at(p.role, person[plain], rank[plain].astype(p.role.dtype))
     for staff in (Rank.MODERATOR, Rank.ADMIN):
         eco.set_rank(rows[rank == staff], staff)
-    active = np.unique(person)
+    active = _distinct(person, p.n)
     eco.role_counts[:] = np.bincount(p.role[active], minlength=len(eco.role_counts))
