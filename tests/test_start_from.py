@@ -163,6 +163,9 @@ def test_a_scenario_with_start_from_needs_its_observed_start():
      "posts.csv, row 23, column reply_to: '99' is no post of this forum"),
     ("posts.csv", POSTS.replace(",Y,", ",largest,"),
      "posts.csv, row 25, column forum: 'largest' is a word shocks use"),
+    ("posts.csv", "user,text\nu1,hello\n",
+     "posts.csv, header: not a posts, members or events table"),
+    ("posts.csv", POSTS + "1,2,3\n", "posts.csv, row 26: cannot be read as CSV"),
     ("posts.csv", POSTS, "interventions.0.target: no forum 'Forum A' in the posts table"),
 ])
 def test_bad_start_tables_are_refused_with_one_line_and_nothing_written(
