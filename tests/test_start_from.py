@@ -130,13 +130,23 @@ def test_a_posts_table_alone_gives_ranks_from_counts_and_lurkers_from_the_publis
     assert [label[p] for p in x.moderators] == ["b"]
     ranks = _by_forum(eco, "rank")["X"]
     assert np.bincount(ranks, minlength=5).tolist() == [lurkers, 1, 0, 1, 1]
-    weights = {frozenset((label[u], label[v])): w for u, v, w in zip(
-        eco.ties.edges.u.tolist(), eco.ties.edges.v.tolist(), eco.ties.edges.weight.tolist(),
-        strict=True)}
-    assert weights == {frozenset("ab"): 2.0, frozenset("bc"): 1.0}  # c's self-reply left out
+    edges = eco.ties.edges
+    ties = {frozenset((label[u], label[v])): (w, formed, last) for u, v, w, formed, last in zip(
+        edges.u.tolist(), edges.v.tolist(), edges.weight.tolist(), edges.formed.tolist(),
+        edges.last.tolist(), strict=True)}
+    # Day 0 is the last post's day (10 January); c's reply to itself is left out.
+    assert ties == {frozenset("ab"): (2.0, -5, -4), frozenset("bc"): (1.0, -3, -3)}
     # a scenario naming the forum sets its access; vip_contributions makes VIPs by posts
     vip = _started(table, **{"behaviour.vip_contributions": 2})
     assert np.bincount(_by_forum(vip, "rank")["X"], minlength=5).tolist()[2] == 1  # c
+
+
+def test_a_table_without_replies_starts_without_ties(tmp_path):
+    table = _write(tmp_path / "posts.csv", "post_id,thread_id,forum,author,timestamp,"
+                   "reply_to\n1,1,F,a,2021-01-01,\n2,1,F,a,2021-01-02,1\n")
+    result = run(embedded_scenario("small").overridden(start_from=str(table), days=10))
+    assert result.scenario.fora[0].name == "F" and result.ecosystem["day"].tolist()[-1] == 10
+    assert result.metrics["registered_people"] >= 1 + 28
 
 
 def test_a_relative_start_from_is_found_next_to_the_scenario_file(tmp_path, monkeypatch):

@@ -286,14 +286,11 @@ def _reply_ties(parent: np.ndarray, author: np.ndarray, day: np.ndarray, n_peopl
     a, b = author[reply], author[parent[reply]]
     keep = a != b
     a, b, when = a[keep], b[keep], day[reply][keep]
-    keys, inverse = np.unique(np.minimum(a, b) * n_people + np.maximum(a, b),
-                              return_inverse=True)
-    formed = np.zeros(len(keys), dtype=np.int64)
-    last = np.zeros(len(keys), dtype=np.int64)
-    order = np.argsort(inverse, kind="stable")  # replies in time order within each pair
-    starts = np.searchsorted(inverse[order], np.arange(len(keys)))
-    ends = np.r_[starts[1:], len(order)] - 1
-    formed[:], last[:] = when[order][starts], when[order][ends]
+    pair = np.minimum(a, b) * n_people + np.maximum(a, b)
+    # Replies are in time order: a pair's first occurrence is its first reply.
+    keys, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+    last = len(pair) - 1 - np.unique(pair[::-1], return_index=True)[1]
     weight = np.bincount(inverse, minlength=len(keys)).astype(np.float64)
+    formed, last = when[first], when[last]
     return keys // n_people, keys % n_people, weight, formed, last
 
