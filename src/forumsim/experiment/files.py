@@ -11,6 +11,7 @@ convert, duplicate keys, and tags other than YAML's plain types.
 from __future__ import annotations
 
 import codecs
+import os
 from pathlib import Path
 
 import yaml
@@ -188,6 +189,9 @@ def _merged(base: dict, override: dict) -> dict:
 def _resolved(path: Path, chain: tuple[Path, ...] = ()) -> object:
     """A scenario file's mapping with its `extends:` chain resolved."""
     data = read_yaml(path)
+    if isinstance(data, dict) and isinstance(data.get("start_from"), str):
+        # A table named in a scenario file is found next to that file.
+        data["start_from"] = os.path.normpath(path.parent / data["start_from"])
     if not isinstance(data, dict) or "extends" not in data:
         return data
     parent = data.pop("extends")
@@ -217,7 +221,8 @@ def _resolved(path: Path, chain: tuple[Path, ...] = ()) -> object:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a YAML scenario file (or the name of an embedded scenario).
-    A file may start from another with `extends: other.yaml` (or an embedded name)."""
+    A file may start from another with `extends: other.yaml` (or an embedded name); a
+    relative `start_from` path is taken from the folder of the file that names it."""
     if str(path) in EMBEDDED:
         return embedded_scenario(str(path))
     path = Path(path)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from forumsim.experiment.start_from import started
 from forumsim.measures import keyplayers
 from forumsim.measures import metrics as m
 from forumsim.version import __version__
@@ -84,12 +85,20 @@ def end_of_run_metrics(eco: Ecosystem) -> dict[str, object]:
     }
 
 
+def ecosystem(scenario: Scenario) -> Ecosystem:
+    """The model of `scenario` at day 0; with `start_from`, built from that table (its
+    `config` is then the scenario with the table's fora and population size)."""
+    if scenario.start_from is None:
+        return Ecosystem(scenario)
+    return Ecosystem(*started(scenario))
+
+
 def simulate(scenario: Scenario, progress: Callable[[int], None] | None = None,
              export_posts: bool = False) -> RunResult:
     """Run a scenario exactly as given (no counterfactual), from day 0; `progress(day)`
     after each day. With `export_posts`, the result holds the community's posts table."""
     start = time.perf_counter()
-    eco = Ecosystem(scenario)
+    eco = ecosystem(scenario)
     if export_posts:
         eco.post_log = PostLog()
     _step_to(eco, scenario.days, progress)
@@ -163,7 +172,7 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None,
     posts, members and events tables (`RunResult.community`)."""
     start = time.perf_counter()
     days = scenario.days
-    eco = Ecosystem(scenario)
+    eco = ecosystem(scenario)
     if export_posts:
         eco.post_log = PostLog()
     targeted = [i for i, spec in enumerate(scenario.interventions)

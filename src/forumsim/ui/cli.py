@@ -76,9 +76,18 @@ def main(
 
 
 def resolve_scenario(file: str | None, people: int | None = None, fora: int | None = None,
-                     days: int | None = None, seed: int | None = None) -> Scenario:
+                     days: int | None = None, seed: int | None = None,
+                     start_from: Path | None = None) -> Scenario:
     """The scenario of FILE (or the embedded default) with command-line overrides applied."""
     scenario = embedded_scenario() if file is None else load_scenario(file)
+    if start_from is not None:
+        scenario = scenario.overridden(source="command line",
+                                       start_from=str(start_from.absolute()))
+    if scenario.start_from is not None and (people is not None or fora is not None):
+        option = "--people" if people is not None else "--fora"
+        raise ScenarioError(f"command line: {option} does not go with start_from "
+                            f"({scenario.start_from}): the table gives the fora and the "
+                            "population size.")
     if fora is not None:
         scenario = scenario.with_fora(fora)
     return scenario.overridden(source="command line", people=people, days=days, seed=seed)
@@ -104,14 +113,28 @@ def run(
     export_posts: Annotated[bool, typer.Option(
         "--export-posts", help="Also write the simulated community as posts.parquet, "
         "members.parquet and events.parquet (the format `forumsim data` reads).")] = False,
+    start_from: Annotated[Path | None, typer.Option(
+        "--start-from", help="Build day 0 from an observed community: a posts table (.csv "
+        "or .parquet) or a folder holding posts and members tables, such as a run folder "
+        "written with --export-posts. Its fora, members, ranks and reply ties replace "
+        "the scenario's fora, and the population size follows from it (docs/data.md); "
+        "not with --people or --fora.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run one scenario; write summary.json, ecosystem.parquet, forums.parquet and figures
     (with --export-posts, also the community's posts, members and events tables)."""
     try:
-        scenario = resolve_scenario(file, people, fora, days, seed)
+        scenario = resolve_scenario(file, people, fora, days, seed, start_from)
     except ScenarioError as error:
         _fail(str(error))
+    if scenario.start_from is not None:  # read and check the table before writing anything
+        from forumsim.experiment.forum_data import DataError
+        from forumsim.experiment.start_from import started
+
+        try:
+            scenario, _ = started(scenario, source=file or "command line")
+        except (DataError, ScenarioError) as error:
+            _fail(str(error))
     from forumsim.experiment.resources import NotEnoughMemoryError, check_memory
     from forumsim.experiment.store import StoreError, check_run_folder
 

@@ -12,7 +12,7 @@ import numpy as np
 from mesa.agentset import AbstractAgentSet
 from mesa.experimental.mesa_signals import ModelSignals
 
-from forumsim.world import pull, relocation
+from forumsim.world import observed, pull, relocation
 from forumsim.world.access import policy, stricter
 from forumsim.world.agents import (
     ROLE_CLASSES,
@@ -80,8 +80,15 @@ class Ecosystem(mesa.Model):
     6. data collection.
     """
 
-    def __init__(self, scenario: Scenario | None = None) -> None:
+    def __init__(self, scenario: Scenario | None = None,
+                 start: observed.ObservedStart | None = None) -> None:
+        """The ecosystem of `scenario` at day 0: its fora with staff and members drawn
+        from the population or, with `start` (needed when the scenario has
+        `start_from`), the observed community's (`world/observed.py`)."""
         scenario = scenario or embedded_scenario()
+        if (start is None) != (scenario.start_from is None):
+            raise ValueError("a scenario with start_from needs its observed start (see "
+                             "forumsim.experiment.start_from), and only such a scenario")
         super().__init__(rng=scenario.seed)
         self.config = scenario  # mesa.Model.scenario is Mesa's own
         self.streams = Streams(scenario.seed)
@@ -123,7 +130,10 @@ class Ecosystem(mesa.Model):
         self._desisted: list[np.ndarray] = []  # who may come back one day
         self._active_history: list[int] = []
         self.post_log: PostLog | None = None  # set to a PostLog to keep every post
-        self._set_up_fora()
+        # With an observed start: the person of each observed person.
+        self.observed_people = None if start is None else observed.set_up(self, start)
+        if start is None:
+            self._set_up_fora()
         self.datacollector = mesa.DataCollector(
             model_reporters={"day": "day", "active_people": "active_today",
                              **{name: _today(name) for name in DAILY_COUNTERS},
@@ -663,6 +673,12 @@ class Ecosystem(mesa.Model):
             members = initial[homes == i]
             if len(members):
                 self.join(members, forum, joined=-rng.integers(0, 365, len(members)))
+        self.finish_day_zero()
+
+    def finish_day_zero(self) -> None:
+        """Once day 0's fora and members are set up: clear its counters, queue the
+        people not yet registered, and note what a visit is expected to offer."""
+        p, rng = self.people, self.rng
         self.today = dict.fromkeys(DAILY_COUNTERS, 0)
         for forum in self.fora:
             forum.new_day()

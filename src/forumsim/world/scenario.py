@@ -471,6 +471,11 @@ class Scenario(Strict):
     behaviour: Behaviour = Field(default_factory=Behaviour)
     interventions: list[InterventionSpec] = Field(default_factory=list)
     measurement: Measurement = Field(default_factory=Measurement)
+    start_from: str | None = Field(
+        None, min_length=1, description="a posts table (CSV or Parquet), or a folder holding "
+                                        "posts and members tables: day 0 is built from it "
+                                        "(docs/data.md); its fora replace `fora` and the "
+                                        "population size follows from it")
 
     @field_validator("name")
     @classmethod
@@ -479,25 +484,20 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _schedules_fit(self) -> Scenario:
-        staff = sum(f.admins + f.moderators for f in self.fora)
-        if self.people < 2 * staff:
-            raise ValueError(f"people: {self.people} is too few for the {staff} admins and "
-                             f"moderators of the fora; give at least {2 * staff}")
-        named = sorted(f.name for f in self.fora)
         for i, spec in enumerate(self.interventions):
             last = spec.last_day()  # an infiltration or bot wave must also end in time
             if last > self.days:
                 raise ValueError(f"interventions.{i}: happens on day {last}, after the last "
                                  f"simulated day {self.days}")
-            # Arrests among a forum's members need the forum by name; the other shocks
-            # can also pick their target on the day.
-            field, allowed = (("forum", named) if isinstance(spec, ArrestsSpec)
-                              else ("target", [*named, *PICKED]))
-            target = getattr(spec, field, None)
-            if target is not None and target not in allowed:
-                shown = quoted(target, bare=True)
-                raise ValueError(f"interventions.{i}.{field}: no forum '{shown}' at day 0; "
-                                 f"use one of {', '.join(allowed)}")
+        if self.start_from is not None:
+            return self  # day 0 comes from a table: its fora and staff are checked there
+        staff = sum(f.admins + f.moderators for f in self.fora)
+        if self.people < 2 * staff:
+            raise ValueError(f"people: {self.people} is too few for the {staff} admins and "
+                             f"moderators of the fora; give at least {2 * staff}")
+        problem = unknown_target(self.interventions, [f.name for f in self.fora], "at day 0")
+        if problem:
+            raise ValueError(problem)
         return self
 
     def without_interventions(self) -> Scenario:
@@ -538,9 +538,29 @@ class Scenario(Strict):
         return parse_scenario(data, source=source)
 
     def config_sha256(self) -> str:
-        """Hash of the fully resolved scenario, for provenance and resume checks."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Hash of the fully resolved scenario, for provenance and resume checks (a
+        scenario without `start_from` hashes as it did before that field existed)."""
+        data = self.model_dump(mode="json")
+        if data["start_from"] is None:
+            del data["start_from"]
+        canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def unknown_target(interventions: list, names: list[str], where: str) -> str | None:
+    """Why a shock names a forum that is not among `names` (the fora of day 0, `where`
+    says whose), or None if every named target exists. Arrests among a forum's members
+    need the forum by name; the other shocks can also pick their target on the day."""
+    named = sorted(names)
+    for i, spec in enumerate(interventions):
+        field, allowed = (("forum", named) if isinstance(spec, ArrestsSpec)
+                          else ("target", [*named, *PICKED]))
+        target = getattr(spec, field, None)
+        if target is not None and target not in allowed:
+            shown = quoted(target, bare=True)
+            return (f"interventions.{i}.{field}: no forum '{shown}' {where}; use one of "
+                    f"{', '.join(allowed)}")
+    return None
 
 
 def quoted(value: object, limit: int = 40, bare: bool = False) -> str:

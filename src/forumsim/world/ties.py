@@ -93,6 +93,15 @@ class Ties:
                 self._reindex()
         return len(fresh)
 
+    def recall(self, a: np.ndarray, b: np.ndarray, weight: np.ndarray, formed: np.ndarray,
+               last: np.ndarray) -> None:
+        """Ties from before day 0 (an observed start): distinct pairs of different people,
+        with their weight and the days of their first and last contact."""
+        self.interact(a, b, 0, strength=weight)
+        rows = self._find(self._key(a, b))
+        self.edges.formed[rows] = formed
+        self.edges.last[rows] = last
+
     def _reindex(self) -> None:
         """Fold the recent ties into the main key run and rebuild the adjacency."""
         at = np.searchsorted(self._keys, self._recent_keys)
