@@ -249,3 +249,44 @@ def test_a_calibration_runs_on_a_dask_cluster(tmp_path):
     assert len(posterior) == 5 and posterior["weight"].sum() == pytest.approx(1)
     assert len(pd.read_parquet(out / "predictive.parquet")) == 4
     assert (out / "report.html").exists()
+
+
+@pytest.mark.slow
+def test_calibration_recovers_known_values_of_a_synthetic_community(tmp_path):
+    """A community exported from known values, summarised, and calibrated from wide priors:
+    each posterior median lies nearer the truth than the prior's median, and each 90%
+    interval is well inside the prior's (benchmarks/calibration.py repeats this over
+    several data sets and three parameters, for coverage)."""
+    from forumsim.experiment.forum_data import exported_community
+    from forumsim.experiment.inference import weighted_quantile
+    from forumsim.experiment.runner import simulate
+    from forumsim.experiment.targets import summarize, write_targets
+    from forumsim.world.scenario import embedded_scenario
+
+    truth = {"behaviour.communicator_share": 0.09, "behaviour.reply_share": 0.35}
+    priors = {"behaviour.communicator_share": ("log_uniform", 0.01, 0.16),
+              "behaviour.reply_share": ("uniform", 0.2, 0.95)}
+    fixed = {"people": 3000, "days": 150}
+    calibration = {
+        "name": "recovery", "base": "small", "fixed": fixed,
+        "parameters": {name: {kind: [low, high]} for name, (kind, low, high) in priors.items()},
+        "targets": {"file": "targets.json"}, "fit": ["posters_among_members", "reply_share"],
+        "hold_out": ["thread_size_mean"], "population": 30, "generations": 3, "seed": 5,
+        "predictive": 0}
+    file = tmp_path / "recovery.yaml"
+    file.write_text(yaml.safe_dump(calibration))
+    scenario = embedded_scenario("small").overridden(seed=77, **fixed, **truth)
+    exported = simulate(scenario, export_posts=True).community
+    write_targets(summarize(exported_community(exported)), tmp_path / "targets.json")
+    result = runner.invoke(app, ["calibrate", str(file), "--out", str(tmp_path / "cal"),
+                                 "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    posterior = pd.read_parquet(tmp_path / "cal" / "posterior.parquet").query("generation == 2")
+    for name, (kind, low, high) in priors.items():
+        scale = (lambda x: x) if kind == "uniform" else math.log
+        values, weights = posterior[name].to_numpy(), posterior["weight"].to_numpy()
+        five, median, ninety_five = (scale(weighted_quantile(values, weights, q))
+                                     for q in (0.05, 0.5, 0.95))
+        prior_median = (scale(low) + scale(high)) / 2
+        assert abs(median - scale(truth[name])) < abs(prior_median - scale(truth[name])), name
+        assert ninety_five - five < 0.6 * 0.9 * (scale(high) - scale(low)), name
