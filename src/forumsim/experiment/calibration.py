@@ -114,6 +114,8 @@ class Calibration(Strict):
     generations: int = Field(5, ge=1, le=100, description="ABC-SMC generations at most")
     minimum_epsilon: float = Field(0.0, ge=0, description="stop once epsilon is this small")
     seed: int = Field(0, ge=0, description="root of every simulation's seed")
+    predictive: int = Field(20, ge=0, le=10_000, description="posterior draws simulated "
+                            "again for the report's predictive check (0: none)")
 
     @model_validator(mode="after")
     def _known_statistics(self) -> Calibration:
@@ -166,7 +168,8 @@ class Problem:
         """What determines the calibration's simulations and distances (for --resume)."""
         fields = self.calibration.model_dump(mode="json", exclude={"description", "name",
                                                                    "generations",
-                                                                   "minimum_epsilon"})
+                                                                   "minimum_epsilon",
+                                                                   "predictive"})
         return hashlib.sha256(json.dumps([fields, self.base.model_dump(mode="json"),
                                           self.targets], sort_keys=True).encode()).hexdigest()
 

@@ -13,6 +13,7 @@ import: it is imported only here, and only when a calibration runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -34,6 +35,7 @@ from forumsim.experiment.targets import summarize
 from forumsim.version import __version__
 
 HISTORY = "history.db"
+GENERATIONS = "generations.json"  # epsilon and simulations per generation
 
 
 @dataclass
@@ -47,10 +49,13 @@ class Generation:
     seconds: float
 
 
-def statistics(problem: Problem, parameters: dict[str, float]) -> dict[str, float]:
-    """Simulate the base scenario at `parameters` and summarise its export: the statistics
-    the targets have (undefined ones as NaN)."""
-    scenario = problem.scenario(parameters, seed=problem.seed_of(parameters))
+def statistics(problem: Problem, parameters: dict[str, float],
+               seed: int | None = None) -> dict[str, float]:
+    """Simulate the base scenario at `parameters` (with `seed`, by default the particle's
+    own) and summarise its export: the statistics the targets have (undefined ones as
+    NaN)."""
+    seed = problem.seed_of(parameters) if seed is None else seed
+    scenario = problem.scenario(parameters, seed=seed)
     result = simulate(scenario, export_posts=True)
     if not len(result.community["posts"]["post_id"]):
         return dict.fromkeys(problem.targets, math.nan)
@@ -59,14 +64,46 @@ def statistics(problem: Problem, parameters: dict[str, float]) -> dict[str, floa
             for name in problem.targets}
 
 
+class SchedulerError(ValueError):
+    """The Dask scheduler given cannot be reached; the message says what to check."""
+
+
 def calibrate(problem: Problem, out: Path, workers: int = 1, resume: bool = False,
-              progress: Callable[[Generation], None] | None = None) -> list[Generation]:
+              progress: Callable[[Generation], None] | None = None,
+              scheduler: str | None = None) -> list[Generation]:
     """Run (or, with `resume`, continue) the calibration into `out`, up to its number of
-    generations; write the results after each generation."""
+    generations, on `workers` local processes or the Dask cluster at `scheduler`; write
+    the results after each generation."""
+    check_folder(out, problem, resume)
+    with contextlib.ExitStack() as stack:
+        sampler = _sampler(workers, scheduler, stack)
+        return _calibrate(problem, out, sampler, resume, progress)
+
+
+def _sampler(workers: int, scheduler: str | None, stack: contextlib.ExitStack):
+    """pyabc's sampler: one process, a local process pool, or a Dask cluster's workers."""
     import pyabc  # seconds to import: only when calibrating
 
+    if scheduler is not None:
+        from distributed import Client
+
+        try:
+            client = stack.enter_context(Client(scheduler, timeout="20s"))
+        except (OSError, TimeoutError, ValueError) as error:
+            raise SchedulerError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
+                                 f"({error}). Is it running, and is the address "
+                                 "tcp://HOST:PORT?") from None
+        return pyabc.sampler.DaskDistributedSampler(dask_client=client)
+    if workers == 1:
+        return pyabc.sampler.SingleCoreSampler()
+    return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
+
+
+def _calibrate(problem: Problem, out: Path, sampler, resume: bool,
+               progress: Callable[[Generation], None] | None) -> list[Generation]:
+    import pyabc
+
     logging.getLogger("ABC").setLevel(logging.WARNING)
-    check_folder(out, problem, resume)
     out.mkdir(parents=True, exist_ok=True)
     calibration = problem.calibration
     priors = pyabc.Distribution(**{
@@ -74,8 +111,6 @@ def calibrate(problem: Problem, out: Path, workers: int = 1, resume: bool = Fals
                else pyabc.RV("loguniform", low, high))
         for name, prior in calibration.parameters.items()
         for low, high in [prior.bounds]})
-    sampler = (pyabc.sampler.SingleCoreSampler() if workers == 1
-               else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers))
     # pyabc draws particles with numpy's global generator: seed it for a repeatable run.
     np.random.seed(calibration.seed)
     abc = pyabc.ABCSMC(lambda parameters: statistics(problem, dict(parameters)), priors,
@@ -85,8 +120,8 @@ def calibrate(problem: Problem, out: Path, workers: int = 1, resume: bool = Fals
     if resume:
         abc.load(database, 1)
     else:
-        _write_json({"forumsim": __version__, "kind": "calibration", "name": problem.name,
-                     "source": problem.source, "identity": problem.identity()}, out / MARKER)
+        write_json({"forumsim": __version__, "kind": "calibration", "name": problem.name,
+                    "source": problem.source, "identity": problem.identity()}, out / MARKER)
         abc.new(database, {name: problem.targets[name] for name in problem.targets})
     done: list[Generation] = []
     run_generation = abc.run_generation
@@ -119,7 +154,8 @@ def calibrate(problem: Problem, out: Path, workers: int = 1, resume: bool = Fals
 
 
 def write_results(problem: Problem, history, out: Path) -> None:
-    """posterior.parquet, calibrated.yaml and check.json from the history so far."""
+    """posterior.parquet, calibrated.yaml, generations.json and check.json (the last
+    generation's accepted simulations against the targets) from the history so far."""
     frames = []
     for t in range(history.max_t + 1):
         particles, weights = history.get_distribution(m=0, t=t)
@@ -127,7 +163,8 @@ def write_results(problem: Problem, history, out: Path) -> None:
     posterior = pd.concat(frames, ignore_index=True)
     posterior = posterior[["generation", "weight",
                            *problem.calibration.parameters]]
-    _atomic(out / "posterior.parquet", lambda path: posterior.to_parquet(path, index=False))
+    write_atomically(out / "posterior.parquet",
+                     lambda path: posterior.to_parquet(path, index=False))
     last = posterior[posterior["generation"] == history.max_t]
     median = {name: weighted_quantile(last[name].to_numpy(), last["weight"].to_numpy(), 0.5)
               for name in problem.calibration.parameters}
@@ -136,9 +173,15 @@ def write_results(problem: Problem, history, out: Path) -> None:
         "description": f"{problem.base.description} Calibrated by forumsim calibrate "
                        f"{problem.source} (posterior median of generation {history.max_t})."})
     text = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
-    _atomic(out / "calibrated.yaml", lambda path: path.write_text(text))
+    write_atomically(out / "calibrated.yaml", lambda path: path.write_text(text))
+    populations = history.get_all_populations()
+    write_json({"generations": [
+        {"generation": int(row.t), "epsilon": float(row.epsilon),
+         "particles": int(row.particles), "simulations": int(row.samples)}
+        for row in populations[populations["t"] >= 0].itertuples()]}, out / GENERATIONS)
     weights, simulated = history.get_weighted_sum_stats(t=history.max_t)
-    check = {"generation": history.max_t, "interval": 0.9, "statistics": {}}
+    check = {"generation": history.max_t, "interval": 0.9, "source": "accepted simulations",
+             "statistics": {}}
     for name in [*problem.calibration.fit, *problem.calibration.hold_out]:
         values = np.array([s[name] for s in simulated], dtype=float)
         known = np.isfinite(values)
@@ -149,7 +192,7 @@ def write_results(problem: Problem, history, out: Path) -> None:
             "role": "fitted" if name in problem.calibration.fit else "held out",
             "target": target, "median": mid, "low": low, "high": high,
             "inside": None if low is None else bool(low <= target <= high)}
-    _write_json(check, out / "check.json")
+    write_json(check, out / "check.json")
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -161,7 +204,8 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     return float(np.asarray(values)[order][min(at, len(values) - 1)])
 
 
-def _atomic(path: Path, write: Callable[[Path], object]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write `path` through a temporary file renamed into place (never half a file)."""
     staging = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         write(staging)
@@ -170,5 +214,6 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> None:
         staging.unlink(missing_ok=True)
 
 
-def _write_json(data: dict, path: Path) -> None:
-    _atomic(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+def write_json(data: dict, path: Path) -> None:
+    """Write `data` as indented JSON, atomically."""
+    write_atomically(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))

@@ -649,14 +649,20 @@ def calibrate(
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Calibration folder: new, empty, or an earlier calibration's (with "
         "--resume).", show_default="results/<calibration name>")] = None,
-    workers: Annotated[int, typer.Option(min=1, max=256, help="Worker processes.")] = 1,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help="Worker processes.",
+                                                show_default="1")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Run the simulations on an existing "
+                         "Dask cluster, e.g. tcp://10.0.0.5:8786 (instead of --workers).")]
+    = None,
     resume: Annotated[bool, typer.Option(help="Continue the calibration in --out from its "
-                                              "history, up to the file's generations.")]
+                                              "history, up to the file's generations (on a "
+                                              "finished one: rewrite its report).")]
     = False,
 ) -> None:
     """Fit a scenario's parameters to a community's statistics by ABC-SMC (pyabc); write
     posterior.parquet, the pyabc history, calibrated.yaml (a scenario at the posterior
-    median) and check.json (held-out statistics against their predictive intervals)."""
+    median), predictive.parquet and check.json (the statistics of posterior draws against
+    the targets) and report.html."""
     from forumsim.experiment.calibration import (
         CalibrationError,
         CalibrationFolderError,
@@ -664,6 +670,10 @@ def calibrate(
         load_calibration,
     )
 
+    if workers is not None and scheduler is not None:
+        _fail("--workers and --scheduler exclude each other: --workers runs local processes, "
+              "--scheduler the workers of a Dask cluster. Give one.")
+    workers = workers or 1
     try:
         problem = load_calibration(file)
     except CalibrationError as error:
@@ -673,11 +683,12 @@ def calibrate(
         check_folder(target, problem, resume)
     except CalibrationFolderError as error:
         _fail(str(error))
-    from forumsim.experiment.inference import calibrate
+    from forumsim.experiment.inference import SchedulerError, calibrate
+    where = f"the Dask cluster at {scheduler}" if scheduler else f"{workers} workers"
     err.print(f"calibrating {len(problem.calibration.parameters)} parameters of "
               f"'{problem.base.name}' to {len(problem.calibration.fit)} statistics "
               f"({problem.calibration.population} particles, up to "
-              f"{problem.calibration.generations} generations, {workers} workers)",
+              f"{problem.calibration.generations} generations, {where})",
               highlight=False)
 
     def line(generation) -> None:
@@ -686,22 +697,36 @@ def calibrate(
                   f"simulations so far ({generation.seconds:.0f} s)", highlight=False)
 
     try:
-        done = calibrate(problem, target, workers=workers, resume=resume, progress=line)
-    except CalibrationFolderError as error:
+        done = calibrate(problem, target, workers=workers, resume=resume, progress=line,
+                         scheduler=scheduler)
+    except (CalibrationFolderError, SchedulerError) as error:
         _fail(str(error))
     if not done:
         err.print(f"the calibration already has its {problem.calibration.generations} "
                   "generations; raise 'generations' in the file to continue it.",
                   highlight=False)
+    if not (target / "posterior.parquet").exists():
+        _fail(f"--out {target}: no generation was completed, so there is no posterior to "
+              "report.", code=1)
+    from forumsim.analysis.calibration_report import predictive, write_report
+
+    draws = problem.calibration.predictive
+    if draws:
+        err.print(f"posterior predictive check: {draws} simulations at posterior draws",
+                  highlight=False)
+    report = write_report(problem, target, predictive(problem, target, workers=workers,
+                                                      scheduler=scheduler))
     _print_check(target)
+    out.print(f"report written to [bold]{_shown_path(report)}[/]", highlight=False)
 
 
 def _print_check(target: Path) -> None:
     import json
 
     check = json.loads((target / "check.json").read_text())
-    table = Table(title=f"posterior predictive check (generation {check['generation']}, 90% "
-                        "intervals)")
+    source = check.get("source", "accepted simulations")
+    table = Table(title=f"posterior predictive check: {source} of generation "
+                        f"{check['generation']}, 90% intervals")
     for column in ("statistic", "role", "target", "median", "interval", "inside"):
         table.add_column(column)
     for name, row in check["statistics"].items():
