@@ -62,6 +62,22 @@ def test_rehomed_share_leaves_out_the_people_the_shock_arrested(raid):
     assert record["rehomed_30d"] == pytest.approx(len(rehomed) / len(free))
 
 
+@pytest.mark.parametrize("closes_after, displaced", [(10, True), (45, False)])
+def test_a_forum_closing_long_after_a_shock_is_not_the_shocks(small_scenario, closes_after,
+                                                              displaced):
+    # Staff arrests on day 20 (followed for 30 days); the forum is left without staff
+    # 10 days later (the shock's doing) or 45 days later (not the shock's).
+    scenario = _with(small_scenario, {"type": "arrests", "day": 20, "k": 1,
+                                      "strategy": "random", "forum": "Forum A"})
+    eco = Ecosystem(scenario)
+    eco.run(20 + closes_after)
+    forum = next(f for f in eco.fora if f.name == "Forum A")
+    forum.abandoned = True
+    eco.step()
+    assert forum.status == Status.CLOSED
+    assert bool(len(eco.events[0].displaced)) == displaced
+
+
 def test_seized_forum_keeps_no_staff(raid):
     _, result = raid
     # The run's fora are not in the result; re-run the shocked scenario to day 100.

@@ -155,8 +155,11 @@ class Ecosystem(mesa.Model):
         for forum in self.fora:
             if forum.abandoned and not forum.gone:
                 forum.status, forum.ended = Status.CLOSED, self.day
-                for event in self.events:  # e.g. all staff arrested: the shock downed it
-                    if event.forum == forum.id and not len(event.displaced):
+                # A shock downed it (e.g. all staff arrested) only if it closes within
+                # the days the shock is followed; a closure months later is not its own.
+                for event in self.events:
+                    if (event.forum == forum.id and not len(event.displaced)
+                            and self.day <= event.day + event.window):
                         event.displace(self.recently_active_members(forum))
             if 0 <= forum.frozen_until <= self.day:
                 forum.registrations_open, forum.frozen_until = True, -1
