@@ -570,22 +570,29 @@ def _sensitivity_bars(indices: dict[str, pd.DataFrame], design: str, path: Path)
     measures = ("_S1", "_ST") if design == "sobol" else ("_mu_star", "_sigma")
     columns = min(3, len(indices))
     rows = math.ceil(len(indices) / columns)
+    tables = list(indices.values())
+    # The same parameters in every panel: name them once per row, at the left.
+    shared = all(list(t["parameter"]) == list(tables[0]["parameter"]) for t in tables)
     fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows),
-                             squeeze=False)
+                             squeeze=False, sharey=shared, layout="constrained")
     for ax in list(axes.flat)[len(indices):]:
         ax.set_axis_off()
-    for ax, (outcome, table) in zip(axes.flat, indices.items(), strict=False):
+    for k, (ax, (outcome, table)) in enumerate(zip(axes.flat, indices.items(), strict=False)):
         y = np.arange(len(table))
         for j, measure in enumerate(measures):
             ax.barh(y + 0.4 * j, table[measure], height=0.4, label=measure.lstrip("_"))
         ax.set_yticks(y + 0.2, list(table["parameter"]), fontsize=8)
+        if shared and k % columns:
+            ax.tick_params(labelleft=False)
         ax.set_title(_wrapped(outcome, 45), fontsize=9)
         ax.set_xlabel("index (share of variance)" if design == "sobol"
                       else "elementary effect (outcome per unit of the scaled parameter)",
                       fontsize=8)
-        ax.invert_yaxis()
-        ax.legend(fontsize=7)
+        if not (shared and k):
+            ax.invert_yaxis()  # shared axes are inverted once
         ax.grid(alpha=0.3, axis="x")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(measures), fontsize=8)
     return _save(fig, path)
 
 
