@@ -94,6 +94,24 @@ def test_a_particle_is_a_scenario_with_its_own_seed(tmp_path):
     assert problem.seed_of(values) != problem.seed_of({**values, "behaviour.herding_days": 21})
 
 
+def test_replicates_average_the_statistics_of_runs_with_seeds_of_their_own(tmp_path):
+    from forumsim.experiment.inference import statistics
+
+    values = {"behaviour.communicator_share": 0.1, "behaviour.herding_days": 7}
+    single = load_calibration(_file(tmp_path))
+    double = load_calibration(_file(tmp_path, {"replicates": 2}, name="double.yaml"))
+    seed = single.seed_of(values)
+    first, second = double.replicate_seeds(seed)
+    assert first == seed != second and single.replicate_seeds(seed) == [seed]
+    one = statistics(single, values)
+    other = statistics(single, values, second)
+    both = statistics(double, values)
+    assert one != other  # the second replicate is another run
+    for name in both:
+        assert both[name] == pytest.approx((one[name] + other[name]) / 2)
+    assert double.identity() != single.identity()  # not resumable across the change
+
+
 def test_a_folder_forumsim_did_not_write_is_never_used(tmp_path):
     problem = load_calibration(_file(tmp_path))
     mine = tmp_path / "mine"

@@ -114,6 +114,9 @@ class Calibration(Strict):
     generations: int = Field(5, ge=1, le=100, description="ABC-SMC generations at most")
     minimum_epsilon: float = Field(0.0, ge=0, description="stop once epsilon is this small")
     seed: int = Field(0, ge=0, description="root of every simulation's seed")
+    replicates: int = Field(1, ge=1, le=100, description="simulations per particle, each "
+                            "with a seed of its own; their statistics are averaged (for "
+                            "statistics too noisy to fit from one run)")
     predictive: int = Field(20, ge=0, le=10_000, description="posterior draws simulated "
                             "again for the report's predictive check (0: none)")
 
@@ -152,6 +155,13 @@ class Problem:
         particle always gives the same simulation."""
         key = json.dumps([self.calibration.seed, sorted(parameters.items())])
         return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") >> 1
+
+    def replicate_seeds(self, seed: int) -> list[int]:
+        """The seeds of a particle's `replicates` simulations: its own seed first, then
+        seeds derived from it."""
+        more = [int.from_bytes(hashlib.sha256(json.dumps([seed, r]).encode()).digest()[:4],
+                               "big") >> 1 for r in range(1, self.calibration.replicates)]
+        return [seed, *more]
 
     def distance(self, simulated: dict, observed: dict | None = None) -> float:
         """Root mean square of the fitted statistics' errors, each in units of its scale

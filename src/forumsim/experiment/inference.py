@@ -52,11 +52,21 @@ class Generation:
 def statistics(problem: Problem, parameters: dict[str, float],
                seed: int | None = None) -> dict[str, float]:
     """Simulate the base scenario at `parameters` (with `seed`, by default the particle's
-    own) and summarise its export: the statistics the targets have (undefined ones as
-    NaN)."""
+    own, and the calibration's further replicates) and summarise each export: the mean
+    over replicates of each statistic the targets have (NaN where no replicate defines
+    it)."""
     seed = problem.seed_of(parameters) if seed is None else seed
-    scenario = problem.scenario(parameters, seed=seed)
-    result = simulate(scenario, export_posts=True)
+    runs = [_summarised(problem, parameters, s) for s in problem.replicate_seeds(seed)]
+    means = {}
+    for name in problem.targets:
+        defined = [run[name] for run in runs if math.isfinite(run[name])]
+        means[name] = sum(defined) / len(defined) if defined else math.nan
+    return means
+
+
+def _summarised(problem: Problem, parameters: dict[str, float], seed: int) -> dict[str, float]:
+    """One simulation's statistics, as `forumsim data summarize` computes them."""
+    result = simulate(problem.scenario(parameters, seed=seed), export_posts=True)
     if not len(result.community["posts"]["post_id"]):
         return dict.fromkeys(problem.targets, math.nan)
     values = summarize(exported_community(result.community))["statistics"]
