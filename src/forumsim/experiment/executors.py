@@ -544,6 +544,22 @@ def _abandon(executor: ProcessPoolExecutor) -> None:
         process.terminate()
 
 
+class SchedulerUnreachableError(SweepSetupError):
+    """The Dask scheduler given cannot be reached; the message says what to check."""
+
+
+def connect(stack: contextlib.ExitStack, scheduler: str):
+    """A client of the Dask cluster at `scheduler`, closed with `stack`; raises
+    SchedulerUnreachableError (one line) if there is none."""
+    from distributed import Client
+
+    try:
+        return stack.enter_context(Client(scheduler, timeout="20s"))
+    except (OSError, TimeoutError, ValueError) as error:
+        raise SchedulerUnreachableError(f"cannot reach the Dask scheduler at {scheduler}: {error}. "
+                                   "Is it running, and is the address tcp://HOST:PORT?") from None
+
+
 @contextlib.contextmanager
 def _dask_pool(scheduler: str | None = None, workers: int = 1) -> Iterator[Pool]:
     import logging
@@ -562,12 +578,7 @@ def _dask_pool(scheduler: str | None = None, workers: int = 1) -> Iterator[Pool]
             client = stack.enter_context(Client(cluster))
             label = f"a Dask LocalCluster of {workers}"
         else:
-            try:
-                client = stack.enter_context(Client(scheduler, timeout="20s"))
-            except (OSError, TimeoutError, ValueError) as error:
-                raise SweepSetupError(f"cannot reach the Dask scheduler at {scheduler}: "
-                                      f"{error}. Is it running, and is the address "
-                                      "tcp://HOST:PORT?") from None
+            client = connect(stack, scheduler)
             label = f"the Dask cluster at {scheduler}"
 
         def capacity() -> int:

@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from forumsim.experiment.calibration import MARKER, Problem, check_folder
+from forumsim.experiment.executors import connect
 from forumsim.experiment.forum_data import exported_community
 from forumsim.experiment.runner import simulate
 from forumsim.experiment.targets import summarize
@@ -74,10 +75,6 @@ def _summarised(problem: Problem, parameters: dict[str, float], seed: int) -> di
             for name in problem.targets}
 
 
-class SchedulerError(ValueError):
-    """The Dask scheduler given cannot be reached; the message says what to check."""
-
-
 def calibrate(problem: Problem, out: Path, workers: int = 1, resume: bool = False,
               progress: Callable[[Generation], None] | None = None,
               scheduler: str | None = None) -> list[Generation]:
@@ -95,15 +92,7 @@ def _sampler(workers: int, scheduler: str | None, stack: contextlib.ExitStack):
     import pyabc  # seconds to import: only when calibrating
 
     if scheduler is not None:
-        from distributed import Client
-
-        try:
-            client = stack.enter_context(Client(scheduler, timeout="20s"))
-        except (OSError, TimeoutError, ValueError) as error:
-            raise SchedulerError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
-                                 f"({error}). Is it running, and is the address "
-                                 "tcp://HOST:PORT?") from None
-        return pyabc.sampler.DaskDistributedSampler(dask_client=client)
+        return pyabc.sampler.DaskDistributedSampler(dask_client=connect(stack, scheduler))
     if workers == 1:
         return pyabc.sampler.SingleCoreSampler()
     return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)

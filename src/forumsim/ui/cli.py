@@ -683,7 +683,8 @@ def calibrate(
         check_folder(target, problem, resume)
     except CalibrationFolderError as error:
         _fail(str(error))
-    from forumsim.experiment.inference import SchedulerError, calibrate
+    from forumsim.experiment.executors import SchedulerUnreachableError
+    from forumsim.experiment.inference import calibrate
     where = f"the Dask cluster at {scheduler}" if scheduler else f"{workers} workers"
     err.print(f"calibrating {len(problem.calibration.parameters)} parameters of "
               f"'{problem.base.name}' to {len(problem.calibration.fit)} statistics "
@@ -699,7 +700,7 @@ def calibrate(
     try:
         done = calibrate(problem, target, workers=workers, resume=resume, progress=line,
                          scheduler=scheduler)
-    except (CalibrationFolderError, SchedulerError) as error:
+    except (CalibrationFolderError, SchedulerUnreachableError) as error:
         _fail(str(error))
     if not done:
         err.print(f"the calibration already has its {problem.calibration.generations} "
