@@ -240,8 +240,12 @@ class Classroom:
 
     def pause(self) -> None:
         """Stop after the day being stepped, if any."""
+        # Said before waiting for the lock: a thread playing with no interval takes the
+        # lock back at once after each day, so a pause that waited its turn could let
+        # several more days go by. The thread reads the flag before each day.
+        self.playing = False
         with self.lock:
-            self.playing = False  # at once, so the thread starts no other day
+            self.lock.notify_all()
         self._request(lambda: None)  # publish a snapshot that shows the pause
 
     def step(self) -> None:
