@@ -244,9 +244,7 @@ class Classroom:
         # lock back at once after each day, so a pause that waited its turn could let
         # several more days go by. The thread reads the flag before each day.
         self.playing = False
-        with self.lock:
-            self.lock.notify_all()
-        self._request(lambda: None)  # publish a snapshot that shows the pause
+        self._request(lambda: None)  # wakes the thread: it publishes the pause
 
     def step(self) -> None:
         """One day (while paused)."""
