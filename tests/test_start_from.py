@@ -5,6 +5,7 @@ line and exit 2, nothing written."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from forumsim.experiment.files import load_scenario
+from forumsim.experiment.plan import load_sweep
 from forumsim.experiment.runner import ecosystem, run
-from forumsim.experiment.start_from import PUBLISHED_POSTING_SHARE, observe
+from forumsim.experiment.start_from import observe
 from forumsim.ui.cli import app
 from forumsim.world.forum import Rank
 from forumsim.world.model import Ecosystem
@@ -121,9 +123,9 @@ def test_a_posts_table_alone_gives_ranks_from_counts_and_lurkers_from_the_publis
     x, y = eco.forum("X"), eco.forum("Y")
     assert [f.name for f in eco.fora] == ["X", "Y"]  # largest first
     assert eco.config.fora[0].access == "open"  # the default for a forum the scenario lacks
-    lurkers = round(3 * (1 - PUBLISHED_POSTING_SHARE) / PUBLISHED_POSTING_SHARE)
-    assert x.members == 3 + lurkers and y.members == 1 + round(
-        (1 - PUBLISHED_POSTING_SHARE) / PUBLISHED_POSTING_SHARE)
+    # 3.4% of members post: 3 posting authors bring round(3 * 0.966 / 0.034) = 85 lurkers
+    lurkers = 85
+    assert x.members == 3 + lurkers and y.members == 1 + 28
     label = dict(zip(eco.observed_people.tolist(), observe(table).authors, strict=False))
     assert [label[p] for p in x.admins] == ["a"] and [label[p] for p in y.admins] == ["d"]
     # One moderator per 150 posting members: b, the second most prolific.
@@ -139,6 +141,14 @@ def test_a_posts_table_alone_gives_ranks_from_counts_and_lurkers_from_the_publis
     # a scenario naming the forum sets its access; vip_contributions makes VIPs by posts
     vip = _started(table, **{"behaviour.vip_contributions": 2})
     assert np.bincount(_by_forum(vip, "rank")["X"], minlength=5).tolist()[2] == 1  # c
+
+
+def test_the_posting_share_of_a_forum_without_members_table_is_a_scenario_setting(tmp_path):
+    table = _write(tmp_path / "posts.csv", POSTS)
+    eco = _started(table, start_from_posting_share=0.1)
+    # 3 posting authors are 10% of X's members, the one of Y 10% of its members
+    assert eco.forum("X").members == 30 and eco.forum("Y").members == 10
+    assert np.bincount(_by_forum(eco, "rank")["X"], minlength=5).tolist()[0] == 27
 
 
 def test_a_table_without_replies_starts_without_ties(tmp_path):
@@ -202,3 +212,65 @@ def test_start_from_does_not_go_with_people_or_fora(tmp_path):
                                   "--out", str(tmp_path / "out")])
         assert result.exit_code == 2 and option[0] in result.output
         assert not (tmp_path / "out").exists()
+
+
+# --- sweeps over an observed community -----------------------------------------------------
+
+
+def _sweep(folder: Path, text: str) -> Path:
+    return _write(folder / "sweep.yaml", "base: small\nreplicates: 1\nseed: 7\n" + text)
+
+
+def test_a_sweep_finds_its_tables_next_to_it_and_plans_with_their_sizes(tmp_path, monkeypatch):
+    study = tmp_path / "study"
+    _write(study / "x.csv", POSTS)
+    _write(study / "y.csv", POSTS.replace(",c,", ",a,"))  # c's posts by a: one author fewer
+    sweep = _sweep(study, "fixed: {days: 5}\nparameters:\n  start_from: [x.csv, y.csv]\n")
+    monkeypatch.chdir(tmp_path)  # elsewhere than the sweep file
+    plan = load_sweep(sweep)
+    tables = [plan.scenario(run).start_from for run in plan.runs]
+    assert tables == [str(study / "x.csv"), str(study / "y.csv")]
+    # The memory check sees the population the table makes, not the base's 2,000 people.
+    assert plan.largest.fora[0].name == "X" and plan.largest.people == ecosystem(
+        plan.scenario(plan.runs[0])).config.people
+    result = cli.invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "out"), "-q",
+                              "--executor", "inline"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_sweep_does_not_resume_over_a_changed_table(tmp_path):
+    table = _write(tmp_path / "posts.csv", POSTS)
+    sweep = _sweep(tmp_path, "fixed: {days: 5, start_from: posts.csv}\n"
+                             "parameters:\n  behaviour.home_loyalty: [0.6, 0.9]\n")
+    before = load_sweep(sweep).sha256()
+    os.utime(table, (1, 1))  # a new time alone changes nothing
+    assert load_sweep(sweep).sha256() == before
+    table.write_text(POSTS.replace(",b,", ",e,"))
+    assert load_sweep(sweep).sha256() != before
+
+
+@pytest.mark.parametrize(("fixed", "expected"), [
+    ("{start_from: missing.csv}", "start_from: "),
+    ("{start_from: posts.csv, people: 500}", "'people' does not go with start_from"),
+    ("{start_from: posts.csv, interventions: [{type: takedown, day: 3, target: Forum A}]}",
+     "no forum 'Forum A' in the posts table"),
+])
+def test_a_sweep_over_a_bad_table_stops_before_writing(tmp_path, fixed, expected):
+    _write(tmp_path / "posts.csv", POSTS)
+    sweep = _sweep(tmp_path, f"fixed: {fixed}\nparameters:\n  behaviour.home_loyalty: [0.6]\n")
+    out = tmp_path / "out"
+    result = cli.invoke(app, ["sweep", str(sweep), "--out", str(out), "-q"])
+    assert result.exit_code == 2, result.output
+    assert expected in " ".join(result.output.split())
+    assert str(sweep) in result.output and not out.exists()
+
+
+def test_a_run_records_the_hash_of_the_table_it_started_from(tmp_path):
+    table = _write(tmp_path / "posts.csv", POSTS)
+    first = run(embedded_scenario("small").overridden(start_from=str(table), days=3))
+    table.write_text(POSTS.replace(",b,", ",e,"))
+    second = run(embedded_scenario("small").overridden(start_from=str(table), days=3))
+    assert first.scenario.config_sha256() == second.scenario.config_sha256()
+    assert first.summary()["start_from_sha256"] != second.summary()["start_from_sha256"]
+    assert "start_from_sha256" not in run(embedded_scenario("small").overridden(
+        days=3, people=100)).summary()

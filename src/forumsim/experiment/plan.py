@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,14 @@ from pydantic import ValidationError
 
 from forumsim.experiment.files import load_scenario
 from forumsim.experiment.resources import run_memory
-from forumsim.experiment.sweep import MAX_RUNS, Sweep, SweepError, parse_sweep, read_yaml
+from forumsim.experiment.sweep import (
+    MAX_RUNS,
+    Levels,
+    Sweep,
+    SweepError,
+    parse_sweep,
+    read_yaml,
+)
 from forumsim.world.scenario import (
     EMBEDDED,
     Scenario,
@@ -54,6 +62,7 @@ class Plan:
     most_interventions: int = 0  # of any point
     largest: Scenario | None = None  # the point needing the most memory
     runs: list[PlannedRun] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # the start_from tables of its runs
 
     def scenario(self, run: PlannedRun) -> Scenario:
         """The scenario of one run: the base with the point's values and the run's seed."""
@@ -61,9 +70,14 @@ class Plan:
                                seed=run.seed)
 
     def sha256(self) -> str:
-        """Hash of what determines the runs: the sweep and the resolved base scenario."""
-        canonical = json.dumps({"sweep": self.sweep.identity(),
-                                "base": self.base.model_dump(mode="json")}, sort_keys=True)
+        """Hash of what determines the runs: the sweep, the resolved base scenario and the
+        contents of the tables runs start from (so a changed table is not resumed)."""
+        identity = {"sweep": self.sweep.identity(), "base": self.base.identity_data()}
+        if self.tables:
+            from forumsim.experiment.start_from import observe  # pandas: only when used
+
+            identity["tables"] = {path: observe(path).sha256 for path in self.tables}
+        canonical = json.dumps(identity, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def problem(self) -> dict:
@@ -81,9 +95,24 @@ def run_seed(root: int, position: int) -> int:
 def load_sweep(path: str | Path) -> Plan:
     """Read, validate and plan a sweep file; raises SweepError or ScenarioError."""
     path = Path(path)
-    sweep = parse_sweep(read_yaml(path), str(path))
+    sweep = _tables_next_to(parse_sweep(read_yaml(path), str(path)), path)
     base = _load_base(sweep.base, path)
     return make_plan(sweep, base, str(path), name=sweep.name or path.stem)
+
+
+def _tables_next_to(sweep: Sweep, path: Path) -> Sweep:
+    """The sweep with each relative `start_from` it sets (in `fixed`, or as the levels of
+    a parameter) taken from the sweep file's folder, as a scenario file's is from its own."""
+    def located(value: object) -> object:
+        return (os.path.normpath(path.absolute().parent / value)
+                if isinstance(value, str) and not Path(value).is_absolute() else value)
+
+    if "start_from" in sweep.fixed:
+        sweep.fixed["start_from"] = located(sweep.fixed["start_from"])
+    space = sweep.space.get("start_from")
+    if isinstance(space, Levels):
+        space.values = [located(value) for value in space.values]
+    return sweep
 
 
 def _load_base(base: str, sweep_path: Path) -> Scenario:
@@ -132,16 +161,21 @@ def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
         points = [{**point, **fields} for point in points for fields in levers.values()]
         labels = [{**label, "policy": policy, "scenario": s}
                   for s, label in enumerate(labels) for policy in levers]
-    most, largest = 0, base
+    most, largest = 0, None
+    started_as: dict[str, Scenario] = {}  # day 0 from a table: sizes as the table gives them
     for i, point in enumerate(points):
         described = ", ".join(f"{k}={quoted(v)}" for k, v in labels[i].items()
                               if k != "scenario")
-        scenario = _point_scenario(base, point, f"{source}, point {i} ({described or 'the base'})")
+        what = f"{source}, point {i} ({described or 'the base'})"
+        scenario = _point_scenario(base, point, what)
         most = max(most, len(scenario.interventions))
-        if run_memory(scenario.people, len(scenario.fora)) > run_memory(
+        if scenario.start_from is not None:
+            scenario = _started(scenario, what, started_as, sweep)
+        if largest is None or run_memory(scenario.people, len(scenario.fora)) > run_memory(
                 largest.people, len(largest.fora)):
             largest = scenario
-    plan = Plan(sweep, name, base, points, labels, unit, source, most, largest)
+    plan = Plan(sweep, name, base, points, labels, unit, source, most, largest,
+                tables=sorted({s.start_from for s in started_as.values()}))
     policies = max(len(levers), 1)
     for point, replicate in itertools.product(range(len(points)), range(sweep.replicates)):
         position = len(plan.runs)
@@ -202,6 +236,34 @@ def _columns(labels: list[dict[str, object]]) -> list[dict[str, object]]:
             for row in labels:
                 row[name] = None if row[name] is None else str(row[name])
     return labels
+
+
+def _started(scenario: Scenario, what: str, seen: dict[str, Scenario],
+             sweep: Sweep) -> Scenario:
+    """A point's scenario as its `start_from` table makes it (its fora and population),
+    reading and checking the table once; a bad table or a shock aimed at a forum the
+    table lacks is a SweepError naming the point."""
+    swept = [key for key in (*sweep.space, *sweep.fixed, *{k for fields in
+             sweep.levers().values() for k in fields}) if key == "people"]
+    if swept:
+        raise SweepError(f"{what}: 'people' does not go with start_from "
+                         f"({scenario.start_from}): the table gives the population.")
+    key = json.dumps({"start_from": scenario.start_from,
+                      "share": scenario.start_from_posting_share,
+                      "behaviour": scenario.behaviour.model_dump(mode="json"),
+                      "interventions": [s.model_dump(mode="json")
+                                        for s in scenario.interventions]}, sort_keys=True)
+    if key not in seen:
+        from forumsim.experiment.forum_data import DataError  # pandas: only when used
+        from forumsim.experiment.start_from import started
+
+        try:
+            seen[key] = started(scenario, source=what)[0]
+        except DataError as error:
+            raise SweepError(f"{what}: start_from: {error}") from None
+        except ScenarioError as error:  # names the point already
+            raise SweepError(str(error)) from None
+    return seen[key]
 
 
 def _point_scenario(base: Scenario, values: dict[str, object], what: str,

@@ -40,12 +40,15 @@ class RunResult:
     counterfactual: pd.DataFrame | None = None
     # With export: the community's posts, members and events as columns (world/posts.py).
     community: dict[str, dict[str, np.ndarray]] | None = None
+    tables_sha256: str | None = None  # with start_from: of the tables day 0 was built from
 
     def summary(self) -> dict[str, object]:
         """The content of summary.json."""
         return {"scenario": self.scenario.name, "seed": self.scenario.seed,
                 "days": self.scenario.days, "people": self.scenario.people,
                 "version": __version__, "config_sha256": self.scenario.config_sha256(),
+                **({"start_from_sha256": self.tables_sha256}
+                   if self.tables_sha256 is not None else {}),
                 "wall_seconds": round(self.wall_seconds, 3), "metrics": self.metrics}
 
 
@@ -128,6 +131,7 @@ def _result(eco: Ecosystem, start: float) -> RunResult:
         wall_seconds=time.perf_counter() - start,
         events=eco.events,
         fora_names=[f.name for f in eco.fora],
+        tables_sha256=eco.observed_sha256,
     )
 
 

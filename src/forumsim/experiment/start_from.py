@@ -8,6 +8,7 @@ observed community".
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,6 @@ from forumsim.world.scenario import (
     unknown_target,
 )
 
-# Without a members table, each forum's posting authors are this share of its members:
-# 3.4% of the members of the fora studied by van der Bruggen et al. (2022) posted.
-PUBLISHED_POSTING_SHARE = 0.034
 DEFAULT_ACCESS = "open"  # of a forum the scenario does not name
 RECENT_AUTHORS = 200  # the latest authors a forum remembers (whom replies can answer)
 MAX_FORA, MAX_NAME = 60, 40  # as a scenario's fora
@@ -62,6 +60,7 @@ class Observed:
     tie_formed: np.ndarray
     tie_last: np.ndarray
     recent: tuple[np.ndarray, ...]
+    sha256: str = ""  # of the tables' bytes (posts, then members), for provenance
 
 
 def started(scenario: Scenario, source: str = "scenario") -> tuple[Scenario, ObservedStart]:
@@ -77,8 +76,9 @@ def started(scenario: Scenario, source: str = "scenario") -> tuple[Scenario, Obs
     posting = observed.posts > 0
     posters = np.bincount(observed.forum[posting], minlength=len(observed.fora))
     # Fora whose members the members table does not list get lurkers from the share.
-    lurkers = np.where(observed.listed, 0, np.round(
-        posters * (1 - PUBLISHED_POSTING_SHARE) / PUBLISHED_POSTING_SHARE)).astype(np.int64)
+    share = scenario.start_from_posting_share
+    lurkers = np.where(observed.listed, 0,
+                       np.round(posters * (1 - share) / share)).astype(np.int64)
     forum = np.concatenate([observed.forum, np.repeat(np.arange(len(lurkers)), lurkers)])
     added = int(lurkers.sum())
     person = np.concatenate([observed.person,
@@ -112,7 +112,8 @@ def started(scenario: Scenario, source: str = "scenario") -> tuple[Scenario, Obs
         joined=np.concatenate([_joined(observed), np.full(added, UNKNOWN_DAY)]).astype(np.int32),
         last_post=np.concatenate([observed.last_post, n_lurkers - 1]).astype(np.int32),
         tie_a=observed.tie_a, tie_b=observed.tie_b, tie_weight=observed.tie_weight,
-        tie_formed=observed.tie_formed, tie_last=observed.tie_last, recent=observed.recent)
+        tie_formed=observed.tie_formed, tie_last=observed.tie_last, recent=observed.recent,
+        sha256=observed.sha256)
     return resolved, start
 
 
@@ -179,11 +180,27 @@ def observe(path: str | Path) -> Observed:
     return _digest(str(path), _stamp(path))
 
 
-def _stamp(path: Path) -> tuple:
-    """What identifies the tables' contents for the cache: each file's size and time."""
+def _files(path: Path) -> list[Path]:
+    """The tables day 0 is built from: a posts table, or a folder's posts and members."""
     files = ([path / f"{kind}{suffix}" for kind in ("posts", "members") for suffix in SUFFIXES]
              if path.is_dir() else [path])
-    return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
+    return [f for f in files if f.is_file()]
+
+
+def _stamp(path: Path) -> tuple:
+    """What identifies the tables' contents for the cache: each file's size and time."""
+    return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in _files(path))
+
+
+def _contents_sha256(path: Path) -> str:
+    """SHA-256 of the tables' bytes, file after file (not of their names or times)."""
+    digest = hashlib.sha256()
+    for file in _files(path):
+        with file.open("rb") as handle:
+            digest.update(file.name.encode() + b"\0")
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=2)
@@ -240,7 +257,8 @@ def _digest(path: str, stamp: tuple) -> Observed:
                     person=keys_all // n_fora, forum=keys_all % n_fora,
                     posts=n_posts, first_post=first_post, last_post=last_post,
                     registered=registered, given_rank=given_rank, tie_a=tie_a, tie_b=tie_b,
-                    tie_weight=weight, tie_formed=formed, tie_last=last_reply, recent=recent)
+                    tie_weight=weight, tie_formed=formed, tie_last=last_reply, recent=recent,
+                    sha256=_contents_sha256(Path(path)))
 
 
 def _fora(posts: pd.DataFrame, members: pd.DataFrame | None) -> tuple[str, ...]:

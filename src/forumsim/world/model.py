@@ -132,6 +132,7 @@ class Ecosystem(mesa.Model):
         self.post_log: PostLog | None = None  # set to a PostLog to keep every post
         # With an observed start: the person of each observed person.
         self.observed_people = None if start is None else observed.set_up(self, start)
+        self.observed_sha256 = None if start is None else start.sha256
         if start is None:
             self._set_up_fora()
         self.datacollector = mesa.DataCollector(

@@ -46,6 +46,7 @@ class ObservedStart:
     tie_formed: np.ndarray
     tie_last: np.ndarray
     recent: tuple[np.ndarray, ...]
+    sha256: str = ""  # of the tables it was read from, for the run's provenance
 
 
 def set_up(eco: mesa.Model, start: ObservedStart) -> np.ndarray:

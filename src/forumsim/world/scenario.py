@@ -476,6 +476,11 @@ class Scenario(Strict):
                                         "posts and members tables: day 0 is built from it "
                                         "(docs/data.md); its fora replace `fora` and the "
                                         "population size follows from it")
+    start_from_posting_share: float = Field(
+        0.034, gt=0, le=1, description="with start_from: on a forum whose members the members "
+                                       "table does not list, the share of its members taken to "
+                                       "have posted (3.4% posted publicly in van der Bruggen et "
+                                       "al. 2022); the rest are added as lurkers")
 
     @field_validator("name")
     @classmethod
@@ -537,10 +542,18 @@ class Scenario(Strict):
                 set_path(data, path, value, source)
         return parse_scenario(data, source=source)
 
+    def identity_data(self) -> dict:
+        """The scenario as JSON data, for hashes: without the settings of `start_from`
+        when there is none (so such a scenario hashes as before they existed)."""
+        data = self.model_dump(mode="json")
+        if data["start_from"] is None:
+            del data["start_from_posting_share"]
+        return data
+
     def config_sha256(self) -> str:
         """Hash of the fully resolved scenario, for provenance and resume checks (a
         scenario without `start_from` hashes as it did before that field existed)."""
-        data = self.model_dump(mode="json")
+        data = self.identity_data()
         if data["start_from"] is None:
             del data["start_from"]
         canonical = json.dumps(data, sort_keys=True)
