@@ -261,11 +261,16 @@ def _top_destination(eco: Ecosystem) -> float:
 TAKEDOWN = [{"type": "takedown", "day": 120, "target": "largest"}]
 
 
-def test_announcements_and_herding_concentrate_destinations():
+def test_herding_concentrates_destinations():
     coordinated = _outcomes(_top_destination, interventions=TAKEDOWN)
-    alone = _outcomes(_top_destination, interventions=TAKEDOWN, herding_weight=0.0,
-                      announcement_weight=0.0)
+    alone = _outcomes(_top_destination, interventions=TAKEDOWN, herding_weight=0.0)
     assert_higher(coordinated, alone, "top destination's share of the rehomed")
+
+
+def test_announcements_concentrate_destinations():
+    coordinated = _outcomes(_top_destination, interventions=TAKEDOWN)
+    unannounced = _outcomes(_top_destination, interventions=TAKEDOWN, announcement_weight=0.0)
+    assert_higher(coordinated, unannounced, "top destination's share of the rehomed")
 
 
 # --- an open population ---------------------------------------------------------------------

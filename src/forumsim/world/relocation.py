@@ -130,8 +130,14 @@ def returners(eco: mesa.Model) -> np.ndarray:
 
 def displaced_bias(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
     """Extra pull of each forum for each of `people` who was displaced by a shock still
-    followed: the forum announced by the old forum's staff and VIPs, and the fora where
-    fellow displaced went in the last `herding_days` (1 for everyone else)."""
+    followed (1 for everyone else): (1 + `announcement_weight`) for the forum announced by
+    the old forum's staff and VIPs, times exp(`herding_weight` x the share of the fellow
+    displaced who went to that forum in the last `herding_days`).
+
+    The herding term is a choice with social interactions (Brock and Durlauf 2001): the
+    crowd's share enters the utility of a forum linearly, so its pull is exponential and
+    the forum most of the crowd chose gains more than its share, concentrating where the
+    displaced go. (A pull linear in the share would only keep the shares as they are.)"""
     n_fora = len(eco.fora)
     bias = np.ones((len(people), n_fora))
     b = eco.behaviour
@@ -142,10 +148,11 @@ def displaced_bias(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
         mine = np.isin(people, pending)
         if not mine.any():
             continue
-        extra = b.herding_weight * event.recent_destinations(eco.day, b.herding_days, n_fora)
+        factor = np.exp(b.herding_weight
+                        * event.recent_destinations(eco.day, b.herding_days, n_fora))
         if event.rally >= 0:
-            extra[event.rally] += b.announcement_weight
-        bias[mine] *= 1.0 + extra
+            factor[event.rally] *= 1.0 + b.announcement_weight
+        bias[mine] *= factor
     return bias
 
 

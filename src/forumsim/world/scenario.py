@@ -328,8 +328,10 @@ class Behaviour(Strict):
                                             "staff and VIPs of a downed forum announce"
     )
     herding_weight: float = Field(
-        6.0, ge=0.0, le=1000.0, description="extra pull (multiple) of a forum per share of the "
-                                            "fellow displaced who went there lately"
+        3.0, ge=0.0, le=50.0, description="pull of the crowd: a forum's weight for the "
+                                          "displaced is multiplied by exp(herding_weight x "
+                                          "the share of the fellow displaced who went there "
+                                          "lately)"
     )
     herding_days: int = Field(
         7, ge=1, le=3650, description="days of fellow displaced's moves a displaced person hears of"
