@@ -130,16 +130,17 @@ def returners(eco: mesa.Model) -> np.ndarray:
 
 def displaced_bias(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
     """Extra pull of each forum for each of `people` who was displaced by a shock still
-    followed (1 for everyone else): (1 + `announcement_weight`) for the forum announced by
-    the old forum's staff and VIPs, times exp(`herding_weight` x the share of the fellow
-    displaced who went to that forum in the last `herding_days`).
+    followed (1 for everyone else), up to a factor common to the person's row: (1 +
+    `announcement_weight`) for the forum announced by the old forum's staff and VIPs,
+    times exp(`herding_weight` x the share of the fellow displaced who went to that forum
+    in the last `herding_days`), over every such shock.
 
     The herding term is a choice with social interactions (Brock and Durlauf 2001): the
     crowd's share enters the utility of a forum linearly, so its pull is exponential and
     the forum most of the crowd chose gains more than its share, concentrating where the
     displaced go. (A pull linear in the share would only keep the shares as they are.)"""
     n_fora = len(eco.fora)
-    bias = np.ones((len(people), n_fora))
+    log_bias = np.zeros((len(people), n_fora))
     b = eco.behaviour
     for event in eco.events:
         pending = event.following(eco.day)
@@ -148,12 +149,14 @@ def displaced_bias(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
         mine = np.isin(people, pending)
         if not mine.any():
             continue
-        factor = np.exp(b.herding_weight
-                        * event.recent_destinations(eco.day, b.herding_days, n_fora))
+        term = b.herding_weight * event.recent_destinations(eco.day, b.herding_days, n_fora)
         if event.rally >= 0:
-            factor[event.rally] *= 1.0 + b.announcement_weight
-        bias[mine] *= factor
-    return bias
+            term[event.rally] += np.log1p(b.announcement_weight)
+        log_bias[mine] += term
+    # Each choice weighs one person's fora against each other, so a factor common to a
+    # row changes nothing: dividing by the row's largest keeps exp() finite however many
+    # shocks are followed at once.
+    return np.exp(log_bias - log_bias.max(axis=1, keepdims=True))
 
 
 def announce(eco: mesa.Model, forum: Forum, event) -> None:
