@@ -520,7 +520,7 @@ def describe_sweep(plan: Plan) -> str:
 def validate(
     quick: Annotated[bool, typer.Option("--quick", help="3 replicates per scenario instead "
                                                       "of 10, each pattern tested on its "
-                                                      "mean (about a minute on 2 cores).")]
+                                                      "mean (a third of the time).")]
     = False,
     replicates: Annotated[int | None, typer.Option(min=2, max=1000, help="Replicates per "
                                                    "scenario (overrides --quick; fewer "
@@ -538,7 +538,7 @@ def validate(
     (da Cunha et al. 2020; Fonhof et al. 2019; van der Bruggen & Blokland 2020),
     displacement after closures (ElBahrawy et al. 2020; Van Buskirk et al. 2017; Soska &
     Christin 2015) and key players (Bright et al. 2017; Borgatti 2006). The full run
-    (10 replicates, interval tests) takes about 3 to 5 minutes on 2 cores."""
+    (10 replicates, interval tests) takes about 15 to 20 minutes on 2 cores."""
     from forumsim.analysis.validate import QUICK_REPLICATES, simulated, timed_validate, write_report
 
     n = replicates or (QUICK_REPLICATES if quick else 10)
