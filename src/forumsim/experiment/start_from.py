@@ -193,7 +193,8 @@ def _stamp(path: Path) -> tuple:
 
 
 def _contents_sha256(path: Path) -> str:
-    """SHA-256 of the tables' bytes, file after file (not of their names or times)."""
+    """SHA-256 of the tables' bytes, file after file, each after its file name (not its
+    folder or modification time, so a moved or touched table hashes the same)."""
     digest = hashlib.sha256()
     for file in _files(path):
         with file.open("rb") as handle:
