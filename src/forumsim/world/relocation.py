@@ -141,6 +141,7 @@ def displaced_bias(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
     displaced go. (A pull linear in the share would only keep the shares as they are.)"""
     n_fora = len(eco.fora)
     log_bias = np.zeros((len(people), n_fora))
+    followed = False
     b = eco.behaviour
     for event in eco.events:
         pending = event.following(eco.day)
@@ -153,6 +154,9 @@ def displaced_bias(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
         if event.rally >= 0:
             term[event.rally] += np.log1p(b.announcement_weight)
         log_bias[mine] += term
+        followed = True
+    if not followed:
+        return np.ones_like(log_bias)  # the daily case: no shock is followed
     # Each choice weighs one person's fora against each other, so a factor common to a
     # row changes nothing: dividing by the row's largest keeps exp() finite however many
     # shocks are followed at once.
