@@ -27,6 +27,7 @@ from forumsim.world.model import Ecosystem
 from forumsim.world.scenario import Scenario, embedded_scenario, parse_scenario
 
 SHOCK_DAY = 365
+FIRST_SEED = 1000  # the validation seeds: 1000, 1001, ... (docs/calibration.md)
 
 
 UNITS = ("share", "points", "count", "days", "ratio", "number")
@@ -334,11 +335,12 @@ def _one(task: tuple[str, int, int | None]) -> dict[str, float]:
 
 def validate(replicates: int = 10, people: int | None = None, workers: int = 2,
              progress: Callable[[int, int], None] | None = None,
-             quick: bool | None = None) -> list[dict[str, object]]:
-    """Measure every pattern over `replicates` seeds; one row per pattern. `quick`
-    (default: fewer than 5 replicates) tests means instead of interval bounds."""
+             quick: bool | None = None, first_seed: int = FIRST_SEED) -> list[dict[str, object]]:
+    """Measure every pattern over `replicates` seeds from `first_seed` on; one row per
+    pattern. `quick` (default: fewer than 5 replicates) tests means instead of interval
+    bounds."""
     quick = replicates < 5 if quick is None else quick
-    tasks = [(kind, 1000 + i, people) for i in range(replicates)
+    tasks = [(kind, first_seed + i, people) for i in range(replicates)
              for kind in ("baseline", "takedown", "key_players")]
     values: dict[str, list[float]] = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -381,14 +383,15 @@ def simulated(row: dict[str, object]) -> str:
 
 
 def markdown_table(rows: list[dict[str, object]], replicates: int, seconds: float,
-                   command: str) -> str:
+                   command: str, first_seed: int = FIRST_SEED) -> str:
     """The validation table as Markdown, with how it was produced."""
     lines = ["# Validation against published patterns", "",
              f"Produced by `{command}` in {seconds:.0f} s ({replicates} replicates per "
-             "scenario; 95% t-intervals over replicates, cut to the range of their "
-             "unit). Each row's test says what must hold: the bound of the 95% interval "
-             "where the published pattern is a direction or a threshold the model should "
-             "clear, the mean where it is a typical value.", "",
+             f"scenario, seeds {first_seed} to {first_seed + replicates - 1}; 95% "
+             "t-intervals over replicates, cut to the range of their unit). Each row's "
+             "test says what must hold: the bound of the 95% interval where the published "
+             "pattern is a direction or a threshold the model should clear, the mean where "
+             "it is a typical value.", "",
              "| pattern | source | target | test | simulated (95% CI) | n | result |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
@@ -398,12 +401,13 @@ def markdown_table(rows: list[dict[str, object]], replicates: int, seconds: floa
     return "\n".join(lines) + "\n"
 
 
-def write_report(rows, path: Path, replicates: int, seconds: float, command: str) -> Path:
+def write_report(rows, path: Path, replicates: int, seconds: float, command: str,
+                 first_seed: int = FIRST_SEED) -> Path:
     """Write the Markdown table (atomically)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(markdown_table(rows, replicates, seconds, command))
+    partial.write_text(markdown_table(rows, replicates, seconds, command, first_seed))
     partial.replace(path)
     return path
 

@@ -99,7 +99,7 @@ def metrics_row(result: runner.RunResult) -> dict[str, object]:
     row = {key: _plain(value) for key, value in metrics.items()}
     for i, (spec, record) in enumerate(zip(result.scenario.interventions, records, strict=True)):
         record = {**record}
-        for key in ("loss_random", "kpd"):  # only targeted arrests have them; same columns
+        for key in runner.RANDOM_ARREST_KEYS:  # only targeted arrests have them
             record.setdefault(key, None)
         for key, value in record.items():
             row[f"iv{i}_{key}"] = _plain(value)

@@ -191,6 +191,10 @@ def sweep(
     runs_per_part: Annotated[int | None, typer.Option(
         min=1, help="Runs written per Parquet part.",
         show_default="up to 50, fewer for small sweeps")] = None,
+    seed: Annotated[int | None, typer.Option(
+        min=0, max=2**63 - 1, help="Root seed instead of the file's: the same sweep on "
+                                   "seeds of your choice (use another --out).",
+        show_default="the file's seed")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run every run of a sweep file (resumable); write manifest.json, runs/, series/ and
@@ -201,7 +205,7 @@ def sweep(
     if scheduler is not None and executor != ExecutorKind.process:
         _fail("--scheduler runs the sweep on an existing Dask cluster; leave out --executor.")
     try:
-        plan = load_sweep(file)
+        plan = load_sweep(file, seed=seed)
     except (ScenarioError, SweepError) as error:
         _fail(str(error))
     # Only a valid sweep file gets as far as the heavy imports.
@@ -212,7 +216,8 @@ def sweep(
     target = out_dir or Path("results") / plan.name
     previous = signal.signal(signal.SIGTERM, _interrupt)  # e.g. a batch system's time limit
     start = time.monotonic()
-    resume_command = f"forumsim sweep {file} --out {target} --resume"
+    resume_command = (f"forumsim sweep {file} --out {target}"
+                      + (f" --seed {seed}" if seed is not None else "") + " --resume")
     try:
         with _sweep_progress(plan, quiet) as update:
             outcome = run_sweep(plan, target, sweep_file=file, resume=resume,
@@ -527,6 +532,10 @@ def validate(
                                                    "than 5 test means, as --quick does).",
                                                    show_default="10")] = None,
     workers: Annotated[int, typer.Option(min=1, max=256, help="Worker processes.")] = 2,
+    seeds: Annotated[int, typer.Option(min=0, max=2**62, help="First seed of the replicates "
+                                       "(seeds START, START + 1, ...): check the model on "
+                                       "seeds of your choice.", metavar="START",
+                                       show_default="1000, the validation seeds")] = 1000,
     write: Annotated[Path | None, typer.Option(help="Also write the table as Markdown to "
                                                     "this file, e.g. docs/validation.md.",
                                                show_default="write nothing")] = None,
@@ -544,16 +553,18 @@ def validate(
     n = replicates or (QUICK_REPLICATES if quick else 10)
     command = "forumsim validate" + (f" --replicates {n}" if replicates else
                                      " --quick" if quick else "")
+    if seeds != 1000:
+        command += f" --seeds {seeds}"
     if write is not None:
         command += f" --write {write}"
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
                   TimeRemainingColumn(), console=err) as bar:
         task = bar.add_task(f"validation: {n} replicates x 3 scenarios", total=3 * n)
         rows, seconds = timed_validate(
-            replicates=n, workers=workers,
+            replicates=n, workers=workers, first_seed=seeds,
             progress=lambda done, total: bar.update(task, completed=done))
-    table = Table(title=f"Validation against published patterns ({n} replicates, "
-                        f"{seconds:.0f} s)")
+    table = Table(title=f"Validation against published patterns ({n} replicates, seeds "
+                        f"{seeds} to {seeds + n - 1}, {seconds:.0f} s)")
     for column in ("pattern", "source", "target", "test", "simulated (95% CI)", "result"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -563,7 +574,7 @@ def validate(
     passed = sum(row["passed"] for row in rows)
     where = ""
     if write is not None:
-        write_report(rows, write, n, seconds, command)
+        write_report(rows, write, n, seconds, command, seeds)
         where = f"; table written to {write}"
     out.print(f"{passed} of {len(rows)} patterns pass{where}")
     raise typer.Exit(0 if passed == len(rows) else 1)

@@ -87,7 +87,7 @@ def loss_so_far(actual: np.ndarray, counterfactual: np.ndarray, shock: int) -> f
     without = trailing_mean(counterfactual[:len(actual)])
     if not without[shock:].any():
         return None
-    return metrics.loss(trailing_mean(actual), without, shock)
+    return metrics.peak_loss(trailing_mean(actual), without, shock)
 
 
 def shock_figures(eco: Ecosystem, counterfactual: Ecosystem) -> ShockFigures | None:
