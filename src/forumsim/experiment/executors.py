@@ -93,10 +93,13 @@ def _one_line(error: BaseException) -> str:
 
 def metrics_row(result: runner.RunResult) -> dict[str, object]:
     """End-of-run metrics as flat columns; intervention i's record as `iv{i}_...` columns,
-    with its spec (and, for arrests, strategy and k) so rows can be grouped by them."""
+    with its spec (and, for arrests, strategy and k) so rows can be grouped by them; the
+    record of all shocks together as `policy_...` columns."""
     metrics = dict(result.metrics)
     records = metrics.pop("interventions", [])
+    whole = metrics.pop("policy", {})
     row = {key: _plain(value) for key, value in metrics.items()}
+    row.update((f"policy_{key}", _plain(value)) for key, value in whole.items())
     for i, (spec, record) in enumerate(zip(result.scenario.interventions, records, strict=True)):
         record = {**record}
         for key in ("loss_random", "kpd"):  # only targeted arrests have them; same columns
