@@ -72,15 +72,20 @@ RECORD = {  # an intervention's record against its counterfactual (iv{i}_...)
         "network fragmentation without the shocks", "Borgatti's F", SHARE),
 }
 _RECORD_NAME = re.compile(r"^iv(\d+)_(.+)$")
+WHOLE = "policy_"  # the record of all of a run's shocks together, against none of them
 UNIT_SUFFIXES = {"_per_day": "per day", "_per_visit": "per visit", "_days": "days",
                  "_prob": "probability"}
 
 
 def outcome(name: str, interventions: int = 1) -> Outcome:
     """The outcome of a results column; an intervention's record is named after it when
-    there are several (`interventions` > 1)."""
+    there are several (`interventions` > 1); `policy_...`, all shocks together, says
+    'whole effect'."""
     if name in OUTCOMES:
         return OUTCOMES[name]
+    if name.startswith(WHOLE) and name.removeprefix(WHOLE) in RECORD:
+        found = RECORD[name.removeprefix(WHOLE)]
+        return Outcome(f"{found.label}, whole effect", found.unit, found.bounds, found.better)
     match = _RECORD_NAME.match(name)
     if match and match[2] in RECORD:
         found = RECORD[match[2]]

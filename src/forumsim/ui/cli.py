@@ -300,7 +300,7 @@ def report(
     from forumsim.analysis.sweep_report import ReportError, parse_goal, write_report
 
     try:
-        goals = dict(parse_goal(g) for g in goal or [])
+        goals = [parse_goal(g) for g in goal or []]
         paths = write_report(folder, reference=reference, all_pairs=all_pairs, goals=goals)
     except ReportError as error:
         _fail(str(error))
