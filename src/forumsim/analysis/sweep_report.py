@@ -596,16 +596,21 @@ def _activity_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> 
     return _save(fig, path)
 
 
-def _gap_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> Path:
-    """The relative shortfall of each run's 7-day mean of active people below its
-    counterfactual's, the gap the loss and the lasting loss are read from."""
+def shortfall(series: pd.DataFrame) -> pd.DataFrame:
+    """The daily series of runs with a counterfactual, with `gap`: the relative shortfall
+    of the run's 7-day mean of active people below its counterfactual's, the gap its loss
+    and lasting loss are read from (0 where the counterfactual has nobody)."""
     series = series[series["active_people_counterfactual"].notna()].sort_values(
         ["run_id", "day"])
     by_run = series.groupby("run_id")
     actual = by_run["active_people"].transform(lambda s: s.rolling(7, min_periods=1).mean())
     without = by_run["active_people_counterfactual"].transform(
         lambda s: s.rolling(7, min_periods=1).mean())
-    series = series.assign(gap=(1 - actual / without.where(without > 0)).fillna(0.0))
+    return series.assign(gap=(1 - actual / without.where(without > 0)).fillna(0.0))
+
+
+def _gap_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> Path:
+    series = shortfall(series)
     fig, ax = plt.subplots(figsize=(9, 4.6))
     for i, (label, group) in enumerate(_groups(results, series)):
         if len(group):
@@ -614,7 +619,7 @@ def _gap_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> Path:
     ax.axhline(0, color="0.4", lw=0.8)
     _mark_shocks(ax, shock_days(results))
     last = int(series["day"].max())
-    ax.axvspan(last - 29.5, last + 0.5, color="0.85", zorder=0,
+    ax.axvspan(last - 29.5, last + 0.5, color="0.93", zorder=0,
                label="last 30 days: the lasting loss is the mean gap here")
     ax.set(title="Paired shortfall against the same runs without any shock",
            xlabel="day", ylabel="(without − with) / without, 7-day means")

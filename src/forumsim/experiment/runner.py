@@ -167,7 +167,8 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None,
     random, then add one record per intervention to `metrics['interventions']`. With
     several shocks, each one is measured against the scenario without that one shock,
     keeping the others; `metrics['policy']` holds the same record for all the shocks
-    together against the counterfactual without any of them. `progress(fraction)` reports the share of simulated days done.
+    together against the counterfactual without any of them. `progress(fraction)` reports
+    the share of simulated days done.
 
     The paired runs are identical until their first shock, so they are not simulated
     from day 0: each continues a fork of the run with shocks taken the day before it

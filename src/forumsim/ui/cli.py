@@ -496,7 +496,8 @@ def describe_sweep(plan: Plan) -> str:
         for name, fields in sweep.levers().items():
             shown = (_flow(fields["interventions"]) if list(fields) == ["interventions"]
                      else _flow(fields))
-            lines.append(f"#   {name}: {shown}")
+            label = sweep.policy_label(name)
+            lines.append(f"#   {name}{f' ({label!r})' if label != name else ''}: {shown}")
     kind = "uncertainties (sampled into scenarios)" if sweep.uncertainties else "parameters"
     lines.append(f"# {kind}:")
     for name, space in sweep.space.items():
@@ -809,14 +810,18 @@ def _print_summary(summary: dict, target: Path) -> None:
     title = (f"forumsim run: {summary['scenario']} (seed {summary['seed']}, "
              f"{summary['days']} days, {summary['people']:,} people)")
     rows = [(key, _shown(key, value), _unit(key)) for key, value in metrics.items()
-            if key != "interventions"]
+            if key not in ("interventions", "policy")]
     rows.append(("wall time", f"{summary['wall_seconds']:.1f}", "s"))
     out.print(_figures_table(title, rows))
-    for record in metrics.get("interventions", []):
+    records = metrics.get("interventions", [])
+    for record in records + ([metrics["policy"]] if len(records) > 1 else []):
         rows = [(key, _shown(key, value), _unit(key)) for key, value in record.items()
-                if key not in ("type", "day", "target", "destinations")]
+                if key not in ("type", "day", "target", "destinations", "counterfactual")]
+        against = ("the same run without any shock" if record is metrics.get("policy") else
+                   "the same run without this shock" if len(records) > 1 else
+                   "the counterfactual")
         out.print(_figures_table(f"{record['type']} on day {record['day']} "
-                                 f"({record['target']}), against the counterfactual", rows))
+                                 f"({record['target']}), against {against}", rows))
     out.print(f"results written to [bold]{_shown_path(target)}/[/]")
 
 
