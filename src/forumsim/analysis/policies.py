@@ -52,11 +52,15 @@ def policy_sections(results: SweepResults, figures: Path, reference: str | None 
         return [], []
     reference = reference or results.sweep.reference or results.policies[0]
     goals = results.goals(goals)
+    missing = [("p", f"Goal on {name}: no such outcome in the results (e.g. the whole "
+                     "effect of shocks, policy_..., needs runs of this version).")
+               for name, _ in goals if name not in results.ok]
+    goals = [(name, goal) for name, goal in goals if name in results.ok]
     failures = {(name, str(goal)): where_it_fails(results, name, goal) for name, goal in goals}
     return (bottom_line(results, goals, failures),
             [*contrasts(results, figures, reference, all_pairs),
              *robustness(results, figures),
-             *satisficing(results, goals, failures, figures)])
+             *satisficing(results, goals, failures, figures), *missing])
 
 
 def _difference_bounds(name: str) -> tuple[float, float]:

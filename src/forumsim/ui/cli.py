@@ -312,7 +312,7 @@ def report(
 def discover(
     folder: Annotated[Path, typer.Argument(help="Results folder of a sweep.")],
     outcome: Annotated[str, typer.Option(help="The outcome (a column of summary.parquet), "
-                                              "e.g. iv0_lasting_loss.")],
+                                              "e.g. policy_lasting_loss.")],
     below: Annotated[float | None, typer.Option(help="Runs of interest: the outcome is "
                                                      "below this.")] = None,
     above: Annotated[float | None, typer.Option(help="Runs of interest: the outcome is "
