@@ -38,6 +38,9 @@ app = typer.Typer(
     help="Agent-based simulation of darkweb forum ecosystems (no content: people, fora and "
          "posts are numbers).",
     no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+    # Click's own help: it rewraps each paragraph to the terminal and gives option help
+    # the width left of a short option column (rich's table squeezes it to a sliver).
+    rich_markup_mode=None,
 )
 err = Console(stderr=True)
 out = Console()
@@ -573,7 +576,8 @@ def validate(
 data_app = typer.Typer(
     help="A community's posts table (CSV or Parquet, the format `run --export-posts` "
          "writes; see docs/data.md): check it, or summarise it into targets.",
-    no_args_is_help=True)
+    short_help="Check a community's posts table, or summarise it into targets.",
+    no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 TablePaths = Annotated[list[Path], typer.Argument(
     help="Posts, members and events tables (.csv or .parquet), or folders holding them "
@@ -628,6 +632,7 @@ def summarize(
     except TargetsError as error:
         _fail(str(error))
     community = _load_community(paths)
+    from forumsim.experiment.targets import statistic_unit
     from forumsim.experiment.targets import summarize as summarize_community
 
     targets = summarize_community(community)
@@ -635,7 +640,7 @@ def summarize(
         write_targets(targets, out_file, overwrite)
     except TargetsError as error:
         _fail(str(error))
-    rows = [(name, _shown_statistic(value), "") for name, value in
+    rows = [(name, _shown_statistic(value), statistic_unit(name)) for name, value in
             targets["statistics"].items()]
     counts = targets["counts"]
     out.print(_figures_table(f"{counts['posts']:,} posts by {counts['authors']:,} authors on "
