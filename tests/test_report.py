@@ -202,6 +202,43 @@ def test_each_forum_keeps_one_colour_in_order_of_first_appearance():
     assert len(set(colours.values())) == 3
 
 
+def test_sixteen_fora_get_sixteen_distinct_colours_and_more_differ_by_line():
+    from matplotlib.colors import to_rgb
+
+    from forumsim.analysis.report import forum_colours, forum_dashes
+
+    forums = pd.DataFrame({"day": range(20), "forum": [f"F{i}" for i in range(20)]})
+    colours, dashes = forum_colours(forums), forum_dashes(forums)
+    first = [np.array(to_rgb(colours[f"F{i}"])) for i in range(16)]
+    closest = min(np.abs(a - b).sum() for i, a in enumerate(first) for b in first[i + 1:])
+    assert closest > 0.25  # no two of them alike (sum of RGB differences)
+    styles = {(colours[name], dashes[name]) for name in colours}
+    assert len(styles) == 20 and dashes["F16"] != dashes["F0"]
+
+
+def test_run_figures_say_they_show_one_run_and_draw_the_few_staff(tmp_path, monkeypatch):
+    from forumsim.analysis import report
+    from forumsim.experiment.runner import run
+    from forumsim.world.scenario import embedded_scenario
+
+    result = run(embedded_scenario("small").overridden(people=500, days=40, interventions=[
+        {"type": "takedown", "day": 20, "target": "largest"}]))
+    figures = {}
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.setdefault(path.name, fig))
+    report.run_figures(result, tmp_path)
+    for name in ("activity_per_forum.png", "activity_vs_counterfactual.png",
+                 "members_around_shocks.png", "participation_lorenz.png"):
+        fig = figures[name]
+        titles = [ax.get_title() for ax in fig.axes] + [fig._suptitle.get_text()
+                                                         if fig._suptitle else ""]
+        assert any("one run of 'small' (seed" in t for t in titles), name
+    staff_axis = figures["role_composition.png"].axes[-1]  # the stacked panel's right axis
+    assert [line.get_label() for line in staff_axis.get_lines()] == [
+        "Moderators (right axis)", "Admins (right axis)"]
+    curve = figures["participation_lorenz.png"].axes[0]
+    assert curve.get_xscale() == "log"
+
+
 def test_forum_histories_give_the_status_at_the_end_and_what_happened():
     from forumsim.analysis.report import forum_histories
 
