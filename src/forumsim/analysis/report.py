@@ -24,16 +24,12 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from forumsim.analysis import colours  # noqa: E402
+from forumsim.analysis.colours import forum_colour  # noqa: E402
 from forumsim.experiment.runner import SMOOTHING_DAYS, RunResult  # noqa: E402
 from forumsim.measures.metrics import top_share  # noqa: E402
 from forumsim.world.model import ROLE_NAMES  # noqa: E402
 
-# Sixteen colours that stay apart on white (tab10, then six darker or brighter ones);
-# beyond them the colours repeat with dashed, then dotted lines.
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf", "#000075", "#800000", "#469990", "#f032e6",
-           "#000000", "#e6ab02"]
-DASHES = ["-", "--", ":"]
 SHOCK_NAMES = {"takedown": "seizure", "arrests": "arrests", "outage": "outage",
                "infiltration": "infiltration", "bot_wave": "bot wave"}
 MARKS = {"seized": ("X", "seized"), "closed": ("s", "closed (no staff left)"),
@@ -67,15 +63,15 @@ def _forum_order(forums: pd.DataFrame) -> list[str]:
 
 
 def forum_colours(forums: pd.DataFrame) -> dict[str, str]:
-    """One colour per forum, in order of first appearance: the same in every figure."""
-    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(_forum_order(forums))}
+    """One colour per forum, in order of first appearance: the same in every figure (and
+    on the teaching page)."""
+    return {name: forum_colour(i) for i, name in enumerate(_forum_order(forums))}
 
 
 def forum_dashes(forums: pd.DataFrame) -> dict[str, str]:
     """Each forum's line style: solid for the first sixteen, then dashed, then dotted, so
     that no two fora look alike."""
-    return {name: DASHES[min(i // len(PALETTE), len(DASHES) - 1)]
-            for i, name in enumerate(_forum_order(forums))}
+    return {name: colours.forum_dashes(i) for i, name in enumerate(_forum_order(forums))}
 
 
 @dataclass(frozen=True)
