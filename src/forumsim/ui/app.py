@@ -644,9 +644,11 @@ def Dashboard(room: Classroom, view: View) -> None:
             Ties(room, view)
 
 
-# Card titles wrap between words, never inside one ("ap / ply").
+# Card titles wrap between words, never inside one ("ap / ply"); the live figures' tables
+# keep their columns apart.
 PAGE_STYLE = """
 .v-card-title, .v-card__title { word-break: normal !important; overflow-wrap: normal; }
+.forumsim-figures td, .forumsim-figures th { padding: 1px 10px 1px 0; text-align: left; }
 """
 # Solara 1.58 sizes its sidebar as "min-content", which Vuetify 3 (ipyvue 3) cannot lay
 # out: the sidebar would cover the app bar and the page. Give it a width and make room.
