@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forumsim.experiment.runner import run, simulate
+from forumsim.experiment.runner import run, simulate, smoothed
 from forumsim.measures import metrics
 from forumsim.world.agents import State
 from forumsim.world.forum import Status
@@ -159,3 +159,38 @@ def test_each_of_several_shocks_is_measured_without_that_shock_alone(small_scena
     assert small["loss"] == pytest.approx(expected)
     alone = run(_with(base, seizure)).metrics["interventions"][0]
     assert alone["counterfactual"] == "without shocks"
+
+
+def test_a_combinations_whole_effect_is_read_against_the_run_without_any_of_its_shocks(
+        small_scenario):
+    # The seizure of the largest forum and, on the same day, arrests of ten VIPs: each
+    # shock's own record is its margin given the other; the policy record is both together.
+    base = small_scenario.overridden(people=3000)
+    seizure = {"type": "takedown", "day": 90, "target": "largest"}
+    arrests = {"type": "arrests", "day": 90, "k": 10, "strategy": "vips"}
+    result = run(_with(base, seizure, arrests))
+    whole = result.metrics["policy"]
+    assert whole["counterfactual"] == "without shocks" and whole["type"] == "takedown + arrests"
+    # Against the same scenario and seed with no shock at all, simulated from day 0.
+    without = simulate(_with(base)).ecosystem["active_people"]
+    actual = result.ecosystem["active_people"]
+    assert whole["loss"] == pytest.approx(metrics.loss(actual, without, 89, window=180))
+    assert whole["lasting_loss"] == pytest.approx(metrics.lasting_loss(actual, without))
+    assert whole["peak_loss"] == pytest.approx(metrics.peak_loss(
+        smoothed(actual), smoothed(without), 89, window=180))
+    # Not the margin of either shock (each read against the run with the other one).
+    seize_margin, arrest_margin = result.metrics["interventions"]
+    assert whole["lasting_loss"] not in (seize_margin["lasting_loss"],
+                                         arrest_margin["lasting_loss"])
+    assert whole["arrested"] == seize_margin["arrested"] + arrest_margin["arrested"]
+    # All the displaced, less those the arrests caught.
+    assert (seize_margin["displaced"] - arrest_margin["arrested"] <= whole["displaced"]
+            <= seize_margin["displaced"] + arrest_margin["displaced"])
+
+
+def test_a_single_shocks_policy_record_is_its_own_record(raid):
+    _, result = raid
+    record, whole = result.metrics["interventions"][0], result.metrics["policy"]
+    for key in ("loss", "lasting_loss", "triangle", "days_to_recovery", "displaced",
+                "rehomed_30d", "arrested"):
+        assert whole[key] == record[key], key

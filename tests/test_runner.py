@@ -13,6 +13,7 @@ from forumsim import Ecosystem, load_scenario
 from forumsim.experiment.runner import (
     _random_variant,
     intervention_record,
+    policy_record,
     run,
     simulate,
 )
@@ -137,6 +138,7 @@ def _from_scratch(scenario):
         for i in range(len(specs))]
     for record in result.metrics["interventions"]:
         record["counterfactual"] = "without this shock" if several else "without shocks"
+    result.metrics["policy"] = policy_record(result, counterfactual)
     return result
 
 

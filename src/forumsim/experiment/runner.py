@@ -3,6 +3,7 @@ provenance), and paired runs that measure each intervention against its counterf
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -164,9 +165,11 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None,
     """Run a scenario; with interventions, also its counterfactual (same scenario and
     seed, no shocks: common random numbers) and, for targeted arrests, the same arrests at
     random (`measurement.random_arrest_draws` draws of other people), then add one record
-    per intervention to `metrics['interventions']`. With
-    several shocks, each one is measured against the scenario without that one shock,
-    keeping the others. `progress(fraction)` reports the share of simulated days done.
+    per intervention to `metrics['interventions']`. With several shocks, each one is
+    measured against the scenario without that one shock, keeping the others;
+    `metrics['policy']` holds the same record for all the shocks together against the
+    counterfactual without any of them. `progress(fraction)` reports the share of
+    simulated days done.
 
     The paired runs are identical until their first shock, so they are not simulated
     from day 0: each continues a fork of the run with shocks taken the day before it
@@ -235,8 +238,26 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None,
             for i in range(len(scenario.interventions))]
         for record in result.metrics["interventions"]:
             record["counterfactual"] = "without this shock" if several else "without shocks"
+        result.metrics["policy"] = policy_record(result, counterfactual)
     result.wall_seconds = time.perf_counter() - start
     return result
+
+
+def policy_record(result: RunResult, counterfactual: RunResult) -> dict[str, object]:
+    """The whole effect of all the run's shocks together, against the counterfactual
+    without any of them: `intervention_record` read from the first shock on, over the
+    events of every shock (all arrested, displaced and rehomed people, all successors)."""
+    specs = result.scenario.interventions
+    first = min(range(len(specs)), key=lambda i: next(
+        (e.day for e in result.events if e.index == i), specs[i].day))
+    together = dataclasses.replace(
+        result, events=[dataclasses.replace(e, index=first) for e in result.events])
+    record = intervention_record(together, counterfactual, first)
+    targets = [r["target"] for r in result.metrics["interventions"] if r["target"]]
+    record.update(type=" + ".join(spec.type for spec in specs),
+                  target=", ".join(dict.fromkeys(map(str, targets))) or None,
+                  counterfactual="without shocks")
+    return record
 
 
 def _random_variant(result: RunResult, index: int, draw: int) -> Scenario:

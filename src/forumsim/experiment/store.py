@@ -47,19 +47,21 @@ def write_table(frame, path: Path) -> None:
 def write_community(community: dict[str, dict], folder: Path) -> None:
     """Write a run's exported community (`RunResult.community`) as posts.parquet,
     members.parquet and events.parquet, in the posts-table format of docs/data.md: times
-    in UTC, an empty `reply_to` for a post that starts a thread."""
+    in UTC, an empty `reply_to` for a post that starts a thread. `reply_to` is a nullable
+    integer that pandas reads back as such (Int64), so the tables saved again as CSV with
+    pandas keep whole-number ids."""
+    import pandas as pd
+
     for name, columns in community.items():
-        arrays = {}
-        for column, values in columns.items():
-            if values.dtype.kind == "M":
-                arrays[column] = pa.array(values, type=pa.timestamp("us", tz="UTC"))
-            elif column == "reply_to":
-                arrays[column] = pa.array(values, mask=values < 0, type=pa.int64())
-            elif values.dtype == object:
-                arrays[column] = pa.array(values.tolist(), type=pa.string())
-            else:
-                arrays[column] = pa.array(values)
-        pq.write_table(pa.table(arrays), folder / f"{name}.parquet")
+        frame = pd.DataFrame({
+            column: (pd.Series(values, dtype="Int64").mask(values < 0)
+                     if column == "reply_to" else
+                     pd.Series(values.tolist(), dtype="string") if values.dtype == object
+                     else values)
+            for column, values in columns.items()})
+        for column in frame.columns[frame.dtypes.map(lambda kind: kind.kind == "M")]:
+            frame[column] = frame[column].dt.tz_localize("UTC")
+        write_table(frame, folder / f"{name}.parquet")
 
 
 def _listing(paths: list[str], limit: int = 4) -> str:

@@ -38,6 +38,9 @@ app = typer.Typer(
     help="Agent-based simulation of darkweb forum ecosystems (no content: people, fora and "
          "posts are numbers).",
     no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+    # Click's own help: it rewraps each paragraph to the terminal and gives option help
+    # the width left of a short option column (rich's table squeezes it to a sliver).
+    rich_markup_mode=None,
 )
 err = Console(stderr=True)
 out = Console()
@@ -305,7 +308,7 @@ def report(
     from forumsim.analysis.sweep_report import ReportError, parse_goal, write_report
 
     try:
-        goals = dict(parse_goal(g) for g in goal or [])
+        goals = [parse_goal(g) for g in goal or []]
         paths = write_report(folder, reference=reference, all_pairs=all_pairs, goals=goals)
     except ReportError as error:
         _fail(str(error))
@@ -317,7 +320,7 @@ def report(
 def discover(
     folder: Annotated[Path, typer.Argument(help="Results folder of a sweep.")],
     outcome: Annotated[str, typer.Option(help="The outcome (a column of summary.parquet), "
-                                              "e.g. iv0_lasting_loss.")],
+                                              "e.g. policy_lasting_loss.")],
     below: Annotated[float | None, typer.Option(help="Runs of interest: the outcome is "
                                                      "below this.")] = None,
     above: Annotated[float | None, typer.Option(help="Runs of interest: the outcome is "
@@ -501,7 +504,8 @@ def describe_sweep(plan: Plan) -> str:
         for name, fields in sweep.levers().items():
             shown = (_flow(fields["interventions"]) if list(fields) == ["interventions"]
                      else _flow(fields))
-            lines.append(f"#   {name}: {shown}")
+            label = sweep.policy_label(name)
+            lines.append(f"#   {name}{f' ({label!r})' if label != name else ''}: {shown}")
     kind = "uncertainties (sampled into scenarios)" if sweep.uncertainties else "parameters"
     lines.append(f"# {kind}:")
     for name, space in sweep.space.items():
@@ -583,7 +587,8 @@ def validate(
 data_app = typer.Typer(
     help="A community's posts table (CSV or Parquet, the format `run --export-posts` "
          "writes; see docs/data.md): check it, or summarise it into targets.",
-    no_args_is_help=True)
+    short_help="Check a community's posts table, or summarise it into targets.",
+    no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 TablePaths = Annotated[list[Path], typer.Argument(
     help="Posts, members and events tables (.csv or .parquet), or folders holding them "
@@ -638,6 +643,7 @@ def summarize(
     except TargetsError as error:
         _fail(str(error))
     community = _load_community(paths)
+    from forumsim.experiment.targets import statistic_unit
     from forumsim.experiment.targets import summarize as summarize_community
 
     targets = summarize_community(community)
@@ -645,7 +651,7 @@ def summarize(
         write_targets(targets, out_file, overwrite)
     except TargetsError as error:
         _fail(str(error))
-    rows = [(name, _shown_statistic(value), "") for name, value in
+    rows = [(name, _shown_statistic(value), statistic_unit(name)) for name, value in
             targets["statistics"].items()]
     counts = targets["counts"]
     out.print(_figures_table(f"{counts['posts']:,} posts by {counts['authors']:,} authors on "
@@ -820,14 +826,18 @@ def _print_summary(summary: dict, target: Path) -> None:
     title = (f"forumsim run: {summary['scenario']} (seed {summary['seed']}, "
              f"{summary['days']} days, {summary['people']:,} people)")
     rows = [(key, _shown(key, value), _unit(key)) for key, value in metrics.items()
-            if key != "interventions"]
+            if key not in ("interventions", "policy")]
     rows.append(("wall time", f"{summary['wall_seconds']:.1f}", "s"))
     out.print(_figures_table(title, rows))
-    for record in metrics.get("interventions", []):
+    records = metrics.get("interventions", [])
+    for record in records + ([metrics["policy"]] if len(records) > 1 else []):
         rows = [(key, _shown(key, value), _unit(key)) for key, value in record.items()
-                if key not in ("type", "day", "target", "destinations")]
+                if key not in ("type", "day", "target", "destinations", "counterfactual")]
+        against = ("the same run without any shock" if record is metrics.get("policy") else
+                   "the same run without this shock" if len(records) > 1 else
+                   "the counterfactual")
         out.print(_figures_table(f"{record['type']} on day {record['day']} "
-                                 f"({record['target']}), against the counterfactual", rows))
+                                 f"({record['target']}), against {against}", rows))
     out.print(f"results written to [bold]{_shown_path(target)}/[/]")
 
 
