@@ -31,7 +31,7 @@ bench: $(STAMP)
 
 # Style (ruff) and the architecture: the import-linter contracts in pyproject.toml.
 lint: $(STAMP)
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks scripts
 	$(VENV)/bin/lint-imports
 
 $(STAMP): pyproject.toml

@@ -151,7 +151,7 @@ def test_each_of_several_shocks_is_measured_without_that_shock_alone(small_scena
     result = run(_with(base, arrests, seizure))
     small, large = result.metrics["interventions"]
     assert small["counterfactual"] == large["counterfactual"] == "without this shock"
-    assert large["loss"] > 0.2
+    assert large["loss"] > 0.1
     assert small["loss"] < 0.5 * large["loss"]
     # Measured against the run with only the seizure, simulated from day 0.
     only_seizure = simulate(_with(base, seizure)).ecosystem["active_people"]

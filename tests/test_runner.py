@@ -80,15 +80,17 @@ def test_arresting_a_forums_whole_staff_costs_more_than_as_many_random_arrests(s
                                           "forum": small_scenario.fora[0].name})
         scenario.behaviour.handover_min_thanks = handover_min_thanks
         return run(scenario).metrics["interventions"][0]
-    record = arrest_staff(0)  # any member still there may take over
-    assert record["arrested"] >= 2
-    # The forum loses everyone who runs it; as many random arrests cost far less.
-    assert record["loss"] > 0.1
-    assert record["kpd"] > 2
-    # Without a trusted member to take over, the forum closes and the loss is deeper
-    # (over replicates: test_mechanisms.py, the hand-over ablation).
+    # Without a trusted member to take over, the forum closes with everyone who runs it:
+    # as many random arrests cost far less.
     closing = arrest_staff(10**9)
-    assert closing["loss"] > record["loss"]
+    assert closing["arrested"] >= 2
+    assert closing["loss"] > 0.1
+    assert closing["kpd_low"] > 2 and closing["kpd_low"] < closing["kpd"] < closing["kpd_high"]
+    # When any member still there may take over, the forum carries on and the loss is
+    # far smaller (over replicates: test_mechanisms.py, the hand-over ablation).
+    handed = arrest_staff(0)
+    assert handed["arrested"] == closing["arrested"]
+    assert handed["loss"] < 0.5 * closing["loss"]
 
 
 def test_run_with_interventions_writes_records_and_shock_figures(tmp_path):

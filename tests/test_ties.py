@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from forumsim.world.ties import Ties
 
@@ -13,7 +14,18 @@ def test_interaction_creates_then_strengthens_a_tie():
     assert len(ties) == 1 and ties.has_tie(1, 2) and ties.has_tie(2, 1)
     assert ties.edges.weight[0] == 2.0
     assert ties.interact(np.array([1]), np.array([2]), day=5, strength=3.0) == 0
-    assert ties.edges.weight[0] == 5.0 and ties.edges.last[0] == 5
+    # What is left of the tie two days later, and the new contact on top.
+    assert ties.edges.weight[0] == pytest.approx(2.0 * 2 ** (-2 / 100) + 3.0)
+    assert ties.edges.last[0] == 5
+
+
+def test_a_tie_kept_up_settles_and_one_left_alone_fades():
+    ties = Ties(3, half_life_days=10)
+    for day in range(0, 200, 5):  # a reply every five days
+        ties.interact(np.array([0]), np.array([1]), day)
+    steady = ties.edges.weight[0]
+    assert steady == pytest.approx(1 / (1 - 2 ** (-5 / 10)), rel=1e-3)  # not growing
+    assert ties.embeddedness(np.array([0]), 195 + 30)[0] == pytest.approx(steady / 8)
 
 
 def test_self_interactions_make_no_tie():
@@ -65,15 +77,23 @@ def test_index_agrees_with_a_plain_record_across_re_indexing():
     for day in range(60):
         a, b = rng.integers(n, size=300), rng.integers(n, size=300)
         ties.interact(a, b, day)
+        today: dict[tuple[int, int], float] = {}
         for x, y in zip(a.tolist(), b.tolist(), strict=True):
             if x != y:
                 key = (min(x, y), max(x, y))
-                reference[key] = reference.get(key, 0.0) + 1.0
+                today[key] = today.get(key, 0.0) + 1.0
+        for key, added in today.items():
+            if key in reference:
+                left, last = reference[key]
+                reference[key] = (left * 2 ** (-(day - last) / 10) + added, day)
+            else:
+                reference[key] = (added, day)
     assert ties._indexed > 0 and len(ties) > ties._indexed  # both runs in use
     assert len(ties) == len(reference)
-    for (x, y), weight in reference.items():
+    for (x, y), (weight, last) in reference.items():
         row = ties._find(ties._key(np.array([x]), np.array([y])))[0]
-        assert ties.edges.weight[row] == weight
+        assert ties.edges.weight[row] == pytest.approx(weight, rel=1e-5)
+        assert ties.edges.last[row] == last
     people = np.array([5, 7, 5, 399, 0, 7])  # repeats get their neighbours each time
     owner, neighbour = ties.neighbours_of(people)
     for i, person in enumerate(people.tolist()):

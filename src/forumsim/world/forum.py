@@ -76,6 +76,7 @@ class Forum:
     vetting_left: float = 0.0  # invitations its admins can still vet (closed fora)
     # Fresh material and visits, summed with a decay (see `pull`), and today's material.
     material: float = 0.0
+    usual_material: float = 0.0  # what its members are used to (`pull`)
     visit_load: float = 0.0
     material_today: float = 0.0
     # Today's counters, reset at the start of each day.

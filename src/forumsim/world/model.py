@@ -105,7 +105,8 @@ class Ecosystem(mesa.Model):
         self.cautious_until = -1
         self.deterred_on: int | None = None
         self._successors: dict[int, list[tuple[Forum, list[int], Event]]] = defaultdict(list)
-        self.pull = np.ones(0)
+        self.pull = np.ones(0)  # what each forum offers against its usual (`world/pull.py`)
+        self.offer = np.ones(0)  # and against the other fora
         self.forum_keys = np.zeros(0, dtype=np.int64)  # each forum's `key`, by id
         self._everyone = np.arange(n, dtype=np.int64)  # read-only: forks share it
         self._everyone.flags.writeable = False
@@ -309,7 +310,7 @@ class Ecosystem(mesa.Model):
 
     def _choose_visits(self, people: np.ndarray) -> tuple[Visits, np.ndarray]:
         """Each active person visits their home forum or, now and then, another forum they
-        belong to, chosen by its pull (and, for the displaced, by where others went and
+        belong to, chosen by its offer (and, for the displaced, by where others went and
         what was announced); a better forum may become home. Returns the visits and the
         people who have no usable membership left."""
         p = self.people
@@ -350,7 +351,7 @@ class Ecosystem(mesa.Model):
             Purpose.LOYALTY, self.day, people[choosing], loyalty[choosing]))
         choosing |= ~has_home & (n_usable == 1)
         if choosing.any():
-            weight = np.maximum(self.pull[:n_fora], 1e-3) * usable[choosing]
+            weight = np.maximum(self.offer[:n_fora], 1e-3) * usable[choosing]
             weight *= relocation.displaced_bias(self, people[choosing])
             elsewhere = has_home[choosing]
             weight[elsewhere, home[choosing][elsewhere]] = 0.0
@@ -367,8 +368,8 @@ class Ecosystem(mesa.Model):
                    has_home: np.ndarray) -> None:
         """The homeless make home where they went; others drift to a forum that offers
         more than home does."""
-        pulls = self.pull
-        better = has_home & (chosen != home) & (pulls[chosen] > pulls[np.maximum(home, 0)])
+        offer = self.offer
+        better = has_home & (chosen != home) & (offer[chosen] > offer[np.maximum(home, 0)])
         drift = better & self.draws.chance(Purpose.DRIFT, self.day, people,
                                            self.behaviour.drift_prob)
         move = ~has_home | drift
@@ -631,12 +632,14 @@ class Ecosystem(mesa.Model):
             self.known = np.hstack([self.known, np.zeros_like(self.known)])
         self.fora.append(forum)
         self.pull = np.append(self.pull, 1.0)  # a new forum starts as an average one
+        self.offer = np.append(self.offer, 1.0)
         self.forum_keys = np.append(self.forum_keys, forum.key)
         return forum
 
     # ----- day 0 ---------------------------------------------------------------------------
     def _set_up_fora(self) -> None:
-        """Fora of the scenario with their staff and initial members (tenure up to a year)."""
+        """Fora of the scenario with their staff and initial members (tenures as in a
+        steady ecosystem)."""
         p, rng = self.people, self.rng
         n = p.n
         specs = self.config.fora
@@ -665,7 +668,10 @@ class Ecosystem(mesa.Model):
             self.ties.interact(pairs[:, 0], pairs[:, 1], 0, strength=3.0)
             members = initial[homes == i]
             if len(members):
-                self.join(members, forum, joined=-rng.integers(0, 365, len(members)))
+                # Tenures as in an ecosystem that people have been entering at a steady
+                # rate and leaving after careers of mean `career_days_mean` (exponential).
+                tenure = rng.exponential(self.behaviour.career_days_mean, len(members))
+                self.join(members, forum, joined=-np.minimum(tenure, 3650).astype(np.int64))
         self.finish_day_zero()
 
     def finish_day_zero(self) -> None:
@@ -687,6 +693,7 @@ class Ecosystem(mesa.Model):
         visits = float(p.activity[registered].sum())
         self.expected_material = float((p.activity[registered] * p.share[registered]).sum()
                                        / visits) if visits else 0.0
+        pull.settle(self)
 
     # ----- Mesa agents ---------------------------------------------------------------------------
     @property

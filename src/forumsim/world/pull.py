@@ -3,17 +3,30 @@ material (recent shares, VIP material counting more) and an orderly place (unhan
 reports put people off). A person's community (replies they received lately) adds to
 their own wish to come back.
 
-The pull of forum f is its fresh material per visit against what people have come to
-expect, smoothed for small fora:
+Two measures of what a forum offers. Its *pull*, which sets how often its members come
+back, is its fresh material against what its members have come to expect of it,
+smoothed for small fora:
 
-    pull(f) = (material(f) + K · expected) / (visits(f) + K) / expected
+    pull(f) = (material(f) + K) / (usual(f) + K)
               / (1 + report_pull_penalty · waiting reports / daily visits)
 
-with material and visits summed with an exponential decay over `material_days`, K =
-PRIOR_VISITS, and `expected` the ecosystem's own material per visit, followed slowly
-(over EXPECTATION_DAYS), so a lasting loss of material keeps pulling activity down for
-months before people get used to less. A forum with nothing fresh has pull 0, an
-average one 1.
+with material(f) the forum's shares summed with an exponential decay over
+`material_days`, usual(f) that sum followed over `expectation_days` (what its members
+are used to), and K the material of PRIOR_VISITS visits at the ecosystem's own material
+per visit, so a small forum's first shares do not swing its pull. Material is not used
+up by being viewed: people who join a forum do not thin what it offers the others, but a
+forum that loses its sharers pulls less until its members get used to less. A forum
+with nothing fresh has pull near 0, one as good as usual 1.
+
+Its *offer*, which decides which of their fora people visit and where they make their
+home, compares fora with each other: its fresh material per visit against the
+ecosystem's (`expected`, followed over `expectation_days`), smoothed the same way,
+
+    offer(f) = (material(f) + K) / (visits(f) + PRIOR_VISITS) / expected
+               / (1 + report_pull_penalty · waiting reports / daily visits),
+
+with visits(f) its visits summed like its material: a forum with as much material for
+fewer visitors has more to offer each of them.
 """
 
 from __future__ import annotations
@@ -23,8 +36,7 @@ import math
 import mesa
 import numpy as np
 
-PRIOR_VISITS = 20.0  # a forum's first visits count as average until its own record builds up
-EXPECTATION_DAYS = 365.0  # days over which people get used to more or less material
+PRIOR_VISITS = 20.0  # a forum's first shares are weighed against the material of 20 visits
 
 
 def appeal(pull: np.ndarray) -> np.ndarray:
@@ -42,7 +54,9 @@ def visit_factor(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
     if b.pull_weight > 0:
         home = p.home[people]
         offered = np.ones(len(people))
-        has_home = home >= 0
+        # Someone whose home forum is gone has none: they look for one as often as ever.
+        gone = np.array([f.gone for f in eco.fora], dtype=bool)
+        has_home = (home >= 0) & ~gone[np.maximum(home, 0)]
         homes = home[has_home]
         rows = eco.memberships.row_of[people[has_home], homes]
         full = np.where(rows >= 0, eco.memberships.table.full_access[np.maximum(rows, 0)], True)
@@ -78,24 +92,46 @@ def update(eco: mesa.Model) -> None:
     material = visits = 0.0
     for forum in eco.fora:
         forum.material = forum.material * keep + forum.material_today
+        forum.usual_material += (forum.material - forum.usual_material) / b.expectation_days
         forum.visit_load = forum.visit_load * keep + len(forum.visitors)
         material += forum.material
         visits += forum.visit_load
     if visits > 0:
-        eco.expected_material += (material / visits - eco.expected_material) / EXPECTATION_DAYS
-    eco.pull = pulls(eco)
+        eco.expected_material += ((material / visits - eco.expected_material)
+                                  / b.expectation_days)
+    eco.pull, eco.offer = pulls(eco)
 
 
-def pulls(eco: mesa.Model) -> np.ndarray:
-    """Today's pull of every forum (0 for a forum that is not online)."""
+def settle(eco: mesa.Model) -> None:
+    """Day 0: give each forum the record of fresh material and visits its members would
+    have built up (their visits home and shares at their usual rates), as what they are
+    used to, so established fora start as they are and not from nothing."""
+    p = eco.people
+    keep = math.exp(-1.0 / eco.behaviour.material_days)
+    registered = np.flatnonzero((p.state != 0) & (p.home >= 0))
+    homes = p.home[registered]
+    n = len(eco.fora)
+    visits = np.bincount(homes, weights=p.activity[registered], minlength=n)
+    shares = np.bincount(homes, weights=p.activity[registered] * p.share[registered],
+                         minlength=n)
+    for forum in eco.fora:
+        forum.material = forum.usual_material = float(shares[forum.id]) / (1.0 - keep)
+        forum.visit_load = float(visits[forum.id]) / (1.0 - keep)
+
+
+def pulls(eco: mesa.Model) -> tuple[np.ndarray, np.ndarray]:
+    """Today's pull and offer of every forum (0 for a forum that is not online)."""
     b = eco.behaviour
     expected = max(eco.expected_material, 1e-9)
+    prior = PRIOR_VISITS * expected
     daily = 1.0 - math.exp(-1.0 / b.material_days)  # share of the decayed sum that is today's
-    pull = np.zeros(len(eco.fora))
+    pull, offer = np.zeros(len(eco.fora)), np.zeros(len(eco.fora))
     for forum in eco.fora:
         if not forum.online:
             continue
-        fresh = (forum.material + PRIOR_VISITS * expected) / (forum.visit_load + PRIOR_VISITS)
         waiting = len(forum.reports) / max(forum.visit_load * daily, 1.0)
-        pull[forum.id] = fresh / expected / (1.0 + b.report_pull_penalty * waiting)
-    return pull
+        disorder = 1.0 + b.report_pull_penalty * waiting
+        pull[forum.id] = (forum.material + prior) / (forum.usual_material + prior) / disorder
+        offer[forum.id] = ((forum.material + prior) / (forum.visit_load + PRIOR_VISITS)
+                           / expected / disorder)
+    return pull, offer

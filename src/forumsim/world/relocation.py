@@ -91,26 +91,38 @@ def join_if_allowed(eco: mesa.Model, people: np.ndarray, forum: Forum) -> int:
 
 
 def newcomers(eco: mesa.Model) -> np.ndarray:
-    """Today's newcomers, next in line among those who never registered. They arrive as a
-    Poisson process whose intensity is `entry_rate_per_day` x those who never registered
-    (so entries slow as fewer are left to come, rather than stopping at once), scaled by
-    the ecosystem's visibility: the share of the day-0 listed fora still listed and
-    online, raised by recent growth. Each person in the queue has an arrival epoch on the
-    scale of the cumulative intensity, so a shock that changes the intensity changes when
-    people arrive, not who arrives next."""
+    """Today's newcomers, next in line among those who never registered. People (re)enter
+    the ecosystem at a daily rate of `entry_rate_per_day` x the population x its
+    visibility (`visibility`), raised by recent growth, whatever is left of the pool;
+    people who desisted and come back (`returners`) take their expected share of those
+    places, the rest are newcomers. They arrive as a Poisson process: each person in line
+    has an arrival epoch on the scale of the cumulative intensity, so a shock that changes
+    the intensity changes when people arrive, not who arrives next."""
     b = eco.behaviour
-    listed = sum(f.online and f.access.publicly_listed for f in eco.fora)
-    visibility = listed / max(eco.listed_at_start, 1)
+    growth = 1.0
     history = eco._active_history
     if len(history) > 37:
         now, before = np.mean(history[-7:]), np.mean(history[-37:-30])
         if before > 0:
-            visibility *= 1.0 + b.visibility_growth_weight * max(0.0, now / before - 1.0)
+            growth += b.visibility_growth_weight * max(0.0, now / before - 1.0)
+    entering = b.entry_rate_per_day * eco.people.n * visibility(eco) * growth
+    returning = b.return_prob_per_day * np.count_nonzero(eco.people.state == State.DESISTED)
     start = eco._entry_next
-    waiting = len(eco._entry_queue) - start
-    eco._entry_clock += b.entry_rate_per_day * waiting * visibility
+    eco._entry_clock += max(entering - returning, 0.0)
     eco._entry_next = int(np.searchsorted(eco._entry_epochs, eco._entry_clock, side="right"))
     return eco._entry_queue[start:eco._entry_next]
+
+
+def visibility(eco: mesa.Model) -> float:
+    """How easily a would-be newcomer finds the ecosystem, against day 0: the chance that
+    a search turns up at least one of the publicly listed fora online, each found with
+    `link_find_prob`, 1 - (1 - p)^listed, divided by the same with day 0's listed fora.
+    More listed fora help less and less; with none online, nobody new finds their way."""
+    p = eco.behaviour.link_find_prob
+    listed = sum(f.online and f.access.publicly_listed for f in eco.fora)
+    found = 1.0 - (1.0 - p) ** listed
+    at_start = 1.0 - (1.0 - p) ** eco.listed_at_start
+    return found / at_start if at_start > 0 else float(listed > 0)
 
 
 def returners(eco: mesa.Model) -> np.ndarray:
@@ -185,14 +197,15 @@ def announce(eco: mesa.Model, forum: Forum, event) -> None:
 
 def end_careers(eco: mesa.Model, people: np.ndarray) -> None:
     """Careers that end today end, except for the loyal: VIPs and staff carry on with
-    probability `status_retention`, embedded people with 1 - exp(-tie_retention x ties);
-    those who carry on start another career."""
+    probability `status_retention`, embedded people with 1 - exp(-tie_retention x e),
+    e their ties weighed by their strength now (`Ties.embeddedness`); those who carry on
+    start another career."""
     b, p = eco.behaviour, eco.people
     people = people[p.state[people] == State.ACTIVE]
     if not len(people):
         return
     status = np.where(p.role[people] >= Rank.VIP, b.status_retention, 0.0)
-    embedded = 1.0 - np.exp(-b.tie_retention * eco.ties.degree_of(people))
+    embedded = 1.0 - np.exp(-b.tie_retention * eco.ties.embeddedness(people, eco.day))
     stays = eco.draws.chance(Purpose.CARRY_ON, eco.day, people,
                              1.0 - (1.0 - status) * (1.0 - embedded))
     if stays.any():

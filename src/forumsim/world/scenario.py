@@ -105,9 +105,14 @@ class Behaviour(Strict):
         0.35, description="share of people already registered somewhere at day 0"
     )
     entry_rate_per_day: Probability = Field(
-        0.0012, description="newcomers a day, as a share of the people who have not yet "
-                            "registered, while every day-0 listed forum is online (scaled "
-                            "by visibility)"
+        0.0004, description="newcomers a day, as a share of the population (everyone who may "
+                            "ever register), while the fora listed at day 0 are online "
+                            "(scaled by visibility); none once everyone has registered"
+    )
+    link_find_prob: Probability = Field(
+        0.8, description="chance that a would-be newcomer's search turns up a given listed "
+                         "forum: visibility is the chance to find at least one of the "
+                         "listed fora online, against day 0"
     )
     career_days_mean: PositiveFloat = Field(
         800.0, description="mean days from registering to desisting for good (exponential)"
@@ -255,6 +260,11 @@ class Behaviour(Strict):
     )
     material_days: PositiveFloat = Field(
         30.0, description="days over which shared material stays fresh (e-folding time)"
+    )
+    expectation_days: PositiveFloat = Field(
+        60.0, description="days over which people get used to more or less material per "
+                           "visit than before (the ecosystem's average is followed with this "
+                           "e-folding time): until then a forum with less pulls less"
     )
     vip_material_weight: float = Field(
         2.0, ge=0.0, le=100.0, description="weight of a share made by a VIP or staff member "
@@ -480,6 +490,11 @@ class Scenario(Strict):
     behaviour: Behaviour = Field(default_factory=Behaviour)
     interventions: list[InterventionSpec] = Field(default_factory=list)
     measurement: Measurement = Field(default_factory=Measurement)
+    burn_in_days: int = Field(
+        0, ge=0, le=36_500, description="days the ecosystem takes to settle from its set-up "
+                                        "(ties, careers and fora built up from day 0): its "
+                                        "baseline is steady from then on, and shocks "
+                                        "belong after it")
     start_from: str | None = Field(
         None, min_length=1, description="a posts table (CSV or Parquet), or a folder holding "
                                         "posts and members tables: day 0 is built from it "

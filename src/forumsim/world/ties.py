@@ -2,8 +2,10 @@
 
 Ties are undirected and weighted. They form only when two people interact (a reply, a
 private exchange after a reply, or working together as staff) and strengthen with each
-further interaction; their effective strength halves every `half_life_days` without
-contact, which decides who counts as a trusted contact after enforcement news.
+further interaction; their strength halves every `half_life_days` (`weight` is the
+strength on the day of the last contact), so a tie kept up by regular contact settles
+at a level set by how often the two interact, and one left alone fades. That decides
+who counts as a trusted contact after enforcement news, and how embedded a person is.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ class Ties:
         self._keys, self._rows = empty, empty  # main run: sorted keys and their rows
         self._recent_keys, self._recent_rows = empty, empty  # rows from _indexed on
         self._recent_ends, self._recent_others = empty, empty  # their ends, sorted by end
+        self._recent_edge_rows = empty  # the edge row of each of them
         self._start = np.zeros(n_people + 1, dtype=np.int64)
         self._adjacent = np.empty(0, dtype=np.int32)
+        self._adjacent_rows = empty  # the edge row of each adjacency entry
 
     def __len__(self) -> int:
         return len(self.edges)
@@ -74,7 +78,9 @@ class Ties:
         known = self._find(keys)
         old = known >= 0
         rows = known[old]
-        self.edges.weight[rows] += added[old]
+        # What is left of the tie since the last contact, and this contact on top.
+        faded = np.exp2(-(day - self.edges.last[rows]) / self.half_life_days)
+        self.edges.weight[rows] = self.edges.weight[rows] * faded + added[old]
         self.edges.last[rows] = day
         fresh = keys[~old]  # sorted, as np.unique returns them
         if len(fresh):
@@ -85,10 +91,12 @@ class Ties:
             self._recent_keys = np.insert(self._recent_keys, at, fresh)
             self._recent_rows = np.insert(self._recent_rows, at, new_rows)
             ends, others = np.concatenate([u, v]), np.concatenate([v, u])
+            edge_rows = np.concatenate([new_rows, new_rows]).astype(np.int64)
             order = np.argsort(ends, kind="stable")
             at = np.searchsorted(self._recent_ends, ends[order], side="right")
             self._recent_ends = np.insert(self._recent_ends, at, ends[order])
             self._recent_others = np.insert(self._recent_others, at, others[order])
+            self._recent_edge_rows = np.insert(self._recent_edge_rows, at, edge_rows[order])
             if len(self._recent_keys) > max(MERGE_AT, self._indexed // 2):
                 self._reindex()
         return len(fresh)
@@ -109,10 +117,12 @@ class Ties:
         self._rows = np.insert(self._rows, at, self._recent_rows)
         self._recent_keys = self._recent_rows = np.empty(0, dtype=np.int64)
         self._recent_ends = self._recent_others = np.empty(0, dtype=np.int64)
+        self._recent_edge_rows = np.empty(0, dtype=np.int64)
         u, v = self.edges.u.astype(np.int64), self.edges.v.astype(np.int64)
         ends, others = np.concatenate([u, v]), np.concatenate([v, u]).astype(np.int32)
         order = np.argsort(ends, kind="stable")
         self._adjacent = others[order]
+        self._adjacent_rows = np.tile(np.arange(len(u), dtype=np.int64), 2)[order]
         self._start = np.zeros(self.n_people + 1, dtype=np.int64)
         np.cumsum(np.bincount(ends, minlength=self.n_people), out=self._start[1:])
         self._indexed = len(u)
@@ -146,6 +156,24 @@ class Ties:
         merged[first[recent_owner] + indexed[recent_owner]
                + _rank_within(recent_owner, both - indexed)] = recent
         return np.repeat(np.arange(len(people)), both), merged
+
+    def embeddedness(self, people: np.ndarray, day: int) -> np.ndarray:
+        """Each person's ties weighed by their strength on `day`, after decay since their
+        last contact (a reply within the last half-life counts about 1): how embedded
+        they are now, not how many people they ever met."""
+        people = np.asarray(people, dtype=np.int64)
+        owner, rows = _gather(self._start[people], self._start[people + 1],
+                              self._adjacent_rows)
+        ends = self._recent_ends
+        if len(ends):
+            recent_owner, recent_rows = _gather(np.searchsorted(ends, people, side="left"),
+                                                np.searchsorted(ends, people, side="right"),
+                                                self._recent_edge_rows)
+            owner, rows = np.concatenate([owner, recent_owner]), np.concatenate([rows,
+                                                                                recent_rows])
+        age = day - self.edges.last[rows]
+        strength = self.edges.weight[rows] * np.exp2(-age / self.half_life_days)
+        return np.bincount(owner, weights=strength, minlength=len(people))
 
     def connected(self, people: np.ndarray) -> np.ndarray:
         """Which of `people` have at least one tie."""
