@@ -6,9 +6,10 @@ the two runs differs only where the shock changed something for them, so the gap
 be split by person. Each person falls in one group, fixed on the day of the seizure:
 
 - arrested: arrested by the shock (from seized data);
-- displaced, nowhere: displaced by the seizure, and on that day out of the ecosystem
-  or without a forum to visit in the run with the shock;
-- displaced, moved: displaced, and on that day on another forum (acting less, or more);
+- displaced, no other forum: displaced by the seizure, and on that day without another
+  forum to visit in the run with the shock (they must find one first);
+- displaced, another forum: displaced, and on that day already a member of another
+  forum (they move there at once, and act there less, or more);
 - others: registered elsewhere before the shock, never on the seized forum lately;
 - newcomers: not yet registered on the day of the shock (newcomers who did not come,
   or came later, or came instead).
@@ -37,7 +38,8 @@ from forumsim import Ecosystem, embedded_scenario
 from forumsim.world.agents import State
 
 SHOCK_DAY = 365
-GROUPS = ("arrested", "displaced, nowhere", "displaced, moved", "others", "newcomers")
+GROUPS = ("arrested", "displaced, no other forum", "displaced, another forum", "others",
+          "newcomers")
 CHECKPOINTS = {"peak, days 1-7": None, "day 14": 14, "day 30": 30, "day 90": 90,
                "day 180": 180, "day 300": 300, "day 365": 364}
 
@@ -63,8 +65,8 @@ def groups_of(eco: Ecosystem) -> np.ndarray:
     rows = eco.memberships.row_of[displaced, :n_fora]
     gone = np.array([f.gone for f in eco.fora])
     placed = ((rows >= 0) & ~gone).any(axis=1) & (p.state[displaced] == State.ACTIVE)
-    group[displaced[placed]] = GROUPS.index("displaced, moved")
-    group[displaced[~placed]] = GROUPS.index("displaced, nowhere")
+    group[displaced[placed]] = GROUPS.index("displaced, another forum")
+    group[displaced[~placed]] = GROUPS.index("displaced, no other forum")
     group[event.arrested_people] = GROUPS.index("arrested")
     return group
 
@@ -121,7 +123,7 @@ def main() -> None:
     print(f"seizure of the largest forum on day {SHOCK_DAY}, publicized {args.publicized}, "
           f"data seized {args.data_seized}; seeds {start} to {stop - 1}; share of the "
           f"counterfactual's activity (7-day means), mean over seeds\n")
-    header = f"{'':22s}" + "".join(f"{name:>16s}" for name in CHECKPOINTS)
+    header = f"{'':26s}" + "".join(f"{name:>16s}" for name in CHECKPOINTS)
     print(header)
     for g, name in enumerate((*GROUPS, "gap")):
         cells = []
@@ -129,7 +131,7 @@ def main() -> None:
             at = peak_day if day is None else min(day, args.days - 1)
             value = gap.mean(axis=0)[at] if name == "gap" else mean[at, g]
             cells.append(f"{value:16.3f}")
-        print(f"{name:22s}" + "".join(cells))
+        print(f"{name:26s}" + "".join(cells))
     print(f"\nwall {time.perf_counter() - began:.0f} s")
     if args.json:
         with open(args.json, "w") as out:

@@ -98,10 +98,12 @@ def test_replies_received_bring_posters_back():
     assert_higher(with_community, without, "posts with and without the pull of replies")
 
 
+BOT_WAVE = [{"type": "bot_wave", "day": 120, "target": "Forum A"}]  # 500 a day for a week
+
+
 def test_unhandled_reports_lower_a_forums_pull():
-    # A bot wave leaves the largest forum's staff weeks of junk reports to clear.
-    bots = [{"type": "bot_wave", "day": 120, "target": "Forum A", "bots_per_day": 2000,
-             "duration_days": 7}]
+    # A bot wave (at its defaults) leaves the largest forum's staff weeks of junk to clear.
+    bots = BOT_WAVE
 
     def forum_a_visits(eco: Ecosystem) -> float:
         forums = eco.datacollector.get_table_dataframe("forums")
@@ -122,15 +124,25 @@ def test_applicants_without_full_access_get_less_of_the_pull():
     blocked = _outcomes(restricted_visits, seeds=MORE_SEEDS, application_accept_prob=0.0)
     accepted = _outcomes(restricted_visits, seeds=MORE_SEEDS, application_accept_prob=1.0)
     assert_higher(accepted, blocked, "restricted fora's visits with applications accepted")
+    # At the defaults: applicants given the whole pull would visit more.
+    partial = _outcomes(restricted_visits, seeds=MORE_SEEDS)
+    whole = _outcomes(restricted_visits, seeds=MORE_SEEDS, restricted_pull_share=1.0)
+    assert_higher(whole, partial, "restricted fora's visits with the whole pull for all")
 
 
 # --- status -------------------------------------------------------------------------------
 
 
-def test_thanks_and_vip_status_raise_sharing():
+def test_thanks_received_raise_sharing():
     rewarded = _outcomes(_total("shares"))
-    unrewarded = _outcomes(_total("shares"), thanks_share_boost=0.0, vip_share_boost=0.0)
-    assert_higher(rewarded, unrewarded, "shares with and without status rewards")
+    unthanked = _outcomes(_total("shares"), thanks_share_boost=0.0)
+    assert_higher(rewarded, unthanked, "shares with and without the reward of thanks")
+
+
+def test_vip_status_raises_sharing():
+    rewarded = _outcomes(_total("shares"))
+    unrewarded = _outcomes(_total("shares"), vip_share_boost=0.0)
+    assert_higher(rewarded, unrewarded, "shares with and without the reward of VIP status")
 
 
 def _desisted_share(rank: int) -> Callable[[Ecosystem], float]:
@@ -218,7 +230,7 @@ def test_admins_vetting_bounds_a_closed_forums_intake():
 def test_cross_promotion_brings_real_visitors():
     def memberships_per_person(eco: Ecosystem) -> float:
         return float(sum(f.registered for f in eco.fora) / eco.people.registered().sum())
-    promoted = _outcomes(memberships_per_person, seeds=MORE_SEEDS, cross_promotion_prob=0.2)
+    promoted = _outcomes(memberships_per_person, seeds=MORE_SEEDS)
     quiet = _outcomes(memberships_per_person, seeds=MORE_SEEDS, cross_promotion_prob=0.0)
     assert_higher(promoted, quiet, "memberships per person with cross-promotion")
 
@@ -230,12 +242,24 @@ def _downtime(eco: Ecosystem) -> float:
 
 
 def test_losing_staff_raises_outages():
+    # Dormant until a forum loses staff: here all moderators are arrested on day 30.
     arrests = [{"type": "arrests", "day": 30, "strategy": "moderators", "share": 1.0}]
-    common = dict(seeds=MORE_SEEDS, interventions=arrests, outage_rate_per_day=0.05)
+    common = dict(seeds=MORE_SEEDS, interventions=arrests)
     hazard = _outcomes(_downtime, **common)
-    calm = _outcomes(_downtime, **common, understaffed_outage_factor=0.0,
-                     understaffed_closure_per_day=0.0)
+    calm = _outcomes(_downtime, **common, understaffed_outage_factor=0.0)
     assert_higher(hazard, calm, "forum-days down after losing the moderators")
+
+
+def test_losing_staff_closes_fora():
+    arrests = [{"type": "arrests", "day": 30, "strategy": "moderators", "share": 1.0}]
+
+    def closed(eco: Ecosystem) -> float:
+        forums = eco.datacollector.get_table_dataframe("forums")
+        return float((forums["status"] == "closed").sum())
+    common = dict(seeds=MORE_SEEDS, interventions=arrests, days=730)
+    hazard = _outcomes(closed, **common)
+    calm = _outcomes(closed, **common, understaffed_closure_per_day=0.0)
+    assert_higher(hazard, calm, "forum-days closed after losing the moderators")
 
 
 def test_a_forum_without_staff_hands_over_to_a_trusted_member():
@@ -287,11 +311,25 @@ def test_people_who_come_back_take_the_places_of_newcomers():
 
 
 def test_growth_draws_newcomers():
+    # A steady ecosystem does not grow; one coming back from a seizure does.
     def registered(eco: Ecosystem) -> float:
         return float(eco.people.registered().sum())
-    visible = _outcomes(registered, visibility_growth_weight=5.0)
-    flat = _outcomes(registered, visibility_growth_weight=0.0)
-    assert (visible >= flat).all() and (visible > flat).any()
+    visible = _outcomes(registered, interventions=TAKEDOWN, seeds=MORE_SEEDS)
+    flat = _outcomes(registered, interventions=TAKEDOWN, seeds=MORE_SEEDS,
+                     visibility_growth_weight=0.0)
+    assert_higher(visible, flat, "people ever registered while recovering from a seizure")
+
+
+def test_losing_listed_fora_costs_newcomers():
+    # Dormant while one of several listed fora goes: here three of the four are seized.
+    seizures = [{"type": "takedown", "day": 120, "target": name}
+                for name in ("Forum A", "Forum B", "Forum C")]
+
+    def registered(eco: Ecosystem) -> float:
+        return float(eco.people.registered().sum())
+    hidden = _outcomes(registered, interventions=seizures, seeds=MORE_SEEDS)
+    found = _outcomes(registered, interventions=seizures, seeds=MORE_SEEDS, link_find_prob=1.0)
+    assert_higher(found, hidden, "people ever registered after three listed fora went")
 
 
 def test_newcomers_are_keenest():
@@ -368,39 +406,6 @@ def test_vip_material_makes_losing_vips_costlier():
     assert_higher(pull_lost(2.0), pull_lost(1.0), "pull lost 15 days after all VIPs' arrest")
 
 
-def _vip_visits_at_home(tally: list[tuple[int, int]]):
-    """Record, each day, VIP and staff visits by people with several memberships: how
-    many went to their home forum, of how many."""
-    def setup(eco: Ecosystem) -> None:
-        original = eco._choose_visits
-
-        def choose(people: np.ndarray):
-            visits, unplaced = original(people)
-            who = visits.people
-            standing = ((eco.people.role[who] >= Rank.VIP)
-                        & (eco.memberships.count[who] > 1))
-            at_home = visits.forums[standing] == eco.people.home[who[standing]]
-            tally.append((int(at_home.sum()), int(standing.sum())))
-            return visits, unplaced
-        eco._choose_visits = choose
-    return setup
-
-
-def test_status_makes_vips_and_staff_loyal_to_their_home():
-    def home_share(**behaviour) -> np.ndarray:
-        shares = []
-        for seed in SEEDS:
-            tally: list[tuple[int, int]] = []
-            eco = Ecosystem(_scenario(seed, **behaviour))
-            _vip_visits_at_home(tally)(eco)
-            eco.run()
-            home, total = np.sum(tally, axis=0)
-            shares.append(home / total)
-        return np.array(shares)
-    assert_higher(home_share(), home_share(status_loyalty=0.0),
-                  "share of VIP and staff visits made at home")
-
-
 def _went_where_a_contact_was(eco: Ecosystem) -> float:
     """Share of the rehomed with ties who went to a forum where a contact was a member."""
     event = eco.events[0]
@@ -418,3 +423,167 @@ def test_contacts_pull_relocation():
     pulled = _outcomes(_went_where_a_contact_was, **common)
     alone = _outcomes(_went_where_a_contact_was, **common, contact_weight=0.0)
     assert_higher(pulled, alone, "rehomed who went where a contact was")
+
+
+# --- mechanisms that act under a condition (dormant at the defaults otherwise) --------
+
+
+def _forum_visits(name: str, first: int, last: int) -> Callable[[Ecosystem], float]:
+    def measure(eco: Ecosystem) -> float:
+        forums = eco.datacollector.get_table_dataframe("forums")
+        return float(forums[(forums["forum"] == name)
+                            & forums["day"].between(first, last)]["active_members"].sum())
+    return measure
+
+
+def test_staff_capacity_decides_how_long_a_backlog_puts_people_off():
+    # A bot wave at its defaults: with the default capacity Forum A's staff take weeks to
+    # clear the junk, and its members visit less meanwhile.
+    swamped = _outcomes(_forum_visits("Forum A", 121, 160), interventions=BOT_WAVE, days=160)
+    cleared = _outcomes(_forum_visits("Forum A", 121, 160), interventions=BOT_WAVE, days=160,
+                        moderator_capacity_per_day=100_000)
+    assert_higher(cleared, swamped, "Forum A's visits while its staff clear a bot wave")
+
+
+def test_a_swamped_open_forum_tightens_access():
+    def forum_a_restricted(eco: Ecosystem) -> float:
+        return float(eco.forum("Forum A").access.name == "restricted")
+    tightened = _outcomes(forum_a_restricted, interventions=BOT_WAVE, days=160)
+    patient = _outcomes(forum_a_restricted, interventions=BOT_WAVE, days=160,
+                        tighten_backlog_days=10_000)
+    assert tightened.all() and not patient.any()
+
+
+def test_a_forum_short_of_moderators_recruits_by_its_posting_members():
+    # Dormant while a forum's moderators are enough for its posting members (150 each),
+    # as on the default ecosystem's fora; here the largest forum of a bigger one starts
+    # with none.
+    def moderators(eco: Ecosystem) -> float:
+        return float(len(eco.forum("Forum A").moderators))
+
+    def outcomes(**behaviour) -> np.ndarray:
+        values = []
+        for seed in SEEDS:
+            data = _scenario(seed, people=60_000, days=200, **behaviour).model_dump()
+            data["fora"][0]["moderators"] = 0
+            values.append(moderators(Ecosystem(parse_scenario(data)).run()))
+        return np.array(values)
+    assert_higher(outcomes(), outcomes(members_per_moderator=300),
+                  "Forum A's moderators, recruited by its posting members")
+
+
+def test_hidden_activity_protects_members_from_seized_data():
+    # Dormant until admins hide activity: arrests on day 100 make news (they hide), and
+    # the seizure of Forum A on day 130 identifies members from its data.
+    shocks = [{"type": "arrests", "day": 100, "strategy": "random", "k": 1},
+              {"type": "takedown", "day": 130, "target": "Forum A", "data_seized": 0.3}]
+
+    def arrested(eco: Ecosystem) -> float:
+        return float(np.count_nonzero(eco.people.state == State.ARRESTED))
+    hidden = _outcomes(arrested, interventions=shocks, days=135)
+    exposed = _outcomes(arrested, interventions=shocks, days=135, hiding_effect=0.0)
+    assert_higher(exposed, hidden, "people arrested from the seized data")
+
+
+def test_staff_can_uncover_an_infiltration():
+    # Dormant without an infiltration: here Forum A is run covertly for most of a year.
+    infiltration = [{"type": "infiltration", "day": 20, "target": "Forum A",
+                     "duration_days": 330}]
+
+    def arrested(eco: Ecosystem) -> float:
+        return float(np.count_nonzero(eco.people.state == State.ARRESTED))
+    common = dict(interventions=infiltration, days=350, seeds=MORE_SEEDS)
+    watchful = _outcomes(arrested, **common)
+    blind = _outcomes(arrested, **common, undercover_detection_prob_per_day=0.0)
+    assert_higher(blind, watchful, "people arrested at the end of the infiltration")
+
+
+def test_displaced_with_nowhere_to_go_give_up():
+    # Dormant while the displaced can register elsewhere: here every other forum freezes
+    # its registrations (a one-bot wave each) the day before Forum A is seized.
+    freezes = [{"type": "bot_wave", "day": 119, "target": name, "bots_per_day": 1,
+                "duration_days": 1} for name in ("Forum B", "Forum C", "Forum D", "Forum E")]
+    seizure = [{"type": "takedown", "day": 120, "target": "Forum A"}]
+
+    def displaced_gone(eco: Ecosystem) -> float:
+        event = next(e for e in eco.events if e.type == "takedown")
+        return float(np.count_nonzero(eco.people.state[event.displaced] == State.DESISTED))
+    common = dict(interventions=freezes + seizure, days=150)
+    giving_up = _outcomes(displaced_gone, **common)
+    waiting = _outcomes(displaced_gone, **common, displaced_desist_prob=0.0)
+    assert_higher(giving_up, waiting, "displaced who desisted within 30 days")
+
+
+def test_a_publicized_takedown_makes_the_most_risk_averse_quit():
+    publicized = [{"type": "takedown", "day": 120, "target": "Forum E", "publicized": True}]
+
+    def quitting(**behaviour) -> tuple[np.ndarray, list[np.ndarray]]:
+        """People who quit on the day of the takedown, per seed, and who they were."""
+        counts, who = [], []
+        for seed in SEEDS:
+            eco = Ecosystem(_scenario(seed, interventions=publicized, days=120, **behaviour))
+            eco.run(119)
+            inside = eco.people.state == State.ACTIVE
+            eco.step()
+            quit_now = np.flatnonzero(inside & (eco.people.state == State.DESISTED))
+            counts.append(len(quit_now))
+            who.append((eco.people.risk_aversion[quit_now],
+                        eco.people.risk_aversion[inside].mean()))
+        return np.array(counts, dtype=float), who
+    deterred, who = quitting()
+    unmoved, _ = quitting(deterrence_desist_prob=0.0)
+    assert_higher(deterred, unmoved, "people who quit on the day of a publicized takedown")
+    assert all(risk.mean() > mean for risk, mean in who)
+
+
+def test_lurkers_stay_on_fora_with_fresh_material():
+    # Leaving a dry forum is dormant while material flows: switching it off changes
+    # (almost) nothing in the default ecosystem, where no forum runs dry.
+    normal = _outcomes(_left)
+    never = _outcomes(_left, dry_leave_prob_per_visit=0.0)
+    assert np.abs(normal - never).max() <= 0.01 * normal.mean(), (normal, never)
+
+
+def test_the_keenness_of_the_newly_registered_fades():
+    # People visit most right after registering: the recently registered visit several
+    # times as often a day as those registered most of a year ago.
+    def keenness(eco: Ecosystem) -> float:
+        p, day = eco.people, eco.day
+        active = np.zeros(p.n, dtype=bool)
+        for forum in eco.fora:
+            active[forum.visitors] = True
+        tenure = day - p.entered
+        inside = p.state == State.ACTIVE
+        recent, settled = inside & (tenure < 30), inside & (tenure > 200) & (tenure < 330)
+        base = p.activity
+        return float((active[recent].sum() / base[recent].sum())
+                     / (active[settled].sum() / base[settled].sum()))
+    values = np.array([keenness(Ecosystem(_scenario(seed, days=300)).run())
+                       for seed in MORE_SEEDS])
+    assert values.mean() > 2.0, values
+
+
+def test_a_new_forums_appeal_to_searchers_fades_within_months():
+    eco = Ecosystem(_scenario(11, days=30)).run(30)
+    relocation.found_forum(eco, int(eco.fora[0].admins[0]), "open", name="Fresh")
+    fresh = eco.forum("Fresh").id
+    typical = float(np.mean([f.members + 1.0 for f in eco.fora]))
+    assert relocation.apparent_sizes(eco)[fresh] > 2.5 * typical
+    eco.day += 365  # a year later, with its own members still (one)
+    assert relocation.apparent_sizes(eco)[fresh] < 1.01 * (eco.forum("Fresh").members + 1.0
+                                                            + 0.01 * typical)
+
+
+def test_an_abandoned_forum_goes_to_its_most_thanked_member():
+    eco = Ecosystem(_scenario(11, days=200)).run(150)
+    forum, table = eco.forum("Forum A"), eco.memberships.table
+    rows = np.flatnonzero(table.forum == forum.id)
+    people = table.person[rows].astype(np.int64)
+    eligible = ((eco.memberships.row_of[people, forum.id] == rows)
+                & (eco.people.state[people] == State.ACTIVE)
+                & (table.rank[rows] >= Rank.MEMBER) & (table.rank[rows] < Rank.MODERATOR)
+                & (table.thanks[rows] >= eco.behaviour.handover_min_thanks))
+    assert eligible.sum() > 1, "needs several candidates to tell the most thanked apart"
+    heir = int(people[eligible][np.argmax(table.thanks[rows][eligible])])
+    eco.arrest(np.array(forum.staff))
+    assert forum.admins == [heir]

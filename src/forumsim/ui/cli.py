@@ -539,7 +539,7 @@ def validate(
     seeds: Annotated[int, typer.Option(min=0, max=2**62, help="First seed of the replicates "
                                        "(seeds START, START + 1, ...): check the model on "
                                        "seeds of your choice.", metavar="START",
-                                       show_default="1000, the validation seeds")] = 1000,
+                                       show_default="5000, the validation seeds")] = 5000,
     write: Annotated[Path | None, typer.Option(help="Also write the table as Markdown to "
                                                     "this file, e.g. docs/validation.md.",
                                                show_default="write nothing")] = None,
@@ -552,18 +552,25 @@ def validate(
     displacement after closures (ElBahrawy et al. 2020; Van Buskirk et al. 2017; Soska &
     Christin 2015) and key players (Bright et al. 2017; Borgatti 2006). The full run
     (10 replicates, interval tests) takes about 15 to 20 minutes on 2 cores."""
-    from forumsim.analysis.validate import QUICK_REPLICATES, simulated, timed_validate, write_report
+    from forumsim.analysis.validate import (
+        KINDS,
+        QUICK_REPLICATES,
+        simulated,
+        timed_validate,
+        write_report,
+    )
 
     n = replicates or (QUICK_REPLICATES if quick else 10)
     command = "forumsim validate" + (f" --replicates {n}" if replicates else
                                      " --quick" if quick else "")
-    if seeds != 1000:
+    if seeds != 5000:
         command += f" --seeds {seeds}"
     if write is not None:
         command += f" --write {write}"
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
                   TimeRemainingColumn(), console=err) as bar:
-        task = bar.add_task(f"validation: {n} replicates x 3 scenarios", total=3 * n)
+        task = bar.add_task(f"validation: {n} replicates x {len(KINDS)} scenarios",
+                            total=len(KINDS) * n)
         rows, seconds = timed_validate(
             replicates=n, workers=workers, first_seed=seeds,
             progress=lambda done, total: bar.update(task, completed=done))

@@ -11,7 +11,7 @@ import numpy as np
 from forumsim.measures import keyplayers
 from forumsim.world.agents import State, Visits
 from forumsim.world.draws import Purpose, name_key
-from forumsim.world.forum import Address, Forum, Rank, Status
+from forumsim.world.forum import Forum, Rank, Status
 from forumsim.world.scenario import (
     ArrestsSpec,
     BotWaveSpec,
@@ -58,8 +58,7 @@ class Event:
         return self._pending if day <= self.day + self.window else self._pending[:0]
 
     def follow(self, eco: mesa.Model, visits: Visits) -> None:
-        """Note the displaced who are active on another forum today, within the window;
-        they tell their contacts where they went."""
+        """Note the displaced who are active on another forum today, within the window."""
         day = eco.day
         if not len(self._pending) or day > self.day + self.window:
             return
@@ -69,11 +68,6 @@ class Event:
             self.rehomed.update(zip(people.tolist(), forums.tolist(), strict=True))
             self._pending = np.setdiff1d(self._pending, people)
             self.arrivals[day] = np.bincount(forums, minlength=len(eco.fora))
-            owner, contacts = eco.ties.neighbours_of(people)
-            forum = forums[owner]
-            known = eco.known[contacts, forum]
-            eco.known[contacts, forum] = np.where(known == Address.BANNED, known,
-                                                  np.maximum(known, Address.KNOWN))
 
     def recent_destinations(self, day: int, days: int, n_fora: int) -> np.ndarray:
         """Share of the displaced who moved to each forum in the last `days` days."""

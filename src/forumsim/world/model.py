@@ -335,20 +335,16 @@ class Ecosystem(mesa.Model):
                       gone: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`_choose_visits` for people with several memberships or no usable home: the
         forum and membership row each visits, and who has no usable membership left."""
-        b, p = self.behaviour, self.people
+        b = self.behaviour
         n_fora = len(self.fora)
         rows = np.take(self.memberships.row_of, people, axis=0)[:, :n_fora]
         usable = (rows >= 0) & ~gone
         n_usable = np.count_nonzero(usable, axis=1)
         forums = home.astype(np.int64)
-        # VIPs and staff are more attached to their home forum.
-        loyalty = np.where(p.role[people] >= Rank.VIP,
-                           b.home_loyalty + (1.0 - b.home_loyalty) * b.status_loyalty,
-                           b.home_loyalty)
         # People with a choice to make, and no home or no wish to go home today, choose.
         choosing = n_usable > 1
         choosing[choosing] = ~(has_home[choosing] & self.draws.chance(
-            Purpose.LOYALTY, self.day, people[choosing], loyalty[choosing]))
+            Purpose.LOYALTY, self.day, people[choosing], b.home_loyalty))
         choosing |= ~has_home & (n_usable == 1)
         if choosing.any():
             weight = np.maximum(self.offer[:n_fora], 1e-3) * usable[choosing]

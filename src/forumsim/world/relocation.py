@@ -45,16 +45,8 @@ def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
         column = allowed[:, forum.id]
         if column.any():
             column[column] = forum.access.admits(invited[column, forum.id])
-    size = np.array([f.members + 1.0 for f in eco.fora])
+    size = apparent_sizes(eco)
     b = eco.behaviour
-    founded = np.array([f.founded for f in eco.fora])
-    if b.new_forum_appeal > 0 and (founded > 0).any():
-        # Link lists announce fora founded during the run: early adopters come first.
-        alive = ~np.array([f.gone for f in eco.fora], dtype=bool)
-        typical = size[alive].mean() if alive.any() else 1.0
-        fresh = founded > 0
-        size[fresh] += (b.new_forum_appeal * typical
-                        * np.exp(-(eco.day - founded[fresh]) / b.novelty_days))
     # An address learnt personally (promotion, announcement) pulls like one contact there.
     pull = contacts + (known >= Address.KNOWN)
     weight = np.where(allowed, size * (1.0 + b.contact_weight * pull), 0.0)
@@ -71,6 +63,22 @@ def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
         newcomers = joined[chose]
         eco.join(newcomers, eco.fora[forum_id], invited=came_invited[chose, forum_id])
     return len(joined)
+
+
+def apparent_sizes(eco: mesa.Model) -> np.ndarray:
+    """Each forum's size as someone looking for a forum sees it: its members (plus one),
+    and for a forum founded during the run, `new_forum_appeal` times the average forum's,
+    fading over `novelty_days` (link lists announce new fora: early adopters come first)."""
+    b = eco.behaviour
+    size = np.array([f.members + 1.0 for f in eco.fora])
+    founded = np.array([f.founded for f in eco.fora])
+    if b.new_forum_appeal > 0 and (founded > 0).any():
+        alive = ~np.array([f.gone for f in eco.fora], dtype=bool)
+        typical = size[alive].mean() if alive.any() else 1.0
+        fresh = founded > 0
+        size[fresh] += (b.new_forum_appeal * typical
+                        * np.exp(-(eco.day - founded[fresh]) / b.novelty_days))
+    return size
 
 
 def join_if_allowed(eco: mesa.Model, people: np.ndarray, forum: Forum) -> int:

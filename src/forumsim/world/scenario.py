@@ -302,10 +302,6 @@ class Behaviour(Strict):
     vip_share_boost: float = Field(
         0.5, ge=0.0, le=100.0, description="extra sharing (multiple) of VIPs and staff"
     )
-    status_loyalty: Probability = Field(
-        0.5, description="share of the remaining disloyalty that VIP or staff status removes "
-                         "(home loyalty 0.8 becomes 0.9)"
-    )
     status_retention: Probability = Field(
         0.5, description="probability that a VIP or staff member whose career ends carries on "
                          "for another career"
