@@ -146,3 +146,20 @@ def test_counts_and_waiting_times_have_their_distributions(mean):
     waits = Draws(7).exponential(Purpose.CAREER, 1, people, mean)
     assert waits.mean() == pytest.approx(mean, rel=0.02)
     assert np.median(waits) == pytest.approx(mean * np.log(2), rel=0.03)
+
+
+def test_compiled_kernels_are_cached_where_numba_is_told(tmp_path):
+    # The first run compiles the kernels and caches them; an install folder that cannot
+    # be written falls back to a user-wide cache folder, or to NUMBA_CACHE_DIR.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    code = "from forumsim.world import hashing; print(hashing.prepare())"
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=True)
+    assert list(tmp_path.rglob("hashing.uniform-*.nbi")), first.stderr
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=True)
+    assert float(again.stdout) < float(first.stdout)

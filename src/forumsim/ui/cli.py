@@ -151,6 +151,7 @@ def run(
     from forumsim.experiment.runner import run as run_scenario
     from forumsim.experiment.store import write_run
 
+    prepare_kernels(quiet)
     runs = "" if not scenario.interventions else " + counterfactual"
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TaskProgressColumn(), TimeRemainingColumn(), console=err,
@@ -167,6 +168,20 @@ def run(
         _fail(f"--out {target}: cannot write the results: {error.strerror or error}; "
               "nothing was written.", code=1)
     _print_summary(result.summary(), target)
+
+
+def prepare_kernels(quiet: bool = False) -> None:
+    """Compile the model's kernels, or load them from the disk cache: the first run after
+    installing compiles them (some seconds) and says so while it does."""
+    from forumsim.world import hashing
+
+    with err.status("Compiling the model's kernels (once after installing; cached on disk "
+                    "for later runs)...", spinner="dots") if not quiet else \
+            contextlib.nullcontext():
+        seconds = hashing.prepare()
+    if seconds > 1.0 and not quiet:
+        err.print(f"Compiled the model's kernels in {seconds:.0f} s; later runs load them "
+                  "from the cache.")
 
 
 class ExecutorKind(StrEnum):

@@ -568,8 +568,8 @@ class Admin(Moderator):
         rows = eco.memberships.row_of[forum.visitors, forum.id]
         # A visitor banned earlier today has no membership row any more: no vouching.
         ranks = np.where(rows >= 0, eco.memberships.table.rank[np.maximum(rows, 0)], Rank.LURKER)
-        draws = eco.draws.uniform(Purpose.CROSS, eco.day, forum.visitors[None, :],
-                                  eco.forum_keys[allies][:, None])
+        draws = eco.draws.grid(Purpose.CROSS, eco.day, forum.visitors,
+                               eco.forum_keys[allies]).T
         for ally, draw in zip(allies, draws, strict=True):
             told = draw < eco.behaviour.cross_promotion_prob
             # A shared admin vouches for trusted members (VIPs, staff) on a closed ally.

@@ -24,11 +24,10 @@ from enum import IntEnum
 
 import numpy as np
 
+from forumsim.world import hashing
+
 MASK = (1 << 64) - 1
 GAMMA = 0x9E3779B97F4A7C15  # the golden-ratio increment of SplitMix64
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_GAMMA = np.uint64(GAMMA)
-_S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
 _UNIT = 1.0 / (1 << 53)
 
 
@@ -95,16 +94,6 @@ def _mix_int(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def _mix(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's output function on an array of uint64, in place (and returned)."""
-    z ^= z >> _S30
-    z *= _M1
-    z ^= z >> _S27
-    z *= _M2
-    z ^= z >> _S31
-    return z
-
-
 class Draws:
     """The random numbers of one run, addressed by (purpose, day, who, index). Stateless
     beyond the seed, so a fork of the model draws exactly as the model would."""
@@ -117,24 +106,32 @@ class Draws:
         z = _mix_int((self._key + purpose * GAMMA) & MASK)
         return _mix_int((z + (day + 1) * GAMMA) & MASK)
 
-    def bits(self, purpose: int, day: int, who: np.ndarray | int,
-             index: np.ndarray | int | None = None) -> np.ndarray:
-        """64 random bits for each `who` (a person, a forum's key, or 0 for the whole
-        ecosystem) and, if given, each `index` (the option or item the draw is about)."""
-        z = np.asarray(who).astype(np.uint64, copy=True)
-        with np.errstate(over="ignore"):
-            z *= _GAMMA
-            z += np.uint64(self._base(purpose, day))
-            _mix(z)
-            if index is not None:
-                z = z + (np.asarray(index).astype(np.uint64) + np.uint64(1)) * _GAMMA
-                _mix(z)
-        return z
-
-    def uniform(self, purpose: int, day: int, who: np.ndarray | int,
+    def uniform(self, purpose: int, day: int, who: np.ndarray,
                 index: np.ndarray | int | None = None) -> np.ndarray:
-        """Uniform numbers in [0, 1), one per `who` (and `index`, broadcast together)."""
-        return (self.bits(purpose, day, who, index) >> _S11) * _UNIT
+        """Uniform numbers in [0, 1), one per entry of `who` (a person, a forum's key, or
+        0 for the whole ecosystem) and, if given, of `index` (the option or item the draw
+        is about: one for all, or one per entry)."""
+        base = np.uint64(self._base(purpose, day))
+        who = np.ascontiguousarray(who, dtype=np.int64)
+        if index is None:
+            return hashing.uniform(base, who)
+        index = np.broadcast_to(np.asarray(index, dtype=np.int64), who.shape)
+        return hashing.uniform_pairs(base, who, np.ascontiguousarray(index))
+
+    def grid(self, purpose: int, day: int, who: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """Uniform numbers for every pair of `who` (rows) and `index` (columns): the
+        same number `uniform` gives for that pair."""
+        return hashing.uniform_grid(np.uint64(self._base(purpose, day)),
+                                    np.ascontiguousarray(who, dtype=np.int64),
+                                    np.ascontiguousarray(index, dtype=np.int64))
+
+    def below(self, purpose: int, day: int, bound: np.ndarray,
+              factor: float) -> tuple[np.ndarray, np.ndarray]:
+        """Everyone (person i for i < len(bound)) whose number today is below
+        `bound[i] · factor`, with their numbers: what `uniform` over everyone would give,
+        compared, without computing the numbers of those who cannot pass."""
+        return hashing.below(np.uint64(self._base(purpose, day)),
+                             np.ascontiguousarray(bound), float(factor))
 
     def chance(self, purpose: int, day: int, who: np.ndarray, p: np.ndarray | float,
                index: np.ndarray | int | None = None) -> np.ndarray:
@@ -178,7 +175,7 @@ class Draws:
         """A weighted choice of one column per row of `weight` (rows: `who`; columns:
         options addressed by `keys`): the column whose exponential key divided by its
         weight is smallest. Zero weights never win; a row of zeros gives -1."""
-        u = self.uniform(purpose, day, np.asarray(who)[:, None], np.asarray(keys)[None, :])
+        u = self.grid(purpose, day, who, keys)
         with np.errstate(divide="ignore"):
             time = -np.log1p(-u) / weight
         time[~(weight > 0)] = np.inf

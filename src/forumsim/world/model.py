@@ -108,8 +108,6 @@ class Ecosystem(mesa.Model):
         self.pull = np.ones(0)  # what each forum offers against its usual (`world/pull.py`)
         self.offer = np.ones(0)  # and against the other fora
         self.forum_keys = np.zeros(0, dtype=np.int64)  # each forum's `key`, by id
-        self._everyone = np.arange(n, dtype=np.int64)  # read-only: forks share it
-        self._everyone.flags.writeable = False
         self.expected_material = 0.0
         # Invitations not yet taken up: who, to which forum, on which day.
         self._invited = np.empty((0, 3), dtype=np.int64)
@@ -280,13 +278,13 @@ class Ecosystem(mesa.Model):
             self._tighten_activity_bounds()
         # One number per person and day, addressed by both, so a person is active on the
         # same days in paired runs unless the shock changed their chance.
-        draw = self.draws.uniform(Purpose.ACTIVITY, self.day, self._everyone)
-        candidates = np.flatnonzero(draw < p.p_max * pull.largest_offer_factor(self))
+        candidates, draw = self.draws.below(Purpose.ACTIVITY, self.day, p.p_max,
+                                            pull.largest_offer_factor(self))
         chance = np.minimum(p.activity[candidates] * self._novelty(candidates)
                             * pull.visit_factor(self, candidates), 1.0)
         if self.deterred_on is not None:
             chance *= self.deterrence()
-        return candidates[draw[candidates] < chance]
+        return candidates[draw < chance]
 
     def _tighten_activity_bounds(self) -> None:
         """Novelty only decays, so today's chance bounds the next days' (fewer rejections)."""
@@ -796,7 +794,7 @@ class Ecosystem(mesa.Model):
         fork makes its own when they are first read, see `_register_agents`)."""
         twin = type(self).__new__(type(self))
         memo[id(self)] = twin
-        for shared in (self.config, self.behaviour, self._everyone):  # immutable in use
+        for shared in (self.config, self.behaviour):  # immutable in use
             memo[id(shared)] = shared
         special = {"_persons", "_unregistered", "_all_agents", "_agents_by_type",
                    "subscribers", "ties", "datacollector"}

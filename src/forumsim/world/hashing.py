@@ -1,0 +1,100 @@
+"""The compiled loops behind `draws.Draws`: SplitMix64's output function applied to
+counters, one fused loop per call instead of a dozen numpy passes over the array.
+
+A draw for person `who` (and option `index`) is
+
+    z = mix(base + who · GAMMA);  with an index: z = mix(z + (index + 1) · GAMMA)
+
+in 64-bit arithmetic that wraps, and its uniform number is the top 53 bits of z over
+2^53. `base` carries the seed, the purpose and the day (`Draws._base`). Compiled with
+numba on first use and cached on disk (next to this file, or in the user's cache folder
+when the install folder cannot be written).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numba import njit, uint64
+
+GAMMA = uint64(0x9E3779B97F4A7C15)
+_M1, _M2 = uint64(0xBF58476D1CE4E5B9), uint64(0x94D049BB133111EB)
+UNIT = 1.0 / (1 << 53)
+
+
+@njit(cache=True, inline="always")
+def _mix(z):
+    z = (z ^ (z >> uint64(30))) * _M1
+    z = (z ^ (z >> uint64(27))) * _M2
+    return z ^ (z >> uint64(31))
+
+
+@njit(cache=True)
+def uniform(base, who):
+    """One uniform number per entry of `who`."""
+    out = np.empty(who.shape[0])
+    start = uint64(base)
+    for i in range(who.shape[0]):
+        out[i] = (_mix(start + uint64(who[i]) * GAMMA) >> uint64(11)) * UNIT
+    return out
+
+
+@njit(cache=True)
+def uniform_pairs(base, who, index):
+    """One uniform number per pair (who[i], index[i])."""
+    out = np.empty(who.shape[0])
+    start = uint64(base)
+    for i in range(who.shape[0]):
+        z = _mix(start + uint64(who[i]) * GAMMA)
+        z = _mix(z + (uint64(index[i]) + uint64(1)) * GAMMA)
+        out[i] = (z >> uint64(11)) * UNIT
+    return out
+
+
+@njit(cache=True)
+def uniform_grid(base, who, index):
+    """Uniform numbers for every pair of `who` (rows) and `index` (columns)."""
+    out = np.empty((who.shape[0], index.shape[0]))
+    start = uint64(base)
+    for i in range(who.shape[0]):
+        row = _mix(start + uint64(who[i]) * GAMMA)
+        for j in range(index.shape[0]):
+            z = _mix(row + (uint64(index[j]) + uint64(1)) * GAMMA)
+            out[i, j] = (z >> uint64(11)) * UNIT
+    return out
+
+
+@njit(cache=True)
+def below(base, bound, factor):
+    """The people whose number today is below `bound[i] · factor`, and their numbers: the
+    first, cheap pass of the daily activity draw, over everyone, without an array of
+    everyone's numbers."""
+    n = bound.shape[0]
+    found = np.empty(n, dtype=np.int64)
+    numbers = np.empty(n)
+    k = 0
+    start = uint64(base)
+    for i in range(n):
+        limit = bound[i] * factor
+        if limit <= 0.0:
+            continue
+        u = (_mix(start + uint64(i) * GAMMA) >> uint64(11)) * UNIT
+        if u < limit:
+            found[k] = i
+            numbers[k] = u
+            k += 1
+    return found[:k], numbers[:k]
+
+
+def prepare() -> float:
+    """Compile every kernel, or load it from the disk cache where an earlier run left it;
+    returns the seconds it took (well under one once cached)."""
+    began = time.perf_counter()
+    who = np.zeros(1, dtype=np.int64)
+    base = np.uint64(1)
+    uniform(base, who)
+    uniform_pairs(base, who, who)
+    uniform_grid(base, who, who)
+    below(base, np.ones(1, dtype=np.float32), 1.0)
+    return time.perf_counter() - began
