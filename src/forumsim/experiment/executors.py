@@ -28,15 +28,10 @@ import numpy as np
 import pandas as pd
 
 from forumsim.experiment import runner
+from forumsim.experiment.folders import WriterLock, check_writable, process_alive, process_start
 from forumsim.experiment.plan import Plan, PlannedRun
 from forumsim.experiment.resources import check_memory
-from forumsim.experiment.store import (
-    SweepLock,
-    SweepStore,
-    check_writable,
-    process_alive,
-    process_start,
-)
+from forumsim.experiment.store import LOCK, SweepStore
 from forumsim.experiment.sweep import SweepError
 from forumsim.world.scenario import Scenario
 
@@ -167,11 +162,12 @@ class SweepSetupError(ValueError):
 
 @dataclass
 class SweepOutcome:
-    """Where the results are, what this session did, and whether it was interrupted."""
+    """Where the results are, what this session did, and the signal that interrupted it
+    (None if none did)."""
 
     store: SweepStore
     tally: Tally
-    interrupted: bool = False
+    interrupted: int | None = None
 
 
 DEPENDENCIES = ("numpy", "pandas", "pyarrow", "mesa", "networkx", "scipy", "SALib", "pydantic",
@@ -253,7 +249,7 @@ def run_sweep(plan: Plan, out: str | Path, *, sweep_file: str | Path | None = No
                                                      len(plan.runs))
         check_memory([plan.largest or plan.base], at_once, plan.source)
     check_writable(folder, folder, sweep_room(plan))
-    store, interrupted = None, False
+    store, interrupted = None, None
     tally = Tally(len(plan.runs), 0)
     with _claimed(folder):
         try:
@@ -264,13 +260,14 @@ def run_sweep(plan: Plan, out: str | Path, *, sweep_file: str | Path | None = No
                 store.update_manifest(sessions=[*store.manifest.get("sessions", []), session])
                 execute(plan, store, pool, tally, retry_failed=retry_failed,
                         runs_per_part=runs_per_part, progress=progress)
-        except SweepInterrupted:
-            interrupted = True
+        except SweepInterrupted as stop:
+            interrupted = stop.signum
         finally:
             if store is not None:
                 complete = len(store.finished()) == len(plan.runs)
                 session.update(ended=_now(), runs=tally.done, failed=tally.failed,
-                               status="finished" if complete else "interrupted" if interrupted
+                               status="finished" if complete
+                               else "interrupted" if interrupted is not None
                                else "stopped")
                 store.update_manifest(sessions=store.manifest["sessions"],
                                       ended=_now() if complete else None)
@@ -287,7 +284,7 @@ def sweep_room(plan: Plan) -> int:
 
 
 @contextlib.contextmanager
-def _claimed(folder: Path) -> Iterator[SweepLock]:
+def _claimed(folder: Path) -> Iterator[WriterLock]:
     """Create `folder` if needed and hold its lock; on the way out release the lock and
     remove the folders made here if nothing was written into them."""
     made = []
@@ -297,7 +294,7 @@ def _claimed(folder: Path) -> Iterator[SweepLock]:
         missing = missing.parent
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        with SweepLock.acquire(folder) as lock:
+        with WriterLock.acquire(folder, LOCK, "sweep") as lock:
             yield lock
     finally:
         for path in made:  # deepest first; a folder holding anything stays
@@ -309,7 +306,12 @@ def _claimed(folder: Path) -> Iterator[SweepLock]:
 
 
 class SweepInterrupted(Exception):  # noqa: N818 - it is what happened, not an error
-    """Ctrl-C (or SIGTERM) stopped the sweep; finished runs were kept."""
+    """Ctrl-C (or SIGTERM) stopped the sweep; finished runs were kept. `signum` is the
+    signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 class BrokenPoolError(RuntimeError):
@@ -368,7 +370,7 @@ def execute(plan: Plan, store: SweepStore, pool: Pool, tally: Tally, *,
             if progress is not None:
                 progress(tally)
         write()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         for future in pending:  # keep runs that finished meanwhile
             if future.done() and not future.cancelled() and future.exception() is None:
                 batch.append(future.result())
@@ -376,7 +378,7 @@ def execute(plan: Plan, store: SweepStore, pool: Pool, tally: Tally, *,
             else:
                 future.cancel()
         write()
-        raise SweepInterrupted from None
+        raise SweepInterrupted(getattr(stop, "signum", signal.SIGINT)) from None
     except BrokenPoolError:
         write()
         raise

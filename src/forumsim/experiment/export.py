@@ -11,21 +11,13 @@ not write.
 from __future__ import annotations
 
 import json
-import secrets
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from forumsim.experiment.store import (
-    MANIFEST,
-    SUMMARY,
-    StoreError,
-    _files_under,
-    _move_into_place,
-    check_output_folder,
-)
+from forumsim.experiment.folders import Output, check_output_folder, write_output
+from forumsim.experiment.store import MANIFEST, SUMMARY, StoreError
 from forumsim.version import __version__
 
 EXPORT_MARKER = ".forumsim-export"
@@ -52,9 +44,9 @@ def long_series(runs: pd.DataFrame, series: pd.DataFrame, parameters: list[str]
     return table.sort_values(["run", "day"], kind="stable").reset_index(drop=True)
 
 
-def export_csv(folder: Path, out: Path, overwrite: bool = False) -> list[Path]:
+def export_csv(folder: Path, out: Path, overwrite: bool = False) -> Output:
     """Write runs.csv, series.csv (if the sweep kept its series) and export.json for the
-    sweep in `folder` into `out`; returns the files written."""
+    sweep in `folder` into `out`; returns where they went."""
     folder, out = Path(folder), Path(out)
     if not (folder / MANIFEST).is_file() or not (folder / SUMMARY).is_file():
         raise StoreError(f"{folder}: not a finished sweep's results folder (no {MANIFEST} "
@@ -66,12 +58,9 @@ def export_csv(folder: Path, out: Path, overwrite: bool = False) -> list[Path]:
     if "scenario" in runs and "scenario" not in parameters:
         parameters.append("scenario")
     has_series = any((folder / "series").glob("part-*.parquet"))
-    if mode == "new":
-        out.parent.mkdir(parents=True, exist_ok=True)
-    home = out if mode == "into" else out.parent
-    staging = home / f".{out.name}.forumsim-{secrets.token_hex(4)}"
-    staging.mkdir()
-    try:
+    exported = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def fill(staging: Path) -> None:
         runs.rename(columns={"run_id": "run"}).to_csv(staging / "runs.csv", index=False)
         if has_series:
             long_series(runs, pd.read_parquet(folder / "series"), parameters).to_csv(
@@ -91,15 +80,10 @@ def export_csv(folder: Path, out: Path, overwrite: bool = False) -> list[Path]:
                       **({"series.csv": "one row per run and day: run, the parameters, "
                                         "day, the day's measures (long layout)"}
                          if has_series else {})},
-            "source": str(folder), "exported": datetime.now(UTC).isoformat(timespec="seconds"),
+            "source": str(folder), "exported": exported,
         }
         (staging / "export.json").write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
-        marker = {"forumsim": __version__, "kind": "export", "sweep": manifest["sweep"],
-                  "written": sidecar["exported"], "files": _files_under(staging)}
-        (staging / EXPORT_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-        written = [out / name for name in _files_under(staging) if name != EXPORT_MARKER]
-        _move_into_place(staging, out, mode)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return written
+
+    return write_output(out, mode, EXPORT_MARKER, {
+        "forumsim": __version__, "kind": "export", "sweep": manifest["sweep"],
+        "written": exported}, fill)

@@ -1,21 +1,16 @@
 """Results on disk: summary.json, Parquet tables and figures, written atomically.
 
-A run's folder is first written under a temporary name and moved into place at the end,
-so an interrupted or failed write never leaves a half-written results folder behind.
-`forumsim` writes only into a folder that is new, empty, or an earlier run's results
-folder (marked by `.forumsim-run`, which lists the files it wrote), and replaces an
-earlier run only when asked to and only if the folder holds nothing else: it never
-deletes or replaces what it did not write.
+A run's folder is written whole (`folders.write_output`): under a temporary name, moved
+into place at the end, only into a folder that is new, empty, or an earlier run's results
+folder (marked by `.forumsim-run`, which lists the files it wrote), replacing an earlier
+run only when asked to, and never deleting what it did not write. A sweep's folder grows
+part by part, each written atomically, with one writer at a time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
-import shutil
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +20,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from forumsim.experiment.folders import (
+    Output,
+    StoreError,
+    check_output_folder,
+    write_output,
+)
 from forumsim.version import __version__
 
 if TYPE_CHECKING:  # the runner pulls in the model; the checks here must stay light
@@ -32,11 +33,6 @@ if TYPE_CHECKING:  # the runner pulls in the model; the checks here must stay li
 
 RUN_MARKER = ".forumsim-run"
 RUN_ROOM = 32 << 20  # bytes free a run's results need (a few MB of Parquet and figures)
-
-
-class StoreError(ValueError):
-    """A results folder cannot be used as asked (it holds something else, or cannot be
-    written); the message says which folder and what to do."""
 
 
 def write_table(frame, path: Path) -> None:
@@ -62,57 +58,6 @@ def write_community(community: dict[str, dict], folder: Path) -> None:
         pq.write_table(pa.table(arrays), folder / f"{name}.parquet")
 
 
-def _listing(paths: list[str], limit: int = 4) -> str:
-    shown = ", ".join(paths[:limit])
-    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
-
-
-def _files_under(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir())
-
-
-def earlier_run(folder: Path) -> dict | None:
-    """The marker of an earlier `forumsim run` in `folder`, or None if it holds none."""
-    return folder_marker(folder, RUN_MARKER)
-
-
-def folder_marker(folder: Path, name: str) -> dict | None:
-    """The marker file `name` that forumsim left in `folder` (a mapping listing the files
-    it wrote), or None if there is none."""
-    try:
-        marker = json.loads((folder / name).read_text())
-    except (OSError, ValueError):
-        return None
-    return marker if isinstance(marker, dict) and isinstance(marker.get("files"), list) else None
-
-
-def _existing_ancestor(path: Path) -> Path:
-    while not path.exists() and not path.is_symlink() and path != path.parent:
-        path = path.parent
-    return path
-
-
-def check_writable(out: Path, place: Path, room: int) -> None:
-    """Refuse, before any work, an `out` whose folder `place` (where its files are made)
-    cannot be created or written, or has less than `room` bytes free."""
-    home = _existing_ancestor(place)
-    if not home.is_dir():
-        raise StoreError(f"--out {out}: cannot be created, because {home} is a file, not a "
-                         "folder; choose another --out.")
-    probe = home / f".forumsim-probe-{os.getpid()}-{secrets.token_hex(4)}"
-    try:
-        probe.mkdir()
-        probe.rmdir()
-    except OSError as error:
-        raise StoreError(f"--out {out}: cannot write in {home}: {error.strerror}; choose "
-                         "another --out.") from None
-    free = shutil.disk_usage(home).free
-    if free < room:
-        raise StoreError(f"--out {out}: only {free / 2**20:,.1f} MB free in {home}, and the "
-                         f"results need about {room / 2**20:,.0f} MB; free some space or "
-                         "choose another --out.")
-
-
 def check_run_folder(out: Path, overwrite: bool = False, room: int = RUN_ROOM) -> str:
     """How a run's results may go to `out`: 'new', 'into' (an empty folder) or 'replace'
     (an earlier run, with `overwrite`). Raises StoreError for anything else: a file, a
@@ -123,47 +68,9 @@ def check_run_folder(out: Path, overwrite: bool = False, room: int = RUN_ROOM) -
         lambda marker: f"scenario '{marker.get('scenario')}', written {marker.get('written')}")
 
 
-def check_output_folder(out: Path, overwrite: bool, room: int, marker_name: str, command: str,
-                        details: Callable[[dict], str]) -> str:
-    """How the output of `forumsim <command>` may go to `out` (see `check_run_folder`):
-    an earlier output is recognised by its marker file `marker_name`, and `details(marker)`
-    describes it in the message that asks for `overwrite`."""
-    if out.is_symlink():
-        raise StoreError(f"--out {out}: is a symbolic link; give the folder itself (forumsim "
-                         "does not write through links).")
-    mode = "new"
-    if out.exists():
-        if not out.is_dir():
-            raise StoreError(f"--out {out}: exists and is a file, not a folder; forumsim "
-                             "writes results into a folder and never replaces a file. Choose "
-                             "another --out.")
-        entries = _files_under(out)
-        marker = folder_marker(out, marker_name)
-        if not entries and not any(out.iterdir()):
-            mode = "into"
-        elif marker is None:
-            raise StoreError(f"--out {out}: is a folder that was not written by forumsim "
-                             f"{command} (it holds "
-                             f"{_listing(entries or sorted(os.listdir(out)))}); forumsim "
-                             "never deletes what it did not write. Choose another --out, or "
-                             "a new or empty folder.")
-        elif not overwrite:
-            raise StoreError(f"--out {out}: holds an earlier {command} ({details(marker)}); "
-                             "add --overwrite to replace it, or choose another --out.")
-        else:
-            foreign = sorted(set(entries) - set(marker["files"]) - {marker_name})
-            if foreign:
-                raise StoreError(f"--out {out}: holds an earlier {command}, but also files "
-                                 f"forumsim did not write ({_listing(foreign)}); move them "
-                                 "out first, or choose another --out.")
-            mode = "replace"
-    check_writable(out, out if mode == "into" else out.parent, room)
-    return mode
-
-
 def write_run(result: RunResult, out: Path,
               figures: Callable[[RunResult, Path], list[Path]] | None = None,
-              overwrite: bool = False) -> Path:
+              overwrite: bool = False) -> Output:
     """Write summary.json, scenario.yaml (the fully resolved scenario: rerunning it gives
     the same results), ecosystem.parquet, forums.parquet, counterfactual.parquet (with
     interventions), posts.parquet, members.parquet and events.parquet (with an exported
@@ -171,13 +78,8 @@ def write_run(result: RunResult, out: Path,
     the folder of an earlier run (see `check_run_folder`)."""
     out = Path(out)
     mode = check_run_folder(out, overwrite)
-    if mode == "new":
-        out.parent.mkdir(parents=True, exist_ok=True)
-    # Made with mkdir, so the folder gets the user's usual permissions (umask).
-    home = out if mode == "into" else out.parent
-    staging = home / f".{out.name}.forumsim-{secrets.token_hex(4)}"
-    staging.mkdir()
-    try:
+
+    def fill(staging: Path) -> None:
         (staging / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
         (staging / "scenario.yaml").write_text(
             yaml.safe_dump(result.scenario.model_dump(mode="json"), sort_keys=False))
@@ -190,33 +92,11 @@ def write_run(result: RunResult, out: Path,
         if figures is not None:
             (staging / "figures").mkdir()
             figures(result, staging / "figures")
-        marker = {"forumsim": __version__, "kind": "run", "scenario": result.scenario.name,
-                  "seed": result.scenario.seed,
-                  "written": datetime.now(UTC).isoformat(timespec="seconds"),
-                  "files": _files_under(staging)}
-        (staging / RUN_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-        _move_into_place(staging, out, mode)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out
 
-
-def _move_into_place(staging: Path, target: Path, mode: str) -> None:
-    """Move the staged results to `target`: renamed into place if new; moved into an empty
-    folder entry by entry (the folder itself stays the user's); swapped with an earlier
-    run, which is deleted only once the new one is in place."""
-    if mode == "new":
-        staging.rename(target)
-    elif mode == "into":
-        for entry in staging.iterdir():
-            entry.rename(target / entry.name)
-        staging.rmdir()
-    else:
-        old = target.with_name(f".{target.name}.old-{secrets.token_hex(4)}")
-        target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+    return write_output(out, mode, RUN_MARKER, {
+        "forumsim": __version__, "kind": "run", "scenario": result.scenario.name,
+        "seed": result.scenario.seed, "written": datetime.now(UTC).isoformat(timespec="seconds")},
+        fill)
 
 
 # --- a sweep's results folder -----------------------------------------------------------
@@ -270,113 +150,7 @@ def read_manifest(folder: Path) -> dict:
     return manifest
 
 
-# --- one writer per sweep folder ---------------------------------------------------------
-
-LOCK = ".forumsim-sweep.lock"
-
-
-def process_start(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot, Linux), to tell it from a later
-    process that got the same pid; None where /proc does not say."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def process_alive(pid: int, started: str | None = None) -> bool:
-    """Whether process `pid` of this machine is running (and is the one that started at
-    `started`, if given)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, under another user
-    now = process_start(pid)
-    return started is None or now is None or now == started
-
-
-class SweepLock:
-    """One writer per sweep folder: a lock file created exclusively (O_EXCL) holding the
-    writer's pid, host and start time. A lock left by a process of this host that is gone
-    (killed, crashed) is stale and taken over; one from another host is respected, since
-    its process cannot be checked from here."""
-
-    def __init__(self, path: Path, holder: dict) -> None:
-        self.path = path
-        self.holder = holder
-
-    @classmethod
-    def acquire(cls, folder: Path) -> SweepLock:
-        """Take the lock of `folder` (which must exist), or raise StoreError naming the
-        sweep that holds it."""
-        path = Path(folder) / LOCK
-        me = {"pid": os.getpid(), "host": socket.gethostname(),
-              "process_start": process_start(os.getpid()),
-              "started": datetime.now(UTC).isoformat(timespec="seconds")}
-        for _ in range(3):
-            try:
-                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = _lock_holder(path)
-                if holder is not None and _holds(holder):
-                    raise StoreError(
-                        f"{folder}: another forumsim sweep is writing here (process "
-                        f"{holder.get('pid')} on {holder.get('host')}, since "
-                        f"{holder.get('started')}); wait for it to finish or stop it first. "
-                        f"If no sweep runs there any more, delete {path}.") from None
-                _break_stale(path, holder)
-                continue
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(json.dumps(me) + "\n")
-            return cls(path, me)
-        raise StoreError(f"{folder}: cannot take the sweep lock {path}; another sweep keeps "
-                         "taking it. Try again.")
-
-    def release(self) -> None:
-        """Remove the lock file if it is still this process's."""
-        if _lock_holder(self.path) == self.holder:
-            self.path.unlink(missing_ok=True)
-
-    def __enter__(self) -> SweepLock:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _lock_holder(path: Path) -> dict | None:
-    try:
-        holder = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None  # half-written by a process killed while taking it, or gone
-    return holder if isinstance(holder, dict) else None
-
-
-def _holds(holder: dict) -> bool:
-    """Whether the lock's writer may still be running."""
-    if holder.get("host") != socket.gethostname():
-        return True
-    pid = holder.get("pid")
-    return isinstance(pid, int) and process_alive(pid, holder.get("process_start"))
-
-
-def _break_stale(path: Path, holder: dict | None) -> None:
-    """Remove a stale lock: renamed aside first, so that of two sweeps breaking it at once
-    only one removes it, and a fresh lock taken meanwhile is put back."""
-    aside = path.with_name(f"{path.name}.stale-{secrets.token_hex(4)}")
-    try:
-        path.rename(aside)
-    except FileNotFoundError:
-        return
-    if _lock_holder(aside) == holder:
-        aside.unlink(missing_ok=True)
-    else:
-        with contextlib.suppress(OSError):
-            os.link(aside, path)  # someone's fresh lock: back, unless another is there now
-        aside.unlink(missing_ok=True)
+LOCK = ".forumsim-sweep.lock"  # one writer per sweep folder (`folders.WriterLock`)
 
 
 class SweepStore:
@@ -423,7 +197,7 @@ class SweepStore:
     @classmethod
     def open(cls, folder: Path, manifest: dict, resume: bool) -> SweepStore:
         """Start a new sweep in `folder`, or continue the one there with `resume` (after
-        `check`, holding the folder's `SweepLock`)."""
+        `check`, holding the folder's `WriterLock`)."""
         folder = Path(folder)
         cls.check(folder, manifest, resume)
         if (folder / MANIFEST).is_file():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import signal
 import time
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -59,6 +58,32 @@ def _fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {escape(printable(message))}", highlight=False,
               soft_wrap=True)
     raise typer.Exit(code=code)
+
+
+@contextlib.contextmanager
+def _stoppable(unfinished: str) -> Iterator[None]:
+    """Ctrl-C or SIGTERM inside: whatever was half-written is removed on the way out, and
+    the command ends with one line saying so (`unfinished`: what became of the work) and
+    the shell's code for the signal (130, 143)."""
+    from forumsim.experiment.interrupts import Interrupted, handled
+
+    try:
+        with handled():
+            yield
+    except Interrupted as stop:
+        done = (f"the output was complete and is in {stop.written}" if stop.written
+                else unfinished)
+        err.print(f"[bold red]interrupted[/] ({stop.name}): {escape(printable(done))}.",
+                  highlight=False, soft_wrap=True)
+        raise typer.Exit(stop.exit_code) from None
+
+
+def _say_kept(written) -> None:
+    """Say where what the user put in the way of an output, while it was written, went."""
+    if written.kept is not None:
+        err.print(f"note: what appeared in {_shown_path(written.folder)} while forumsim "
+                  f"wrote it, where its own files go, was moved to "
+                  f"{_shown_path(written.kept)}.", highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -149,21 +174,24 @@ def run(
     from forumsim.experiment.store import write_run
 
     runs = "" if not scenario.interventions else " + counterfactual"
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TaskProgressColumn(), TimeRemainingColumn(), console=err,
-                  disable=quiet) as bar:
-        task = bar.add_task(f"{scenario.name}: {scenario.people:,} people, "
-                            f"{scenario.days} days{runs}", total=1.0)
-        result = run_scenario(scenario, progress=lambda done: bar.update(task, completed=done),
-                              export_posts=export_posts)
-    try:
-        write_run(result, target, run_figures if figures else None, overwrite=overwrite)
-    except StoreError as error:  # the folder changed while the run ran
-        _fail(str(error))
-    except OSError as error:  # e.g. the disk filled up meanwhile; nothing was left behind
-        _fail(f"--out {target}: cannot write the results: {error.strerror or error}; "
-              "nothing was written.", code=1)
+    with _stoppable(f"nothing was written to {target}"):
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                      TaskProgressColumn(), TimeRemainingColumn(), console=err,
+                      disable=quiet) as bar:
+            task = bar.add_task(f"{scenario.name}: {scenario.people:,} people, "
+                                f"{scenario.days} days{runs}", total=1.0)
+            result = run_scenario(scenario, export_posts=export_posts,
+                                  progress=lambda done: bar.update(task, completed=done))
+        try:
+            written = write_run(result, target, run_figures if figures else None,
+                                overwrite=overwrite)
+        except StoreError as error:  # the folder changed while the run ran
+            _fail(str(error))
+        except OSError as error:  # e.g. the disk filled up meanwhile; nothing was left behind
+            _fail(f"--out {target}: cannot write the results: {error.strerror or error}; "
+                  "nothing was written.", code=1)
     _print_summary(result.summary(), target)
+    _say_kept(written)
 
 
 class ExecutorKind(StrEnum):
@@ -206,15 +234,15 @@ def sweep(
         _fail(str(error))
     # Only a valid sweep file gets as far as the heavy imports.
     from forumsim.experiment.executors import BrokenPoolError, SweepSetupError, run_sweep
+    from forumsim.experiment.interrupts import handled
     from forumsim.experiment.resources import NotEnoughMemoryError
     from forumsim.experiment.store import StoreError
 
     target = out_dir or Path("results") / plan.name
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # e.g. a batch system's time limit
     start = time.monotonic()
     resume_command = f"forumsim sweep {file} --out {target} --resume"
-    try:
-        with _sweep_progress(plan, quiet) as update:
+    try:  # Ctrl-C and SIGTERM (a batch system's time limit) end the sweep cleanly
+        with handled(), _sweep_progress(plan, quiet) as update:
             outcome = run_sweep(plan, target, sweep_file=file, resume=resume,
                                 executor=executor.value, workers=workers, scheduler=scheduler,
                                 retry_failed=retry_failed, runs_per_part=runs_per_part,
@@ -228,13 +256,7 @@ def sweep(
         _fail(f"--out {target}: cannot write the results: {error.strerror or error}. The "
               f"runs written so far are kept; once there is room, continue with: "
               f"{resume_command}", code=1)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     raise typer.Exit(_report_sweep(outcome, file, target, time.monotonic() - start))
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -272,11 +294,11 @@ def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float
         out.print(table)
         if len(tally.failures) > 20:
             out.print(f"... and {len(tally.failures) - 20} more.")
-    if outcome.interrupted:
+    if outcome.interrupted is not None:
         err.print(f"interrupted: the {finished:,} finished runs are kept. Continue with\n"
                   f"  forumsim sweep {_shown_path(file)} --out {_shown_path(target)} --resume",
                   highlight=False)
-        return 130
+        return 128 + outcome.interrupted
     if finished:
         out.print(f"next, the report of the finished runs:\n  forumsim report {target}",
                   highlight=False, soft_wrap=True)  # one line, to copy whole
@@ -413,12 +435,17 @@ def export(
     from forumsim.experiment.store import StoreError
 
     target = out_dir or folder / "csv"
-    try:
-        written = export_csv(folder, target, overwrite=overwrite)
-    except StoreError as error:
-        _fail(str(error))
+    with _stoppable(f"nothing was written to {target}"):
+        try:
+            written = export_csv(folder, target, overwrite=overwrite)
+        except StoreError as error:
+            _fail(str(error))
+        except OSError as error:  # e.g. a full disk; nothing was left behind
+            _fail(f"--out {target}: cannot write the export: {error.strerror or error}; "
+                  "nothing was written.", code=1)
     out.print(f"exported to [bold]{_shown_path(target)}/[/]: "
-              + ", ".join(p.name for p in written))
+              + ", ".join(p.name for p in written.files))
+    _say_kept(written)
 
 
 @app.command()

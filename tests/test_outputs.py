@@ -1,0 +1,243 @@
+"""Nothing the user has is lost to a command that writes: not a file written into a results
+folder while `run --overwrite` or `export --overwrite` works on it, not a sub-folder or a
+link, not a file `validate --write` is pointed at; and a command stopped by Ctrl-C or
+SIGTERM leaves nothing half-written, says so in one line and exits 130 or 143. Each case
+runs the real command in its own process, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+SRC = str(Path(__file__).parents[1] / "src")
+TINY_SWEEP = Path(__file__).parent / "data" / "tiny_sweep.yaml"
+
+
+def forumsim(*args: object, cwd: Path | None = None, **popen) -> subprocess.Popen:
+    """`forumsim ARGS` in a process of its own (a session of its own, so that signals sent
+    to it reach only it)."""
+    env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "200"}
+    return subprocess.Popen([sys.executable, "-m", "forumsim.ui.cli", *map(str, args)],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, **popen)
+
+
+def finished(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:
+    stdout, stderr = process.communicate(timeout=timeout)
+    return process.returncode, stdout, stderr
+
+
+def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    """Poll `condition` every millisecond until it holds; fail if the process ends first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"the command ended before {what}: "
+                                 f"{process.communicate()[1][-2000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.001)
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+RUN = ("run", "small", "--people", "600", "--days", "60", "--quiet")
+
+
+@pytest.fixture
+def earlier_run(tmp_path) -> Path:
+    out = tmp_path / "R"
+    code, _, stderr = finished(forumsim(*RUN, "--days", "20", "--out", out, "--no-figures"))
+    assert code == 0, stderr
+    return out
+
+
+# --- 1. what appears in the folder while the command runs is kept ---------------------------
+
+
+def test_a_file_written_into_the_folder_while_run_overwrites_it_is_kept(earlier_run):
+    out = earlier_run
+    process = forumsim(*RUN, "--out", out, "--overwrite")
+    staging = out.parent.glob(".R.forumsim-*")
+    wait_for(lambda: any(out.parent.glob(".R.forumsim-*")), process, "the results were staged")
+    (out / "thesis_draft.txt").write_text("draft\n")  # while the staged results are written
+    code, _, stderr = finished(process)
+    assert code == 0, stderr
+    assert (out / "thesis_draft.txt").read_text() == "draft\n"
+    assert json.loads((out / "summary.json").read_text())["days"] == 60  # the new results
+    marker = json.loads((out / ".forumsim-run").read_text())
+    assert "thesis_draft.txt" not in marker["files"]
+    assert not list(staging) and sorted(p.name for p in out.parent.iterdir()) == ["R"]
+    again = forumsim(*RUN, "--out", out, "--overwrite")
+    code, _, stderr = finished(again)
+    assert code == 2 and "thesis_draft.txt" in one_line(stderr)
+
+
+def test_a_file_written_into_the_folder_while_export_overwrites_it_is_kept(
+        exported_sweep, tmp_path):
+    out = tmp_path / "csv"
+    code, _, stderr = finished(forumsim("export", exported_sweep, "--out", out))
+    assert code == 0, stderr
+    process = forumsim("export", exported_sweep, "--out", out, "--overwrite")
+    wait_for(lambda: any(tmp_path.glob(".csv.forumsim-*")), process, "the export was staged")
+    (out / "my_pivot.xlsx").write_text("mine")
+    code, _, stderr = finished(process)
+    assert code == 0, stderr
+    assert (out / "my_pivot.xlsx").read_text() == "mine"
+    assert (out / "runs.csv").exists() and not list(tmp_path.glob(".csv.*"))
+
+
+@pytest.fixture(scope="module")
+def exported_sweep(tmp_path_factory) -> Path:
+    """A finished sweep whose daily series are long enough that exporting them takes a
+    moment (a second or so): the tiny sweep, its series stretched to 20,000 days."""
+    from forumsim.experiment.executors import run_sweep
+    from forumsim.experiment.plan import load_sweep
+
+    out = tmp_path_factory.mktemp("sweep") / "sweep"
+    run_sweep(load_sweep(TINY_SWEEP), out, executor="inline")
+    series = pd.read_parquet(out / "series")
+    days = pd.DataFrame({"day": range(1, 20_001)})
+    long = series.drop(columns="day").drop_duplicates("run_id").merge(days, how="cross")
+    for part in (out / "series").glob("part-*.parquet"):
+        part.unlink()
+    pq.write_table(pa.Table.from_pandas(long, preserve_index=False),
+                   out / "series" / "part-00000.parquet")
+    return out
+
+
+def test_a_file_written_into_an_empty_folder_while_run_fills_it_is_kept(tmp_path):
+    out = tmp_path / "E"
+    out.mkdir()
+    process = forumsim(*RUN, "--out", out)
+    wait_for(lambda: any(out.glob(".E.forumsim-*")), process, "the results were staged")
+    (out / "summary.json").write_text("my own summary")  # where a result goes
+    (out / "notes.txt").write_text("notes")
+    code, _, stderr = finished(process)
+    assert code == 0, stderr
+    kept = list(tmp_path.glob("E.kept-*"))
+    assert len(kept) == 1 and (kept[0] / "summary.json").read_text() == "my own summary"
+    assert f"was moved to {kept[0]}" in stderr
+    assert json.loads((out / "summary.json").read_text())["days"] == 60
+    assert (out / "notes.txt").read_text() == "notes"
+
+
+# --- 2. sub-folders and links the user added are never deleted ------------------------------
+
+
+@pytest.mark.parametrize("added", ["folder", "empty folder", "link", "changed file"])
+def test_overwrite_refuses_a_folder_holding_a_users_sub_folder_link_or_edit(
+        earlier_run, tmp_path, added):
+    out = earlier_run
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "precious.csv").write_text("1,2\n")
+    if added == "folder":
+        (out / "my_notes").mkdir()
+        (out / "my_notes" / "idea.txt").write_text("idea")
+        shown = "my_notes/"
+    elif added == "empty folder":
+        (out / "my_notes").mkdir()
+        shown = "my_notes/"
+    elif added == "link":
+        (out / "my_link").symlink_to(data)
+        shown = "my_link"
+    else:
+        (out / "scenario.yaml").write_text("# my annotated copy\n")
+        shown = "scenario.yaml"
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    code, _, stderr = finished(forumsim(*RUN, "--out", out, "--overwrite"))
+    assert code == 2 and shown in one_line(stderr)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+    assert (data / "precious.csv").read_text() == "1,2\n"
+
+
+# --- 3. validate --write replaces only a table it wrote -----------------------------------
+
+
+@pytest.mark.parametrize("target", ["file", "partial", "folder", "fifo"])
+def test_validate_refuses_an_output_it_did_not_write_before_validating(tmp_path, target):
+    path = tmp_path / "validation.md"
+    if target == "file":
+        path.write_text("my thesis chapter")
+    elif target == "partial":  # the name the old code used for its temporary file
+        (tmp_path / "validation.md.partial").write_text("mine")
+    elif target == "folder":
+        path.mkdir()
+        (path / "inside.txt").write_text("mine")
+    else:
+        os.mkfifo(path)
+    before = {p.name: (p.read_text() if p.is_file() else None) for p in tmp_path.rglob("*")
+              if not p.is_fifo()}
+    started = time.monotonic()
+    code, _, stderr = finished(forumsim("validate", "--replicates", "2", "--workers", "1",
+                                        "--write", path), timeout=120)
+    assert code == 2, stderr
+    assert time.monotonic() - started < 60  # refused before the validation ran
+    assert str(path) in one_line(stderr)
+    after = {p.name: (p.read_text() if p.is_file() else None) for p in tmp_path.rglob("*")
+             if not p.is_fifo()}
+    assert after == before
+
+
+# --- 5. SIGTERM and Ctrl-C: one line, a distinct exit code, nothing half-written ------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("into", ["new", "empty"])
+def test_a_run_stopped_while_writing_leaves_nothing_and_says_so(tmp_path, signum, into):
+    out = tmp_path / "D"
+    if into == "empty":
+        out.mkdir()
+    process = forumsim(*RUN, "--out", out)
+    home = out if into == "empty" else tmp_path
+    wait_for(lambda: any(home.glob(".D.forumsim-*")), process, "the results were staged")
+    process.send_signal(signum)
+    code, _, stderr = finished(process)
+    assert code == 128 + signum, stderr
+    line = one_line(stderr)
+    assert line.startswith("interrupted (") and f"nothing was written to {out}" in line
+    assert list(home.iterdir()) == []
+    again = forumsim(*RUN, "--out", out, "--no-figures")  # the folder is usable at once
+    assert finished(again)[0] == 0
+
+
+@pytest.mark.parametrize("command", ["run", "export", "summarize", "report"])
+def test_a_long_command_stopped_by_sigterm_exits_143_in_one_line(
+        exported_sweep, tmp_path, command):
+    if command == "run":
+        args, out = [*RUN, "--days", "400", "--out", tmp_path / "out"], tmp_path / "out"
+    elif command == "export":
+        args, out = ["export", exported_sweep, "--out", tmp_path / "out"], tmp_path / "out"
+    elif command == "summarize":
+        posts = tmp_path / "posts.csv"
+        rows = "".join(f"{i},{i},F,a{i % 97},2021-01-01T00:00:{i % 60:02d}Z,\n"
+                       for i in range(300_000))
+        posts.write_text("post_id,thread_id,forum,author,timestamp,reply_to\n" + rows)
+        args, out = ["data", "summarize", posts, "--out", tmp_path / "t.json"], tmp_path / "t.json"
+    else:
+        args, out = ["report", exported_sweep], exported_sweep / "report.html"
+    before = sorted(tmp_path.iterdir())
+    process = forumsim(*args)
+    time.sleep(2.5)  # well into the work (imports take about a second)
+    process.send_signal(signal.SIGTERM)
+    code, _, stderr = finished(process)
+    assert code == 143, stderr
+    assert one_line(stderr).startswith("interrupted (SIGTERM)")
+    if command != "report":
+        assert not out.exists() and sorted(tmp_path.iterdir()) == before
