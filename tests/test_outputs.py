@@ -170,13 +170,11 @@ def test_overwrite_refuses_a_folder_holding_a_users_sub_folder_link_or_edit(
 # --- 3. validate --write replaces only a table it wrote -----------------------------------
 
 
-@pytest.mark.parametrize("target", ["file", "partial", "folder", "fifo"])
+@pytest.mark.parametrize("target", ["file", "folder", "fifo"])
 def test_validate_refuses_an_output_it_did_not_write_before_validating(tmp_path, target):
     path = tmp_path / "validation.md"
     if target == "file":
         path.write_text("my thesis chapter")
-    elif target == "partial":  # the name the old code used for its temporary file
-        (tmp_path / "validation.md.partial").write_text("mine")
     elif target == "folder":
         path.mkdir()
         (path / "inside.txt").write_text("mine")
@@ -184,15 +182,39 @@ def test_validate_refuses_an_output_it_did_not_write_before_validating(tmp_path,
         os.mkfifo(path)
     before = {p.name: (p.read_text() if p.is_file() else None) for p in tmp_path.rglob("*")
               if not p.is_fifo()}
-    started = time.monotonic()
-    code, _, stderr = finished(forumsim("validate", "--replicates", "2", "--workers", "1",
-                                        "--write", path), timeout=120)
-    assert code == 2, stderr
-    assert time.monotonic() - started < 60  # refused before the validation ran
+    process = forumsim("validate", "--replicates", "2", "--workers", "1", "--write", path,
+                       "--overwrite")
+    code, stdout, stderr = finished(process, timeout=60)  # refused before validating
+    assert code == 2 and stdout == "", stderr
     assert str(path) in one_line(stderr)
     after = {p.name: (p.read_text() if p.is_file() else None) for p in tmp_path.rglob("*")
              if not p.is_fifo()}
     assert after == before
+
+
+def test_validate_writes_beside_files_of_its_own_names_and_replaces_only_its_table(
+        tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from forumsim.analysis import validate
+    from forumsim.ui.cli import app
+
+    rows = [{"key": "p", "pattern": "members who post", "source": "a source", "target": "3%",
+             "test": "mean from 2% to 6%", "unit": "share", "mean": 0.03, "low": 0.02,
+             "high": 0.04, "n": 3, "passed": True}]
+    monkeypatch.setattr(validate, "timed_validate", lambda **kwargs: (rows, 1.0))
+    path = tmp_path / "validation.md"
+    partial = tmp_path / "validation.md.partial"  # the temporary name the old code used
+    partial.write_text("mine")
+    runner = CliRunner()
+    assert runner.invoke(app, ["validate", "--quick", "--write", str(path)]).exit_code == 0
+    assert partial.read_text() == "mine" and "members who post" in path.read_text()
+    again = runner.invoke(app, ["validate", "--quick", "--write", str(path)])
+    assert again.exit_code == 2 and "add --overwrite" in again.output
+    assert runner.invoke(app, ["validate", "--quick", "--write", str(path),
+                               "--overwrite"]).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["validation.md",
+                                                          "validation.md.partial"]
 
 
 # --- 5. SIGTERM and Ctrl-C: one line, a distinct exit code, nothing half-written ------------

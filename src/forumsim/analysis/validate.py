@@ -13,12 +13,14 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from forumsim.experiment.executors import open_pool
+from forumsim.experiment.files import read_bytes
+from forumsim.experiment.folders import check_output_file, write_output_file
 from forumsim.experiment.runner import run, simulate, smoothed
 from forumsim.measures import keyplayers
 from forumsim.measures import metrics as m
@@ -341,8 +343,8 @@ def validate(replicates: int = 10, people: int | None = None, workers: int = 2,
     tasks = [(kind, 1000 + i, people) for i in range(replicates)
              for kind in ("baseline", "takedown", "key_players")]
     values: dict[str, list[float]] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for done, result in enumerate(pool.map(_one, tasks), start=1):
+    with open_pool("process", workers) as pool:  # stopped at once by Ctrl-C or SIGTERM
+        for done, result in enumerate(pool.executor.map(_one, tasks), start=1):
             for key, value in result.items():
                 values.setdefault(key, []).append(value)
             if progress is not None:
@@ -383,7 +385,7 @@ def simulated(row: dict[str, object]) -> str:
 def markdown_table(rows: list[dict[str, object]], replicates: int, seconds: float,
                    command: str) -> str:
     """The validation table as Markdown, with how it was produced."""
-    lines = ["# Validation against published patterns", "",
+    lines = [TITLE, "",
              f"Produced by `{command}` in {seconds:.0f} s ({replicates} replicates per "
              "scenario; 95% t-intervals over replicates, cut to the range of their "
              "unit). Each row's test says what must hold: the bound of the 95% interval "
@@ -398,14 +400,31 @@ def markdown_table(rows: list[dict[str, object]], replicates: int, seconds: floa
     return "\n".join(lines) + "\n"
 
 
-def write_report(rows, path: Path, replicates: int, seconds: float, command: str) -> Path:
-    """Write the Markdown table (atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(markdown_table(rows, replicates, seconds, command))
-    partial.replace(path)
-    return path
+TITLE = "# Validation against published patterns"
+
+
+def earlier_table(path: Path) -> bool:
+    """Whether `path` (a regular file) holds a table written by `forumsim validate`."""
+    try:
+        head = read_bytes(path, 4096).decode("utf-8", errors="replace")
+    except (OSError, ValueError):
+        return False
+    return head.startswith(f"{TITLE}\n\nProduced by `forumsim validate")
+
+
+def check_table_path(path: Path, overwrite: bool = False) -> None:
+    """Refuse, before the validation runs, a `--write` path that may not be written (see
+    `folders.check_output_file`): only a new file, or a table this command wrote earlier
+    with `overwrite`."""
+    check_output_file(path, overwrite, earlier_table, "validate", "--write")
+
+
+def write_report(rows, path: Path, replicates: int, seconds: float, command: str,
+                 overwrite: bool = False) -> Path:
+    """Write the Markdown table whole, where `check_table_path` allows it."""
+    write_output_file(path, markdown_table(rows, replicates, seconds, command), overwrite,
+                      earlier_table, "validate", "--write")
+    return Path(path)
 
 
 def timed_validate(**kwargs) -> tuple[list[dict[str, object]], float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import stat
 from pathlib import Path
 
 import yaml
@@ -114,6 +115,29 @@ GuardedLoader.add_constructor("tag:yaml.org,2002:timestamp",
                               GuardedLoader.construct_yaml_timestamp)
 
 
+def read_bytes(path: Path, limit: int) -> bytes:
+    """The first `limit` + 1 bytes of the regular file `path` (so that a caller can tell a
+    file over `limit`); ValueError with a one-line reason for a folder, a pipe, socket or
+    device (refused at once, never waited on or read without end) or a file that cannot
+    be read; FileNotFoundError if there is none."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise ValueError(f"cannot be read: {error.strerror}") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise ValueError("is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise ValueError("is not a regular file (a device, socket or pipe)")
+        try:
+            return handle.read(limit + 1)
+        except OSError as error:
+            raise ValueError(f"cannot be read: {error.strerror}") from None
+
+
 def _text(path: Path, what: str) -> str:
     """The file's text, or a one-line reason why it is not a readable UTF-8 file."""
     if path.is_dir():
@@ -123,11 +147,7 @@ def _text(path: Path, what: str) -> str:
     if not path.is_file():
         raise ValueError(f"is not a regular file (a device, socket or pipe); give a {what} "
                          "file")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as error:
-        raise ValueError(f"cannot be read: {error.strerror}") from None
+    data = read_bytes(path, MAX_BYTES)
     if len(data) > MAX_BYTES:
         raise ValueError(f"is larger than {MAX_BYTES >> 20} MiB; a {what} file is a few "
                          "kilobytes of YAML")

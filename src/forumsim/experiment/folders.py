@@ -1,4 +1,4 @@
-"""What forumsim may do in a folder: write a whole output into it, and be its only writer.
+"""Where forumsim writes: an output folder or file written whole, one writer per folder.
 
 A command's output folder (a run's results, an export) is written under a temporary name
 and moved into place at the end, so that it is never seen half-written. It goes only
@@ -9,6 +9,11 @@ marker or was changed since, a sub-folder or a link the user added, whether it w
 when the command started or appeared while it ran. What appears while a command runs is
 kept in the new output; only if it sits where a new file goes is it moved aside, into a
 folder named after the output (`<out>.kept-<time>`), and the command says so.
+
+A single output file (targets.json, the validation table) follows the same rules: it is
+written through a temporary file, only where there is no file yet or, when asked, over
+an earlier output of the same command; never over anything else, and never into a link,
+folder, pipe or device, which are refused before any work.
 
 One writer per folder: a lock file created exclusively, holding the writer's process.
 """
@@ -115,25 +120,25 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
-def check_writable(out: Path, place: Path, room: int) -> None:
-    """Refuse, before any work, an `out` whose folder `place` (where its files are made)
-    cannot be created or written, or has less than `room` bytes free."""
+def check_writable(out: Path, place: Path, room: int, option: str = "--out") -> None:
+    """Refuse, before any work, an `out` (given as `option`) whose folder `place` (where
+    its files are made) cannot be created or written, or has less than `room` bytes free."""
     home = _existing_ancestor(place)
     if not home.is_dir():
-        raise StoreError(f"--out {out}: cannot be created, because {home} is a file, not a "
-                         "folder; choose another --out.")
+        raise StoreError(f"{option} {out}: cannot be created, because {home} is a file, not "
+                         f"a folder; choose another {option}.")
     probe = home / f".forumsim-probe-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         probe.mkdir()
         probe.rmdir()
     except OSError as error:
-        raise StoreError(f"--out {out}: cannot write in {home}: {error.strerror}; choose "
-                         "another --out.") from None
+        raise StoreError(f"{option} {out}: cannot write in {home}: {error.strerror}; choose "
+                         f"another {option}.") from None
     free = shutil.disk_usage(home).free
     if free < room:
-        raise StoreError(f"--out {out}: only {free / 2**20:,.1f} MB free in {home}, and the "
-                         f"results need about {room / 2**20:,.0f} MB; free some space or "
-                         "choose another --out.")
+        raise StoreError(f"{option} {out}: only {free / 2**20:,.1f} MB free in {home}, and "
+                         f"the results need about {room / 2**20:,.0f} MB; free some space or "
+                         f"choose another {option}.")
 
 
 def check_output_folder(out: Path, overwrite: bool, room: int, marker_name: str, command: str,
@@ -320,6 +325,58 @@ def _move(entry: Path, to: Path) -> None:
         entry.rename(to)
         return
     entry.unlink()
+
+
+# --- an output file ------------------------------------------------------------------------
+
+
+def check_output_file(path: Path, overwrite: bool, earlier: Callable[[Path], bool],
+                      command: str, option: str = "--out", room: int = 1 << 20) -> None:
+    """Refuse, before any work, a `path` that the output of `forumsim <command>` may not
+    be written to: a link, a folder, a pipe or device, a file that `earlier` does not
+    recognise as an earlier output of the command, an earlier output without `overwrite`,
+    or a place that cannot be written or is full."""
+    path = Path(path)
+    if path.is_symlink():
+        raise StoreError(f"{option} {path}: is a symbolic link; give the path of a new file "
+                         "(forumsim does not write through links).")
+    if path.exists():
+        if path.is_dir():
+            raise StoreError(f"{option} {path}: is a folder; give the path of a new file.")
+        if not path.is_file():
+            raise StoreError(f"{option} {path}: is not a regular file (a pipe, socket or "
+                             "device); give the path of a new file.")
+        if not earlier(path):
+            raise StoreError(f"{option} {path}: exists and was not written by forumsim "
+                             f"{command}; forumsim never replaces it. Choose another "
+                             f"{option}.")
+        if not overwrite:
+            raise StoreError(f"{option} {path}: holds an earlier output of forumsim {command}; "
+                             f"add --overwrite to replace it, or choose another {option}.")
+    check_writable(path, path.parent, room, option)
+
+
+def write_output_file(path: Path, text: str, overwrite: bool, earlier: Callable[[Path], bool],
+                      command: str, option: str = "--out") -> None:
+    """Write `text` to `path` whole, where `check_output_file` allows it (checked again
+    now: the place may have changed while the work ran); a file that appeared there
+    meanwhile is never written over."""
+    path = Path(path)
+    check_output_file(path, overwrite, earlier, command, option, room=len(text.encode()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        staging.write_text(text)
+        with interrupts.held():
+            if path.exists():  # an earlier output, just checked
+                os.replace(staging, path)
+            else:
+                _move(staging, path)  # fails if a file appeared in the meantime
+    except FileExistsError:
+        raise StoreError(f"{option} {path}: a file appeared there while forumsim {command} "
+                         "ran; it was left as it is and nothing was written.") from None
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 # --- one writer per folder ---------------------------------------------------------------

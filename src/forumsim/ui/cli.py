@@ -557,6 +557,8 @@ def validate(
     write: Annotated[Path | None, typer.Option(help="Also write the table as Markdown to "
                                                     "this file, e.g. docs/validation.md.",
                                                show_default="write nothing")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a table written earlier by this "
+                         "command (never a file it did not write).")] = False,
 ) -> None:
     """Check the model against published patterns over replicates of the default scenario,
     a takedown of its largest forum and 20 arrests by betweenness, and print the table;
@@ -566,15 +568,27 @@ def validate(
     displacement after closures (ElBahrawy et al. 2020; Van Buskirk et al. 2017; Soska &
     Christin 2015) and key players (Bright et al. 2017; Borgatti 2006). The full run
     (10 replicates, interval tests) takes about 15 to 20 minutes on 2 cores."""
-    from forumsim.analysis.validate import QUICK_REPLICATES, simulated, timed_validate, write_report
+    from forumsim.analysis.validate import (
+        QUICK_REPLICATES,
+        check_table_path,
+        simulated,
+        timed_validate,
+        write_report,
+    )
+    from forumsim.experiment.folders import StoreError
 
     n = replicates or (QUICK_REPLICATES if quick else 10)
     command = "forumsim validate" + (f" --replicates {n}" if replicates else
                                      " --quick" if quick else "")
     if write is not None:
         command += f" --write {write}"
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                  TimeRemainingColumn(), console=err) as bar:
+        try:  # before the work, so a refused --write costs nothing
+            check_table_path(write, overwrite)
+        except StoreError as error:
+            _fail(str(error))
+    with _stoppable("nothing was written"), Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+            TimeRemainingColumn(), console=err) as bar:
         task = bar.add_task(f"validation: {n} replicates x 3 scenarios", total=3 * n)
         rows, seconds = timed_validate(
             replicates=n, workers=workers,
@@ -590,7 +604,13 @@ def validate(
     passed = sum(row["passed"] for row in rows)
     where = ""
     if write is not None:
-        write_report(rows, write, n, seconds, command)
+        try:
+            write_report(rows, write, n, seconds, command, overwrite)
+        except StoreError as error:
+            _fail(str(error))
+        except OSError as error:  # e.g. the disk filled up meanwhile
+            _fail(f"--write {write}: cannot be written: {error.strerror or error}; nothing "
+                  "was written.", code=1)
         where = f"; table written to {write}"
     out.print(f"{passed} of {len(rows)} patterns pass{where}")
     raise typer.Exit(0 if passed == len(rows) else 1)
@@ -647,20 +667,25 @@ def summarize(
     """Compute the statistics a researcher may share (posts per author, monthly activity
     and retention, threads and reply depth, the reply network, fora, takedowns) and write
     them to a targets file; no post, author or thread leaves, only aggregates."""
-    from forumsim.experiment.targets import TargetsError, check_targets_path, write_targets
+    from forumsim.experiment.folders import StoreError
+    from forumsim.experiment.targets import check_targets_path, write_targets
 
     try:  # before the work, so a refused --out costs nothing
         check_targets_path(out_file, overwrite)
-    except TargetsError as error:
+    except StoreError as error:
         _fail(str(error))
-    community = _load_community(paths)
-    from forumsim.experiment.targets import summarize as summarize_community
+    with _stoppable(f"nothing was written to {out_file}"):
+        community = _load_community(paths)
+        from forumsim.experiment.targets import summarize as summarize_community
 
-    targets = summarize_community(community)
-    try:
-        write_targets(targets, out_file, overwrite)
-    except TargetsError as error:
-        _fail(str(error))
+        targets = summarize_community(community)
+        try:
+            write_targets(targets, out_file, overwrite)
+        except StoreError as error:
+            _fail(str(error))
+        except OSError as error:  # e.g. the disk filled up meanwhile
+            _fail(f"--out {out_file}: cannot be written: {error.strerror or error}; nothing "
+                  "was written.", code=1)
     rows = [(name, _shown_statistic(value), "") for name, value in
             targets["statistics"].items()]
     counts = targets["counts"]
