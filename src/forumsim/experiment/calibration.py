@@ -33,6 +33,7 @@ STATISTICS = (
     "reply_transitivity", "fora", "multi_forum_author_share", "forum_size_gini",
     "largest_forum_share")
 MARKER = "calibration.json"  # marks a calibration folder and what it was made from
+LOCK = ".forumsim-calibrate.lock"  # one calibration writes a folder at a time
 TAKEDOWN = re.compile(r"takedown_\d+_(drop|recovery_days|moved_share|top_destination_share)")
 
 
@@ -270,7 +271,7 @@ def check_folder(out: Path, problem: Problem, resume: bool) -> None:
     calibration without `resume`, or (with `resume`) the folder of another calibration."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise CalibrationFolderError(f"--out {out}: is a file or a link; give a folder.")
-    if not out.exists() or not any(out.iterdir()):
+    if not out.exists() or not any(p.name != LOCK for p in out.iterdir()):
         if resume:
             raise CalibrationFolderError(f"--out {out}: holds no calibration to resume; leave "
                                          "out --resume to start one.")

@@ -6,6 +6,7 @@ run's result depends only on its scenario and seed, so every executor gives the 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import difflib
 import hashlib
 import json
@@ -14,7 +15,6 @@ import os
 import platform
 import signal
 import socket
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from forumsim.experiment import runner
-from forumsim.experiment.folders import WriterLock, check_writable, process_alive, process_start
+from forumsim.experiment.folders import check_writable, claimed
 from forumsim.experiment.plan import Plan, PlannedRun
 from forumsim.experiment.resources import check_memory
 from forumsim.experiment.store import LOCK, SweepStore
@@ -251,7 +251,7 @@ def run_sweep(plan: Plan, out: str | Path, *, sweep_file: str | Path | None = No
     check_writable(folder, folder, sweep_room(plan))
     store, interrupted = None, None
     tally = Tally(len(plan.runs), 0)
-    with _claimed(folder):
+    with claimed(folder, LOCK, "sweep"):
         try:
             with open_pool(executor, workers, scheduler) as pool:
                 store = SweepStore.open(folder, planned, resume)
@@ -281,25 +281,6 @@ def sweep_room(plan: Plan) -> int:
     days = max(plan.largest.days if plan.largest else 0, plan.base.days)
     per_run = 2048 + (days * 100 if plan.sweep.keep_series else 0)
     return (16 << 20) + len(plan.runs) * per_run
-
-
-@contextlib.contextmanager
-def _claimed(folder: Path) -> Iterator[WriterLock]:
-    """Create `folder` if needed and hold its lock; on the way out release the lock and
-    remove the folders made here if nothing was written into them."""
-    made = []
-    missing = folder
-    while not missing.exists():
-        made.append(missing)
-        missing = missing.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        with WriterLock.acquire(folder, LOCK, "sweep") as lock:
-            yield lock
-    finally:
-        for path in made:  # deepest first; a folder holding anything stays
-            with contextlib.suppress(OSError):
-                path.rmdir()
 
 
 # --- the loop ---------------------------------------------------------------------------
@@ -438,16 +419,31 @@ class Pool:
 # In a worker: the shared table of (pid, run id) slots and this worker's slot, so that the
 # sweep can say which run a worker that died was running.
 _SLOTS: tuple | None = None
-_WATCH_SECONDS = 0.5
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
-def _start_worker(parent: int, parent_start: str | None, slots: object,
-                  taken: object) -> None:
-    """Initializer of each pool worker: ignore Ctrl-C (the sweep handles it), take a slot
-    to report its run in, and exit as soon as the sweep's process is gone."""
+def die_with_parent() -> None:
+    """Have the kernel kill this process the moment its parent dies (Linux's parent-death
+    signal), so that no worker outlives a command that was killed; its unfinished work is
+    done again on --resume. A worker whose parent died before it asked exits at once.
+    Elsewhere than on Linux, nothing."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _start_worker(slots: object, taken: object) -> None:
+    """Initializer of each pool worker: ignore Ctrl-C (the sweep handles it), die with the
+    pool's process, and take a slot to report its run in."""
     global _SLOTS
     # Ctrl-C reaches the whole process group; only the sweep itself should react to it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()  # the forkserver, which ends as soon as the sweep does
     with taken.get_lock():
         index = taken.value
         taken.value += 1
@@ -455,16 +451,30 @@ def _start_worker(parent: int, parent_start: str | None, slots: object,
         slots[2 * index] = os.getpid()
         slots[2 * index + 1] = -1
         _SLOTS = (slots, index)
-    threading.Thread(target=_watch_parent, args=(parent, parent_start), daemon=True,
-                     name="forumsim-parent-watch").start()
 
 
-def _watch_parent(parent: int, parent_start: str | None) -> None:
-    """End this worker when the sweep's process has died (e.g. SIGKILL), so no idle or
-    busy worker outlives it; its unfinished run is run again on --resume."""
-    while process_alive(parent, parent_start):
-        time.sleep(_WATCH_SECONDS)
-    os._exit(1)
+_FORKING_WORKERS = {"on": False}
+
+
+def _forked_worker() -> None:
+    if _FORKING_WORKERS["on"]:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the command
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the command's clean stop
+        die_with_parent()
+
+
+os.register_at_fork(after_in_child=_forked_worker)
+
+
+@contextlib.contextmanager
+def forked_workers_die_with_us() -> Iterator[None]:
+    """Processes forked from this one meanwhile (the workers of pyabc's multicore sampler)
+    ignore Ctrl-C, which the command handles, and die with this process if it is killed."""
+    _FORKING_WORKERS["on"] = True
+    try:
+        yield
+    finally:
+        _FORKING_WORKERS["on"] = False
 
 
 def _mark_running(run_id: int) -> None:
@@ -516,7 +526,7 @@ def open_pool(kind: str = "process", workers: int | None = None,
         taken = context.Value("i", 0)
         executor = ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_worker,
-            initargs=(os.getpid(), process_start(os.getpid()), slots, taken))
+            initargs=(slots, taken))
         processes: list = []
         _POOLS.append((processes, slots))
 

@@ -28,7 +28,7 @@ import secrets
 import shutil
 import socket
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -484,3 +484,23 @@ def _break_stale(path: Path, holder: dict | None) -> None:
         with contextlib.suppress(OSError):
             os.link(aside, path)  # someone's fresh lock: back, unless another is there now
         aside.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def claimed(folder: Path, lock_name: str, command: str) -> Iterator[WriterLock]:
+    """Create `folder` if needed and hold its lock `lock_name` for `forumsim <command>`;
+    on the way out release the lock and remove the folders made here if nothing was
+    written into them."""
+    made = []
+    missing = folder
+    while not missing.exists():
+        made.append(missing)
+        missing = missing.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with WriterLock.acquire(folder, lock_name, command) as lock:
+            yield lock
+    finally:
+        for path in made:  # deepest first; a folder holding anything stays
+            with contextlib.suppress(OSError):
+                path.rmdir()

@@ -731,46 +731,65 @@ def calibrate(
     except CalibrationError as error:
         _fail(str(error))
     target = out_dir or Path("results") / problem.name
+    from forumsim.experiment.folders import StoreError, check_writable
+
     try:
         check_folder(target, problem, resume)
-    except CalibrationFolderError as error:
+        check_writable(target, target, CALIBRATION_ROOM)
+    except (CalibrationFolderError, StoreError) as error:
         _fail(str(error))
     from forumsim.experiment.executors import SchedulerUnreachableError
     from forumsim.experiment.inference import calibrate
     where = f"the Dask cluster at {scheduler}" if scheduler else f"{workers} workers"
-    err.print(f"calibrating {len(problem.calibration.parameters)} parameters of "
-              f"'{problem.base.name}' to {len(problem.calibration.fit)} statistics "
-              f"({problem.calibration.population} particles, up to "
-              f"{problem.calibration.generations} generations, {where})",
-              highlight=False)
+
+    def started() -> None:
+        err.print(f"calibrating {len(problem.calibration.parameters)} parameters of "
+                  f"'{problem.base.name}' to {len(problem.calibration.fit)} statistics "
+                  f"({problem.calibration.population} particles, up to "
+                  f"{problem.calibration.generations} generations, {where})",
+                  highlight=False)
 
     def line(generation) -> None:
         err.print(f"generation {generation.index}: epsilon {generation.epsilon:.4g}, "
                   f"acceptance {generation.acceptance:.1%}, {generation.simulations:,} "
                   f"simulations so far ({generation.seconds:.0f} s)", highlight=False)
 
-    try:
-        done = calibrate(problem, target, workers=workers, resume=resume, progress=line,
-                         scheduler=scheduler)
-    except (CalibrationFolderError, SchedulerUnreachableError) as error:
-        _fail(str(error))
-    if not done:
-        err.print(f"the calibration already has its {problem.calibration.generations} "
-                  "generations; raise 'generations' in the file to continue it.",
-                  highlight=False)
-    if not (target / "posterior.parquet").exists():
-        _fail(f"--out {target}: no generation was completed, so there is no posterior to "
-              "report.", code=1)
-    from forumsim.analysis.calibration_report import predictive, write_report
+    resume_command = f"forumsim calibrate {file} --out {target} --resume"
+    with _stoppable("the generations finished so far are kept; continue with: "
+                    + resume_command):
+        try:
+            done = calibrate(problem, target, workers=workers, resume=resume, progress=line,
+                             scheduler=scheduler, started=started)
+        except (CalibrationFolderError, SchedulerUnreachableError, StoreError) as error:
+            _fail(str(error))
+        except OSError as error:  # a full or read-only disk while it ran
+            _fail(f"--out {target}: cannot write the calibration: {error.strerror or error}. "
+                  "The generations finished so far are kept; once it can be written, "
+                  f"continue with: {resume_command}", code=1)
+        if not done:
+            err.print(f"the calibration already has its {problem.calibration.generations} "
+                      "generations; raise 'generations' in the file to continue it.",
+                      highlight=False)
+        if not (target / "posterior.parquet").exists():
+            _fail(f"--out {target}: no generation was completed, so there is no posterior to "
+                  "report.", code=1)
+        from forumsim.analysis.calibration_report import predictive, write_report
 
-    draws = problem.calibration.predictive
-    if draws:
-        err.print(f"posterior predictive check: {draws} simulations at posterior draws",
-                  highlight=False)
-    report = write_report(problem, target, predictive(problem, target, workers=workers,
-                                                      scheduler=scheduler))
+        draws = problem.calibration.predictive
+        if draws:
+            err.print(f"posterior predictive check: {draws} simulations at posterior draws",
+                      highlight=False)
+        try:
+            report = write_report(problem, target, predictive(
+                problem, target, workers=workers, scheduler=scheduler))
+        except OSError as error:
+            _fail(f"--out {target}: cannot write the report: {error.strerror or error}; the "
+                  f"posterior is kept. Once it can be written: {resume_command}", code=1)
     _print_check(target)
     out.print(f"report written to [bold]{_shown_path(report)}[/]", highlight=False)
+
+
+CALIBRATION_ROOM = 64 << 20  # bytes free a calibration needs (its history and report)
 
 
 def _print_check(target: Path) -> None:
