@@ -1,6 +1,7 @@
 """A sweep folder as CSV for spreadsheets and for NetLogo BehaviorSpace users: runs.csv (one
 row per run: run, its parameters, every end-of-run metric), series.csv (the long layout:
-run, parameters, day, the day's measures) and export.json (the sweep's metadata).
+run, parameters, day, the day's measures) and export.json (the sweep's metadata). No
+cell is one a spreadsheet would run as a formula (`spreadsheet_safe`).
 
 Like a run's folder, the export is written under a temporary name and moved into place,
 only into a new or empty folder or, with `overwrite`, an earlier export holding nothing
@@ -21,6 +22,26 @@ from forumsim.experiment.store import MANIFEST, SUMMARY, StoreError
 from forumsim.version import __version__
 
 EXPORT_MARKER = ".forumsim-export"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that a spreadsheet will not run as a formula (OWASP's rule against CSV
+    injection): text starting with =, +, -, @, a tab or a carriage return gets a leading
+    apostrophe, which spreadsheets show as text; numbers and other text stay as they are.
+    Forum names from a posts table and labels from a sweep file are such text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every text cell and column name made `spreadsheet_safe`."""
+    safe = frame.rename(columns=spreadsheet_safe)
+    for name in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[name]):
+            safe[name] = safe[name].map(spreadsheet_safe)
+    return safe
 
 
 def check_export_folder(out: Path, overwrite: bool) -> str:
@@ -61,10 +82,12 @@ def export_csv(folder: Path, out: Path, overwrite: bool = False) -> Output:
     exported = datetime.now(UTC).isoformat(timespec="seconds")
 
     def fill(staging: Path) -> None:
-        runs.rename(columns={"run_id": "run"}).to_csv(staging / "runs.csv", index=False)
+        spreadsheet_safe_frame(runs.rename(columns={"run_id": "run"})).to_csv(
+            staging / "runs.csv", index=False)
         if has_series:
-            long_series(runs, pd.read_parquet(folder / "series"), parameters).to_csv(
-                staging / "series.csv", index=False)
+            spreadsheet_safe_frame(long_series(runs, pd.read_parquet(folder / "series"),
+                                               parameters)).to_csv(staging / "series.csv",
+                                                                   index=False)
         sidecar = {
             "forumsim": __version__, "sweep": manifest["sweep"],
             "description": manifest.get("description"), "question": manifest.get("question"),

@@ -32,6 +32,7 @@ import reacton.core
 import solara
 from solara.components.echarts import EchartsWidget
 
+from forumsim.experiment.export import spreadsheet_safe
 from forumsim.ui import demo_figures
 from forumsim.ui.origin import SameOrigin, exposure_warning
 from forumsim.world.interventions import ROLE_STRATEGIES, Intervention
@@ -295,7 +296,7 @@ class Classroom:
             writer.writerow([*columns, "active_people_without_shocks", "shocks"])
             for i, day in enumerate(data["day"]):
                 writer.writerow([*(data[c][i] for c in columns), without[i],
-                                 " ".join(news.get(day, []))])
+                                 spreadsheet_safe(" ".join(news.get(day, [])))])
             return text.getvalue()
 
     # --- the stepping thread ---
