@@ -116,3 +116,29 @@ def test_only_text_a_spreadsheet_would_run_is_neutralised():
     assert spreadsheet_safe("=1+1") == "'=1+1" and spreadsheet_safe("\tx") == "'\tx"
     assert spreadsheet_safe("-1") == "'-1" and spreadsheet_safe(-1) == -1
     assert spreadsheet_safe("Forum A") == "Forum A"
+
+
+# --- 7. extends: and base: stay in the scenario's folder tree ------------------------------
+
+
+def test_a_link_in_the_folder_to_a_file_elsewhere_is_not_followed(tmp_path):
+    secret = tmp_path / "elsewhere" / "secret.yaml"
+    secret.parent.mkdir()
+    secret.write_text("token_abc123: 1\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "base.yaml").symlink_to(secret)
+    (project / "scenario.yaml").write_text("extends: base.yaml\ndays: 30\n")
+    message = refused(forumsim("run", "scenario.yaml", "--out", "out", cwd=project),
+                      "field 'extends' names base.yaml, which is outside")
+    assert "token_abc123" not in message and not (project / "out").exists()
+
+
+def test_a_calibrations_base_outside_its_folder_is_refused_without_showing_it(tmp_path):
+    (tmp_path / "calibration.yaml").write_text(
+        "base: /etc/passwd\nparameters: {behaviour.reply_share: {uniform: [0.2, 0.9]}}\n"
+        "targets: {published: {reply_share: {value: 0.5, tolerance: 0.1}}}\n"
+        "fit: [reply_share]\n")
+    message = refused(forumsim("calibrate", "calibration.yaml", "--out", "cal", cwd=tmp_path),
+                      "field 'base' names /etc/passwd, which is outside")
+    assert "root:" not in message and not (tmp_path / "cal").exists()

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from forumsim.experiment.files import load_scenario
+from forumsim.experiment.files import inside, load_scenario
 from forumsim.experiment.files import read_yaml as read_guarded
 from forumsim.world.scenario import EMBEDDED, Scenario, ScenarioError, embedded_scenario, quoted
 
@@ -228,7 +228,9 @@ def _base(calibration: Calibration, path: Path) -> Scenario:
         if calibration.base in EMBEDDED:
             base = embedded_scenario(calibration.base)
         else:
-            base = load_scenario(path.parent / calibration.base)
+            base = load_scenario(inside(path.parent / calibration.base, path.parent,
+                                        f"{path}: field 'base'", calibration.base),
+                                 root=path.parent)
         base = base.overridden(source=f"{path}, fixed", seed=calibration.seed,
                                **calibration.fixed)
     except ScenarioError as error:

@@ -206,9 +206,15 @@ def _merged(base: dict, override: dict) -> dict:
     return merged
 
 
-def _resolved(path: Path, chain: tuple[Path, ...] = ()) -> object:
-    """A scenario file's mapping with its `extends:` chain resolved."""
+def _resolved(path: Path, root: Path, chain: tuple[Path, ...] = (),
+              referred: bool = False) -> object:
+    """A scenario file's mapping with its `extends:` chain resolved. Every file the chain
+    names must lie in `root`'s folder tree; a file that is `referred` to (by `extends:`
+    or a `base:`) must be a scenario, so that nothing of another kind of file is shown."""
     data = read_yaml(path)
+    if referred and isinstance(data, dict) and not data.keys() & SCENARIO_KEYS:
+        raise ScenarioError(f"{path}: is not a scenario file (none of its keys is a field of "
+                            "a scenario).")
     if isinstance(data, dict) and isinstance(data.get("start_from"), str):
         # A table named in a scenario file is found next to that file.
         data["start_from"] = os.path.normpath(path.parent / data["start_from"])
@@ -221,7 +227,7 @@ def _resolved(path: Path, chain: tuple[Path, ...] = ()) -> object:
     if parent in EMBEDDED:
         base = embedded_scenario(parent).model_dump(mode="json")
     else:
-        parent_path = (path.parent / parent).resolve()
+        parent_path = inside(path.parent / parent, root, f"{path}: field 'extends'", parent)
         if not parent_path.exists():
             raise ScenarioError(f"{path}: field 'extends' names {quoted(parent, bare=True)}: "
                                 f"no such scenario file ({parent_path}); give a file next to "
@@ -231,7 +237,7 @@ def _resolved(path: Path, chain: tuple[Path, ...] = ()) -> object:
         if len(chain) >= MAX_DEPTH:
             raise ScenarioError(f"{path}: 'extends' chains more than {MAX_DEPTH} files.")
         try:
-            base = _resolved(parent_path, (*chain, parent_path))
+            base = _resolved(parent_path, root, (*chain, parent_path), referred=True)
         except ScenarioError as error:
             raise ScenarioError(f"{path}: field 'extends': {error}") from None
         if not isinstance(base, dict):
@@ -239,11 +245,30 @@ def _resolved(path: Path, chain: tuple[Path, ...] = ()) -> object:
     return _merged(base, data)
 
 
-def load_scenario(path: str | Path) -> Scenario:
+SCENARIO_KEYS = {*Scenario.model_fields, "extends"}
+
+
+def inside(path: Path, root: Path, where: str, given: str) -> Path:
+    """`path` resolved (links followed), if it lies in `root`'s folder tree; otherwise a
+    ScenarioError naming `where` it was `given`. A scenario file may only build on files
+    of its own folder tree, so that no file elsewhere on the machine is ever read as one."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise ScenarioError(f"{where} names {quoted(given, bare=True)}, which is outside "
+                            f"{root.resolve()}; a file there, in a folder below it, or one of "
+                            f"{', '.join(EMBEDDED)} is allowed.")
+    return resolved
+
+
+def load_scenario(path: str | Path, root: Path | None = None) -> Scenario:
     """Read and validate a YAML scenario file (or the name of an embedded scenario).
-    A file may start from another with `extends: other.yaml` (or an embedded name); a
-    relative `start_from` path is taken from the folder of the file that names it."""
+    A file may start from another with `extends: other.yaml` (or an embedded name) in its
+    own folder tree; a relative `start_from` path is taken from the folder of the file
+    that names it. With `root` (the folder of a sweep or calibration file naming this one
+    as its `base`), the file itself must be a scenario in that folder's tree."""
     if str(path) in EMBEDDED:
         return embedded_scenario(str(path))
     path = Path(path)
-    return parse_scenario(_resolved(path.resolve(), (path.resolve(),)), source=str(path))
+    resolved = path.resolve()
+    data = _resolved(resolved, root or path.parent, (resolved,), referred=root is not None)
+    return parse_scenario(data, source=str(path))
