@@ -21,11 +21,19 @@ SRC = str(Path(__file__).parents[1] / "src")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def forumsim(*args: object, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`forumsim ARGS` in a process of its own, in the folder `cwd`."""
+def forumsim(*args: object, cwd: Path, timeout: float = 300,
+             memory: int | None = None) -> subprocess.CompletedProcess:
+    """`forumsim ARGS` in a process of its own, in the folder `cwd` (with at most `memory`
+    bytes of address space, if given)."""
+    import resource
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
     env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "forumsim.ui.cli", *map(str, args)], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+                          env=env, capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=limited if memory else None)
 
 
 def refused(done: subprocess.CompletedProcess, *words: str) -> str:
@@ -142,3 +150,123 @@ def test_a_calibrations_base_outside_its_folder_is_refused_without_showing_it(tm
     message = refused(forumsim("calibrate", "calibration.yaml", "--out", "cal", cwd=tmp_path),
                       "field 'base' names /etc/passwd, which is outside")
     assert "root:" not in message and not (tmp_path / "cal").exists()
+
+
+# --- 9. pipes and devices are refused at once, in and out ---------------------------------
+
+SMALL_POSTS = ("post_id,thread_id,forum,author,timestamp,reply_to\n"
+               "1,1,F,a,2021-01-01T00:00:00Z,\n2,1,F,b,2021-01-02T00:00:00Z,1\n")
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "/dev/null"])
+def test_summarize_refuses_a_pipe_or_device_as_its_output(tmp_path, special):
+    (tmp_path / "posts.csv").write_text(SMALL_POSTS)
+    out = tmp_path / "targets.fifo" if special == "fifo" else Path(special)
+    if special == "fifo":
+        os.mkfifo(out)
+    done = forumsim("data", "summarize", "posts.csv", "--out", out, cwd=tmp_path, timeout=60)
+    refused(done, f"--out {out}: is not a regular file")
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_a_calibrations_targets_file_that_is_a_pipe_or_device_is_refused(tmp_path, special):
+    targets = "targets.fifo" if special == "fifo" else special
+    if special == "fifo":
+        os.mkfifo(tmp_path / targets)
+    (tmp_path / "calibration.yaml").write_text(
+        f"base: small\nparameters: {{behaviour.reply_share: {{uniform: [0.2, 0.9]}}}}\n"
+        f"targets: {{file: {targets}}}\nfit: [reply_share]\n")
+    done = forumsim("calibrate", "calibration.yaml", "--out", "cal", cwd=tmp_path, timeout=60)
+    refused(done, "targets.file", "is not a regular file")
+    assert not (tmp_path / "cal").exists()
+
+
+def test_a_table_that_is_a_pipe_is_refused(tmp_path):
+    os.mkfifo(tmp_path / "posts.csv")
+    refused(forumsim("data", "check", "posts.csv", cwd=tmp_path, timeout=60),
+            "posts.csv: not a regular file")
+
+
+# --- 11. times outside any forum's life are refused with their row and column --------------
+
+
+@pytest.mark.parametrize("stamp, shown", [("-1", "'-1'"), ("0001-01-01", "'0001-01-01'"),
+                                          ("1970-01-01T00:00:00Z", "'1970-01-01T00:00:00Z'"),
+                                          ("2099-05-01", "'2099-05-01'")])
+@pytest.mark.parametrize("command", ["check", "summarize", "start-from"])
+def test_a_time_outside_any_forums_life_is_refused(tmp_path, stamp, shown, command):
+    (tmp_path / "posts.csv").write_text(SMALL_POSTS.replace("2021-01-02T00:00:00Z", stamp))
+    args = {"check": ["data", "check", "posts.csv"],
+            "summarize": ["data", "summarize", "posts.csv", "--out", "t.json"],
+            "start-from": ["run", "small", "--start-from", "posts.csv", "--out", "r"]}[command]
+    refused(forumsim(*args, cwd=tmp_path, timeout=120),
+            "posts.csv, row 2, column timestamp:", shown, "outside the life of any forum")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["posts.csv"]
+
+
+def test_a_run_exports_times_of_the_models_calendar_which_read_back(tmp_path):
+    # A run's export is dated from 2020-01-01; nine simulated years reach past today, and
+    # the table says so (its times are not compared with the day it was written).
+    done = forumsim("run", "small", "--people", "300", "--days", str(9 * 365), "--quiet",
+                    "--no-figures", "--export-posts", "--out", "run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert forumsim("data", "check", "run", cwd=tmp_path).returncode == 0
+
+
+# --- tables that used to end in a traceback -------------------------------------------------
+
+
+def _parquet(path: Path, **columns) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base = {"post_id": pa.array([1, 2]), "thread_id": pa.array([1, 1]),
+            "forum": pa.array(["F", "F"]), "author": pa.array(["a", "b"]),
+            "timestamp": pa.array([1.6e9, 1.6e9 + 60]).cast(pa.int64()).cast(
+                pa.timestamp("s", tz="UTC")),
+            "reply_to": pa.array([None, 1], type=pa.int64())}
+    pq.write_table(pa.table({**base, **columns}), path)
+    return path
+
+
+@pytest.mark.parametrize("case", ["id 1e20", "float time 1e308", "time in the year 300000",
+                                  "time before 1990"])
+def test_a_parquet_table_with_absurd_numbers_is_refused_in_one_line(tmp_path, case):
+    import pyarrow as pa
+
+    columns = {
+        "id 1e20": {"post_id": pa.array([1.0, 1e20])},
+        "float time 1e308": {"timestamp": pa.array([1.6e9, 1e308])},
+        "time in the year 300000": {"timestamp": pa.array(
+            [1_600_000_000, 300_000 * 31_556_952]).cast(pa.timestamp("s"))},
+        "time before 1990": {"timestamp": pa.array([0, 86400]).cast(pa.timestamp("s"))},
+    }[case]
+    _parquet(tmp_path / "posts.parquet", **columns)
+    column = "post_id" if case == "id 1e20" else "timestamp"
+    refused(forumsim("data", "check", "posts.parquet", cwd=tmp_path),
+            f"posts.parquet, row {1 if case == 'time before 1990' else 2}, column {column}")
+
+
+@pytest.mark.parametrize("characters", [10_000_000, 20_000_000])
+def test_a_csv_field_of_millions_of_characters_is_refused_in_one_line(tmp_path, characters):
+    (tmp_path / "posts.csv").write_text(SMALL_POSTS + f'3,1,F,"{"x" * characters}",'
+                                        "2021-01-03T00:00:00Z,\n")
+    refused(forumsim("data", "check", "posts.csv", cwd=tmp_path), "posts.csv, row 3")
+
+
+def test_a_large_sparse_csv_is_refused_at_its_first_block(tmp_path):
+    with (tmp_path / "posts.csv").open("wb") as handle:
+        handle.truncate(2 << 30)  # 2 GB of NUL bytes, taking no room on disk
+    # Within 1.5 GB of memory: the file is not read whole to find its first byte bad.
+    refused(forumsim("data", "check", "posts.csv", cwd=tmp_path, timeout=60,
+                     memory=1536 << 20), "posts.csv, row 0: holds a NUL byte")
+
+
+def test_a_targets_file_whose_statistics_are_a_list_is_refused_in_one_line(tmp_path):
+    (tmp_path / "targets.json").write_text(json.dumps({"kind": "forumsim targets",
+                                                       "statistics": [1, 2]}))
+    (tmp_path / "calibration.yaml").write_text(
+        "base: small\nparameters: {behaviour.reply_share: {uniform: [0.2, 0.9]}}\n"
+        "targets: {file: targets.json}\nfit: [reply_share]\n")
+    refused(forumsim("calibrate", "calibration.yaml", "--out", "cal", cwd=tmp_path),
+            "targets.json: not a targets file", "'statistics' is not a mapping")

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from forumsim.experiment.files import inside, load_scenario
+from forumsim.experiment.files import inside, load_scenario, read_bytes
 from forumsim.experiment.files import read_yaml as read_guarded
 from forumsim.world.scenario import EMBEDDED, Scenario, ScenarioError, embedded_scenario, quoted
 
@@ -34,6 +34,7 @@ STATISTICS = (
     "largest_forum_share")
 MARKER = "calibration.json"  # marks a calibration folder and what it was made from
 LOCK = ".forumsim-calibrate.lock"  # one calibration writes a folder at a time
+MAX_TARGETS_BYTES = 64 << 20  # a targets file is a few kilobytes
 TAKEDOWN = re.compile(r"takedown_\d+_(drop|recovery_days|moved_share|top_destination_share)")
 
 
@@ -244,13 +245,22 @@ def _targets(calibration: Calibration, path: Path) -> tuple[dict, dict]:
     if calibration.targets.file is not None:
         where = path.parent / calibration.targets.file
         try:
-            loaded = json.loads(where.read_text(encoding="utf-8"))
-            statistics = loaded["statistics"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            data = read_bytes(where, MAX_TARGETS_BYTES)
+            if len(data) > MAX_TARGETS_BYTES:
+                raise ValueError(f"is larger than {MAX_TARGETS_BYTES >> 20} MiB")
+            statistics = json.loads(data)["statistics"]
+            if not isinstance(statistics, dict):
+                raise TypeError("its 'statistics' is not a mapping of names to values")
+        except FileNotFoundError:
             raise CalibrationError(f"{path}: targets.file {where}: not a targets file of "
-                                   f"forumsim data summarize ({error}).") from None
+                                   "forumsim data summarize (no such file).") from None
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            reason = f"no {error}" if isinstance(error, KeyError) else str(error)
+            raise CalibrationError(f"{path}: targets.file {where}: not a targets file of "
+                                   f"forumsim data summarize ({reason}).") from None
         for name, value in statistics.items():
-            if isinstance(value, int | float):
+            if isinstance(value, int | float) and not isinstance(value, bool) \
+                    and math.isfinite(value):
                 values[name], scales[name] = float(value), abs(float(value)) or 1.0
     for name, published in calibration.targets.published.items():
         values[name], scales[name] = published.value, published.tolerance

@@ -43,7 +43,10 @@ def write_table(frame, path: Path) -> None:
 def write_community(community: dict[str, dict], folder: Path) -> None:
     """Write a run's exported community (`RunResult.community`) as posts.parquet,
     members.parquet and events.parquet, in the posts-table format of docs/data.md: times
-    in UTC, an empty `reply_to` for a post that starts a thread."""
+    in UTC, an empty `reply_to` for a post that starts a thread; marked as simulated, so
+    that `forum_data` takes their times as the model's calendar."""
+    from forumsim.experiment.forum_data import SIMULATED
+
     for name, columns in community.items():
         arrays = {}
         for column, values in columns.items():
@@ -55,7 +58,8 @@ def write_community(community: dict[str, dict], folder: Path) -> None:
                 arrays[column] = pa.array(values.tolist(), type=pa.string())
             else:
                 arrays[column] = pa.array(values)
-        pq.write_table(pa.table(arrays), folder / f"{name}.parquet")
+        table = pa.table(arrays).replace_schema_metadata({SIMULATED: b"true"})
+        pq.write_table(table, folder / f"{name}.parquet")
 
 
 def check_run_folder(out: Path, overwrite: bool = False, room: int = RUN_ROOM) -> str:
