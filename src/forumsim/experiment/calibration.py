@@ -152,6 +152,13 @@ class Problem:
                   for path, v in parameters.items()}
         return self.base.overridden(source=f"{self.source}, parameters", seed=seed, **values)
 
+    def extremes(self) -> list[Scenario]:
+        """The base scenario, and the scenario at each bound of each prior (among them the
+        largest run the calibration can make, for the memory check)."""
+        return [self.base, *(self.scenario({name: bound})
+                             for name, prior in self.calibration.parameters.items()
+                             for bound in prior.bounds)]
+
     def seed_of(self, parameters: dict[str, float]) -> int:
         """A simulation's seed, from the root seed and its parameter values: the same
         particle always gives the same simulation."""

@@ -30,7 +30,7 @@ import pandas as pd
 from forumsim.experiment import runner
 from forumsim.experiment.folders import check_writable, claimed
 from forumsim.experiment.plan import Plan, PlannedRun
-from forumsim.experiment.resources import check_memory
+from forumsim.experiment.resources import check_memory, check_workers_memory
 from forumsim.experiment.store import LOCK, SweepStore
 from forumsim.experiment.sweep import SweepError
 from forumsim.world.scenario import Scenario
@@ -236,8 +236,9 @@ def run_sweep(plan: Plan, out: str | Path, *, sweep_file: str | Path | None = No
     summary.parquet at the end, also after an interrupt (from the runs finished so far).
 
     Everything that can be checked is checked before anything is written: the folder,
-    its room, the memory the runs need; the folder is then locked against a second
-    writer, and nothing is left on disk if the executor cannot start."""
+    its room, the memory the runs need (on a Dask cluster, in each worker); the folder is
+    then locked against a second writer, and nothing is left on disk if the executor
+    cannot start."""
     check_outcomes(plan)
     if sweep_file is None and Path(plan.source).is_file():
         sweep_file = plan.source
@@ -254,6 +255,9 @@ def run_sweep(plan: Plan, out: str | Path, *, sweep_file: str | Path | None = No
     with claimed(folder, LOCK, "sweep"):
         try:
             with open_pool(executor, workers, scheduler) as pool:
+                if pool.workers is not None:  # a Dask cluster: each worker's own memory
+                    check_workers_memory([plan.largest or plan.base], pool.workers(),
+                                         plan.source)
                 store = SweepStore.open(folder, planned, resume)
                 session = {"started": _now(), "ended": None, "status": "running", "runs": 0,
                            "failed": 0, "executor": pool.label}
@@ -407,11 +411,13 @@ class InlineExecutor(Executor):
 
 @dataclass
 class Pool:
-    """An executor, a description for the user, and how many runs it can run at once."""
+    """An executor, a description for the user, how many runs it can run at once, and
+    for a Dask cluster the scheduler's description of each worker (memory, threads)."""
 
     executor: Executor
     label: str
     capacity: Callable[[], int]
+    workers: Callable[[], dict[str, dict]] | None = None
 
 
 # --- the workers of a local process pool -------------------------------------------------
@@ -596,4 +602,5 @@ def _dask_pool(scheduler: str | None = None, workers: int = 1) -> Iterator[Pool]
         def capacity() -> int:
             return max(1, sum(client.nthreads().values()))
 
-        yield Pool(client.get_executor(pure=False), label, capacity)
+        yield Pool(client.get_executor(pure=False), label, capacity,
+                   lambda: client.scheduler_info()["workers"])

@@ -41,6 +41,7 @@ from forumsim.experiment.calibration import (
 from forumsim.experiment.executors import connect, forked_workers_die_with_us
 from forumsim.experiment.folders import claimed
 from forumsim.experiment.forum_data import exported_community
+from forumsim.experiment.resources import check_workers_memory
 from forumsim.experiment.runner import simulate
 from forumsim.experiment.targets import summarize
 from forumsim.version import __version__
@@ -99,7 +100,7 @@ def calibrate(problem: Problem, out: Path, workers: int = 1, resume: bool = Fals
     check_folder(out, problem, resume)
     with claimed(out, LOCK, "calibrate"), contextlib.ExitStack() as stack:
         check_folder(out, problem, resume)  # again: nobody else can change it now
-        sampler = _sampler(workers, scheduler, stack)
+        sampler = _sampler(problem, workers, scheduler, stack)
         if started is not None:
             started()
         try:
@@ -108,12 +109,16 @@ def calibrate(problem: Problem, out: Path, workers: int = 1, resume: bool = Fals
             raise OSError(f"{HISTORY}: {error.orig}") from None
 
 
-def _sampler(workers: int, scheduler: str | None, stack: contextlib.ExitStack):
+def _sampler(problem: Problem, workers: int, scheduler: str | None,
+             stack: contextlib.ExitStack):
     """pyabc's sampler: one process, a local process pool, or a Dask cluster's workers."""
     import pyabc  # seconds to import: only when calibrating
 
     if scheduler is not None:
-        return pyabc.sampler.DaskDistributedSampler(dask_client=connect(stack, scheduler))
+        client = connect(stack, scheduler)
+        check_workers_memory(problem.extremes(), client.scheduler_info()["workers"],
+                             problem.source)
+        return pyabc.sampler.DaskDistributedSampler(dask_client=client)
     if workers == 1:
         return pyabc.sampler.SingleCoreSampler()
     stack.enter_context(forked_workers_die_with_us())

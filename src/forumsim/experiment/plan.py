@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from forumsim.experiment.files import inside, load_scenario
-from forumsim.experiment.resources import run_memory
+from forumsim.experiment.resources import scenario_memory
 from forumsim.experiment.sweep import (
     MAX_RUNS,
     Levels,
@@ -175,8 +175,7 @@ def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
         most = max(most, len(scenario.interventions))
         if scenario.start_from is not None:
             scenario = _started(scenario, what, started_as, sweep)
-        if largest is None or run_memory(scenario.people, len(scenario.fora)) > run_memory(
-                largest.people, len(largest.fora)):
+        if largest is None or scenario_memory(scenario) > scenario_memory(largest):
             largest = scenario
     plan = Plan(sweep, name, base, points, labels, unit, source, most, largest,
                 tables=sorted({s.start_from for s in started_as.values()}))

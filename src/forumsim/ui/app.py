@@ -35,6 +35,7 @@ from solara.components.echarts import EchartsWidget
 from forumsim.experiment.export import spreadsheet_safe
 from forumsim.ui import demo_figures
 from forumsim.ui.origin import SameOrigin, exposure_warning
+from forumsim.ui.sessions import LINGER_SECONDS, MAX_SESSIONS, SessionLimit
 from forumsim.world.interventions import ROLE_STRATEGIES, Intervention
 from forumsim.world.model import Ecosystem
 from forumsim.world.scenario import (
@@ -677,8 +678,9 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve the teaching page on http://host:port, print the address, block until Ctrl-C."""
+def serve(host: str = "127.0.0.1", port: int = 8765, max_sessions: int = MAX_SESSIONS) -> None:
+    """Serve the teaching page on http://host:port to at most `max_sessions` tabs at once,
+    print the address, block until Ctrl-C."""
     # Solara reads the app to serve from the environment when its server module loads.
     os.environ["SOLARA_APP"] = "forumsim.ui.app:Page"
     import uvicorn
@@ -686,6 +688,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
 
     settings.main.mode = "production"
     settings.telemetry.mixpanel_enable = False  # no calls home: the page works offline
+    settings.kernel.cull_timeout = f"{LINGER_SECONDS}s"  # Solara keeps a silent tab a day
     # Solara warns on every page load over plain http to a host other than "localhost"
     # about cookies for pages embedded in iframes, which this page never is.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
@@ -699,8 +702,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     shown = f"[{host}]" if ":" in host else host
     print(f"forumsim teaching page: http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
     # Only requests to this page's own address, and WebSockets from the page itself.
-    config = uvicorn.Config(SameOrigin(solara_app, host, port), log_level="warning",
-                            timeout_graceful_shutdown=2)
+    config = uvicorn.Config(SameOrigin(SessionLimit(solara_app, max_sessions), host, port),
+                            log_level="warning", timeout_graceful_shutdown=2)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

@@ -732,11 +732,14 @@ def calibrate(
         _fail(str(error))
     target = out_dir or Path("results") / problem.name
     from forumsim.experiment.folders import StoreError, check_writable
+    from forumsim.experiment.resources import NotEnoughMemoryError, check_memory
 
     try:
         check_folder(target, problem, resume)
         check_writable(target, target, CALIBRATION_ROOM)
-    except (CalibrationFolderError, StoreError) as error:
+        if scheduler is None:
+            check_memory(problem.extremes(), workers, file)
+    except (CalibrationFolderError, StoreError, NotEnoughMemoryError) as error:
         _fail(str(error))
     from forumsim.experiment.executors import SchedulerUnreachableError
     from forumsim.experiment.inference import calibrate
@@ -760,7 +763,8 @@ def calibrate(
         try:
             done = calibrate(problem, target, workers=workers, resume=resume, progress=line,
                              scheduler=scheduler, started=started)
-        except (CalibrationFolderError, SchedulerUnreachableError, StoreError) as error:
+        except (CalibrationFolderError, SchedulerUnreachableError, StoreError,
+                NotEnoughMemoryError) as error:
             _fail(str(error))
         except OSError as error:  # a full or read-only disk while it ran
             _fail(f"--out {target}: cannot write the calibration: {error.strerror or error}. "
@@ -825,11 +829,14 @@ def demo(
     host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless the "
                                            "page must be reachable from other machines.")]
     = "127.0.0.1",
+    max_sessions: Annotated[int, typer.Option(min=1, max=1000, help="Browser tabs served at "
+                            "once (each runs its own ecosystem); the next visitor is told "
+                            "the page is full.")] = 40,
 ) -> None:
     """Start the interactive teaching page and print its address."""
     from forumsim.ui.app import serve
 
-    serve(host=host, port=port)
+    serve(host=host, port=port, max_sessions=max_sessions)
 
 
 UNITS = {
