@@ -329,3 +329,87 @@ def test_page_survives_play_pause_shocks_and_ties_in_any_order_in_an_offline_bro
             server.kill()
             raise AssertionError("the server did not stop on Ctrl-C") from None
     assert "Traceback" not in server_log.read_text(), server_log.read_text()
+
+
+# --- a page a classroom cannot knock over ----------------------------------------------------
+
+
+def _rendered_controls(room: Classroom):
+    """The sidebar of `room` rendered in a session of its own, as the server renders it."""
+    import contextlib
+
+    import solara
+    from solara.server import kernel, kernel_context
+
+    from forumsim.ui.app import Controls, View
+
+    session = kernel_context.VirtualKernelContext(id="test", kernel=kernel.Kernel(),
+                                                  session_id="test")
+    with session:
+        view = View(room.snapshot, contextlib.nullcontext())
+        _, rendered = solara.render(Controls(room, view), handle_error=False)
+    return session, rendered
+
+
+def test_the_page_takes_no_value_its_controls_do_not_offer() -> None:
+    import ipyvuetify as v
+
+    room = Classroom(Settings(people=1000))
+    session, rendered = _rendered_controls(room)
+    try:
+        with session:
+            sliders = {s.widget.label.split(":")[0]: s.widget for s in rendered.find(v.Slider)}
+            assert (sliders["People"].min, sliders["People"].max) == (1000, 20_000)
+            # What a crafted WebSocket message can make the widgets report:
+            sliders["People"].v_model = 21_000
+            sliders["People"].v_model = 1500  # not a step of the slider
+            sliders["Seed"].v_model = 101
+            sliders["Time per day"].v_model = 10**9
+            for select in rendered.find(v.Select):
+                select.widget.v_model = "anything"
+            rendered.find(v.Btn, children=["Reset"]).widget.click()
+            _wait_until(lambda: room.snapshot.seq > 1, 10, "the reset")
+        assert room.eco.config.people == 1000 and room.eco.config.seed == 3
+        assert room.interval_ms == 50 and room.settings == Settings(people=1000)
+    finally:
+        room.close()
+        with session:
+            rendered.close()
+
+
+def test_settings_and_shocks_no_control_offers_are_refused() -> None:
+    for wrong in ({"people": 500_000}, {"people": 20_000_000}, {"people": 1500},
+                  {"seed": -1}, {"preset": "Every forum at once"},
+                  {"access": ("open",) * 4 + ("wide open",)}):
+        with pytest.raises(ValueError, match="no control of the page offers"):
+            Settings(**wrong)
+    room = Classroom(Settings(people=1000))
+    try:
+        room.set_interval(10**9)
+        room.shock(ArrestsSpec(type="arrests", day=1, strategy="degree", k=10**6))
+        room.shock(TakedownSpec(type="takedown", day=1, target="No Such Forum"))
+        room.step()
+        _wait_until(lambda: room.snapshot.day == 1, 10, "a day")
+        assert room.interval_ms == 50 and room.eco.events == [] and room.snapshot.error is None
+    finally:
+        room.close()
+
+
+def test_a_reset_the_memory_cannot_hold_keeps_the_run_and_says_so(monkeypatch) -> None:
+    from forumsim.ui import app
+
+    room = Classroom(Settings(people=1000))
+    try:
+        monkeypatch.setattr(app, "available_memory", lambda: 30 << 20)
+        room.reset(Settings(people=20_000))
+        _wait_until(lambda: room.snapshot.error is not None, 10, "the refusal")
+        assert room.snapshot.error.startswith("Not enough memory for an ecosystem of 20,000")
+        assert room.eco.config.people == 1000  # the run goes on
+        room.step()
+        _wait_until(lambda: room.snapshot.day == 1, 10, "a day")
+        monkeypatch.setattr(app, "available_memory", lambda: None)
+        room.reset(Settings(people=2000))
+        _wait_until(lambda: room.eco.config.people == 2000, 20, "the reset")
+        assert room.snapshot.error is None
+    finally:
+        room.close()

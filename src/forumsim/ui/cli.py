@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -834,6 +836,12 @@ def demo(
                             "the page is full.")] = 40,
 ) -> None:
     """Start the interactive teaching page and print its address."""
+    if os.environ.get("PYTHONMALLOC") != "malloc":
+        # Python's own allocator keeps the memory of a closed tab's models in arenas that
+        # other objects still use; the system's gives it back (ui/sessions.py). It is
+        # chosen as Python starts: start again with it.
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]],
+                  {**os.environ, "PYTHONMALLOC": "malloc"})
     from forumsim.ui.app import serve
 
     serve(host=host, port=port, max_sessions=max_sessions)
