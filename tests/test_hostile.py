@@ -270,3 +270,75 @@ def test_a_targets_file_whose_statistics_are_a_list_is_refused_in_one_line(tmp_p
         "targets: {file: targets.json}\nfit: [reply_share]\n")
     refused(forumsim("calibrate", "calibration.yaml", "--out", "cal", cwd=tmp_path),
             "targets.json: not a targets file", "'statistics' is not a mapping")
+
+
+# --- a damaged sweep folder: report, export, discover and --resume say so in one line -----
+
+
+def _truncated(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _manifest_without(key: str):
+    def change(folder: Path) -> None:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        del manifest[key]
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    return change
+
+
+DAMAGES = {
+    "manifest of []": lambda f: (f / "manifest.json").write_text("[]"),
+    "manifest not JSON": lambda f: (f / "manifest.json").write_text("{not json"),
+    "manifest without parameters": _manifest_without("parameters"),
+    "manifest without its spec": _manifest_without("spec"),
+    "manifest with parameters 5": lambda f: (f / "manifest.json").write_text(
+        (f / "manifest.json").read_text().replace('"parameters": [', '"parameters": 5, "x": [')),
+    "summary truncated": lambda f: _truncated(f / "summary.parquet"),
+    "summary of another table": lambda f: __import__("pandas").DataFrame(
+        {"x": [1]}).to_parquet(f / "summary.parquet"),
+    "a runs part truncated": lambda f: _truncated(f / "runs" / "part-00000.parquet"),
+    "a series part truncated": lambda f: _truncated(f / "series" / "part-00000.parquet"),
+}
+COMMANDS = {"report": ["report", "damaged"],
+            "export": ["export", "damaged", "--out", "csv"],
+            "discover": ["discover", "damaged", "--outcome", "iv0_loss", "--below", "0.1"],
+            "resume": ["sweep", "tiny_sweep.yaml", "--out", "damaged", "--resume",
+                       "--executor", "inline", "-q"]}
+
+
+@pytest.fixture(scope="module")
+def damaged_outcomes(tmp_path_factory):
+    """Every damage through every command, each in a process of its own, a few at once."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = tmp_path_factory.mktemp("damaged")
+    tiny = Path(__file__).parent / "data" / "tiny_sweep.yaml"
+    shutil.copy(tiny, root / "tiny_sweep.yaml")
+    done = forumsim("sweep", "tiny_sweep.yaml", "--out", "good", "--executor", "inline", "-q",
+                    cwd=root)
+    assert done.returncode == 0, done.stderr
+
+    def attempt(case: tuple[str, str]):
+        damage, command = case
+        folder = root / f"{damage}-{command}".replace(" ", "_")
+        folder.mkdir()
+        shutil.copy(tiny, folder / "tiny_sweep.yaml")
+        shutil.copytree(root / "good", folder / "damaged")
+        DAMAGES[damage](folder / "damaged")
+        return forumsim(*COMMANDS[command], cwd=folder, timeout=120)
+
+    cases = [(d, c) for d in DAMAGES for c in COMMANDS]
+    with ThreadPoolExecutor(4) as pool:
+        return dict(zip(cases, pool.map(attempt, cases), strict=True))
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_damaged_sweep_folder_is_refused_in_one_line(damaged_outcomes, damage, command):
+    done = damaged_outcomes[(damage, command)]
+    if done.returncode == 0:  # e.g. --resume rewrites a damaged summary from the parts
+        return
+    refused(done, "damaged")

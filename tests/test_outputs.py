@@ -263,3 +263,75 @@ def test_a_long_command_stopped_by_sigterm_exits_143_in_one_line(
     assert one_line(stderr).startswith("interrupted (SIGTERM)")
     if command != "report":
         assert not out.exists() and sorted(tmp_path.iterdir()) == before
+
+
+# --- a full or read-only disk: one line, nothing half-written -------------------------------
+
+
+SMALL_POSTS = ("post_id,thread_id,forum,author,timestamp,reply_to\n"
+               "1,1,F,a,2021-01-01T00:00:00Z,\n2,1,F,b,2021-01-02T00:00:00Z,1\n")
+CALIBRATION = ("name: quick\nbase: small\nfixed: {people: 500, days: 40}\n"
+               "parameters: {behaviour.reply_share: {uniform: [0.2, 0.9]}}\n"
+               "targets: {published: {reply_share: {value: 0.5, tolerance: 0.1}}}\n"
+               "fit: [reply_share]\npopulation: 5\ngenerations: 1\npredictive: 0\n")
+
+
+def _command(name: str, folder: Path, sweep: Path, out: Path) -> list[object]:
+    (folder / "posts.csv").write_text(SMALL_POSTS)
+    (folder / "calibration.yaml").write_text(CALIBRATION)
+    return {"summarize": ["data", "summarize", folder / "posts.csv", "--out", out / "t.json"],
+            "export": ["export", sweep, "--out", out / "csv"],
+            "calibrate": ["calibrate", folder / "calibration.yaml", "--out", out / "cal"]}[name]
+
+
+def _limited(size: int):
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    return limit
+
+
+@pytest.mark.parametrize("name", ["summarize", "export", "calibrate"])
+def test_a_full_disk_ends_the_command_in_one_line(exported_sweep, tmp_path, name):
+    # Files over 1 kB cannot be written (as on a full disk: the write fails, EFBIG here).
+    args = _command(name, tmp_path, exported_sweep, tmp_path / "out")
+    code, _, stderr = finished(forumsim(*args, preexec_fn=_limited(1024)))
+    assert code == 1, stderr
+    line = stderr.strip().splitlines()[-1]
+    assert "Traceback" not in stderr and line.startswith("error: --out ")
+    assert "File too large" in line or "disk I/O error" in line
+    if name == "calibrate":  # what it did is kept, to resume once there is room
+        assert "--resume" in line
+    else:
+        assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A folder on a read-only file system (a read-only tmpfs as root, which ignores file
+    permissions; a folder without write permission otherwise)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs",
+                              str(folder)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip("cannot mount a read-only file system here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("name", ["summarize", "export", "calibrate"])
+def test_a_read_only_place_is_refused_before_the_work(exported_sweep, tmp_path, read_only,
+                                                      name):
+    args = _command(name, tmp_path, exported_sweep, read_only)
+    code, stdout, stderr = finished(forumsim(*args))
+    assert code == 2 and stdout == "", stderr
+    assert one_line(stderr).startswith(f"error: --out {read_only}")

@@ -573,9 +573,12 @@ def connect(stack: contextlib.ExitStack, scheduler: str):
 
     try:
         return stack.enter_context(Client(scheduler, timeout="20s"))
-    except (OSError, TimeoutError, ValueError) as error:
-        raise SchedulerUnreachableError(f"cannot reach the Dask scheduler at {scheduler}: {error}. "
-                                   "Is it running, and is the address tcp://HOST:PORT?") from None
+    except (OSError, TimeoutError, ValueError, TypeError, ImportError) as error:
+        # TypeError, ImportError: tls:// without Dask's TLS settings, ucx:// without UCX
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise SchedulerUnreachableError(
+            f"cannot reach the Dask scheduler at {scheduler}: {reason}. Is it running, and is "
+            "the address tcp://HOST:PORT (or tls:// with Dask's TLS settings)?") from None
 
 
 @contextlib.contextmanager

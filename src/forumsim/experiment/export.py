@@ -18,7 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 from forumsim.experiment.folders import Output, check_output_folder, write_output
-from forumsim.experiment.store import MANIFEST, SUMMARY, StoreError
+from forumsim.experiment.store import (
+    MANIFEST,
+    SUMMARY,
+    StoreError,
+    read_manifest,
+    read_series,
+    read_summary,
+)
 from forumsim.version import __version__
 
 EXPORT_MARKER = ".forumsim-export"
@@ -73,21 +80,21 @@ def export_csv(folder: Path, out: Path, overwrite: bool = False) -> Output:
         raise StoreError(f"{folder}: not a finished sweep's results folder (no {MANIFEST} "
                          f"or {SUMMARY}); give the --out folder of `forumsim sweep`.")
     mode = check_export_folder(out, overwrite)
-    manifest = json.loads((folder / MANIFEST).read_text())
-    runs = pd.read_parquet(folder / SUMMARY).sort_values("run_id", kind="stable")
+    manifest = read_manifest(folder)
+    runs = read_summary(folder).to_pandas().sort_values("run_id", kind="stable")
+    series = read_series(folder)
     parameters = [p for p in manifest["parameters"] if p in runs]
     if "scenario" in runs and "scenario" not in parameters:
         parameters.append("scenario")
-    has_series = any((folder / "series").glob("part-*.parquet"))
+    has_series = series is not None
     exported = datetime.now(UTC).isoformat(timespec="seconds")
 
     def fill(staging: Path) -> None:
         spreadsheet_safe_frame(runs.rename(columns={"run_id": "run"})).to_csv(
             staging / "runs.csv", index=False)
         if has_series:
-            spreadsheet_safe_frame(long_series(runs, pd.read_parquet(folder / "series"),
-                                               parameters)).to_csv(staging / "series.csv",
-                                                                   index=False)
+            spreadsheet_safe_frame(long_series(runs, series.to_pandas(), parameters)).to_csv(
+                staging / "series.csv", index=False)
         sidecar = {
             "forumsim": __version__, "sweep": manifest["sweep"],
             "description": manifest.get("description"), "question": manifest.get("question"),

@@ -218,6 +218,8 @@ def _restore_random_state(history, out: Path) -> None:
             f"--out {out}: its history holds two populations for generation "
             f"{int(doubled.iloc[0])} (two calibrations wrote into it at once), so its posterior "
             "is a mixture; it cannot be resumed. Start the calibration again in a new --out.")
+    if history.max_t < 0:  # stopped before its first generation was stored: from the start
+        return
     state = _random_states(out / RANDOM_STATE).get(str(history.max_t))
     if not isinstance(state, list) or len(state) != 5:
         raise CalibrationFolderError(

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from forumsim.experiment.files import read_bytes
 from forumsim.experiment.folders import (
     Output,
     StoreError,
@@ -141,17 +142,78 @@ def rows_table(rows: list[dict]) -> pa.Table:
     return pa.table({name: pa.array([row.get(name) for row in rows]) for name in columns})
 
 
+# What every reader of a sweep folder relies on in manifest.json, and its kind.
+MANIFEST_FIELDS = {"sweep": str, "parameters": list, "plan_sha256": str, "spec": dict,
+                   "base_scenario": dict, "design": str, "points": int, "replicates": int,
+                   "planned_runs": int}
+MAX_MANIFEST_BYTES = 64 << 20  # a manifest is kilobytes; its base scenario is the most
+
+
 def read_manifest(folder: Path) -> dict:
-    """A sweep folder's manifest.json, or a StoreError saying it cannot be read."""
+    """A sweep folder's manifest.json, with the fields every reader relies on, or a
+    StoreError saying why it is not a sweep's."""
+    folder = Path(folder)
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
+        data = read_bytes(folder / MANIFEST, MAX_MANIFEST_BYTES)
+        if len(data) > MAX_MANIFEST_BYTES:
+            raise ValueError(f"larger than {MAX_MANIFEST_BYTES >> 20} MiB")
+        manifest = json.loads(data)
+    except FileNotFoundError:
+        raise StoreError(f"{folder}: not a sweep's results folder (no {MANIFEST}); give the "
+                         "--out folder of `forumsim sweep`.") from None
     except (OSError, ValueError) as error:
         raise StoreError(f"{folder}: its {MANIFEST} cannot be read ({error}); it is not a "
-                         "usable sweep folder. Choose another --out folder.") from None
+                         "usable sweep folder.") from None
     if not isinstance(manifest, dict):
-        raise StoreError(f"{folder}: its {MANIFEST} is not a sweep's manifest; choose "
-                         "another --out folder.")
+        raise StoreError(f"{folder}: its {MANIFEST} is not a sweep's manifest (it holds a "
+                         f"{type(manifest).__name__}, not a mapping of fields).")
+    for key, kind in MANIFEST_FIELDS.items():
+        value = manifest.get(key)
+        wrong = not isinstance(value, kind) or isinstance(value, bool) or (
+            key == "parameters" and not all(isinstance(p, str) for p in value))
+        if wrong:
+            problem = "missing" if value is None else f"not a {kind.__name__}"
+            raise StoreError(f"{folder}: its {MANIFEST} is damaged or not a sweep's: field "
+                             f"'{key}' is {problem}.")
     return manifest
+
+
+def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file of a sweep folder (summary.parquet, a part of runs/ or series/), or a
+    StoreError saying it is damaged and how to get past it."""
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        reason = " ".join(str(error).split())[:200]
+        if path.name == SUMMARY:
+            advice = ("`forumsim sweep FILE --out FOLDER --resume` writes it again from the "
+                      "finished runs")
+        else:
+            advice = ("move it, and the part of the same name in runs/ or series/, out of the "
+                      "folder; `forumsim sweep FILE --out FOLDER --resume` runs those runs again")
+        raise StoreError(f"{path}: cannot be read ({reason}); {advice}.") from None
+
+
+def read_series(folder: Path) -> pa.Table | None:
+    """The daily series of a sweep folder (its series/ parts as one table), or None if the
+    sweep kept none; StoreError for a damaged part."""
+    parts = sorted((Path(folder) / "series").glob("part-*.parquet"))
+    if not parts:
+        return None
+    return pa.concat_tables([read_part(part) for part in parts], promote_options="permissive")
+
+
+def read_summary(folder: Path) -> pa.Table:
+    """A sweep folder's summary.parquet, with its id and status columns, or a StoreError."""
+    path = Path(folder) / SUMMARY
+    if not path.is_file():
+        raise StoreError(f"{folder}: no {SUMMARY} yet; finish (or --resume) the sweep first.")
+    table = read_part(path)
+    missing = [c for c in ("run_id", "status") if c not in table.column_names]
+    if missing:
+        raise StoreError(f"{path}: has no column '{missing[0]}'; it is not a sweep's summary. "
+                         "`forumsim sweep FILE --out FOLDER --resume` writes it again.")
+    return table
 
 
 LOCK = ".forumsim-sweep.lock"  # one writer per sweep folder (`folders.WriterLock`)
@@ -236,7 +298,7 @@ class SweepStore:
         """Ids of runs with a row on disk (only the successful ones unless `failed_too`)."""
         ids: set[int] = set()
         for part in self.parts():
-            table = pq.read_table(part, columns=["run_id", "status"])
+            table = read_part(part, columns=["run_id", "status"])
             for run_id, status in zip(table["run_id"].to_pylist(),
                                       table["status"].to_pylist(), strict=True):
                 if failed_too or status == "ok":
@@ -266,7 +328,7 @@ class SweepStore:
     def write_summary(self) -> Path:
         """Build summary.parquet (one row per run, by run id) from the parts, and give every
         runs/ part the same schema so that the folder reads as one dataset."""
-        tables = [pq.read_table(part) for part in self.parts()]
+        tables = [read_part(part) for part in self.parts()]
         schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive") \
             if tables else pa.schema([])
         tables = [_conform(t, schema) for t in tables]
