@@ -239,30 +239,90 @@ def test_a_run_stopped_while_writing_leaves_nothing_and_says_so(tmp_path, signum
     assert finished(again)[0] == 0
 
 
-@pytest.mark.parametrize("command", ["run", "export", "summarize", "report"])
-def test_a_long_command_stopped_by_sigterm_exits_143_in_one_line(
-        exported_sweep, tmp_path, command):
-    if command == "run":
-        args, out = [*RUN, "--days", "400", "--out", tmp_path / "out"], tmp_path / "out"
-    elif command == "export":
-        args, out = ["export", exported_sweep, "--out", tmp_path / "out"], tmp_path / "out"
-    elif command == "summarize":
-        posts = tmp_path / "posts.csv"
-        rows = "".join(f"{i},{i},F,a{i % 97},2021-01-01T00:00:{i % 60:02d}Z,\n"
-                       for i in range(300_000))
-        posts.write_text("post_id,thread_id,forum,author,timestamp,reply_to\n" + rows)
-        args, out = ["data", "summarize", posts, "--out", tmp_path / "t.json"], tmp_path / "t.json"
-    else:
-        args, out = ["report", exported_sweep], exported_sweep / "report.html"
-    before = sorted(tmp_path.iterdir())
-    process = forumsim(*args)
-    time.sleep(2.5)  # well into the work (imports take about a second)
+def _holds_open(pid: int, path: Path) -> bool:
+    """Whether process `pid` has `path` open (it is reading it)."""
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(path)
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(pid):
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _stopped(process: subprocess.Popen) -> str:
+    """SIGTERM `process`; its one line, once it has ended with 143."""
     process.send_signal(signal.SIGTERM)
-    code, _, stderr = finished(process)
+    code, _, stderr = finished(process, timeout=120)
     assert code == 143, stderr
-    assert one_line(stderr).startswith("interrupted (SIGTERM)")
-    if command != "report":
-        assert not out.exists() and sorted(tmp_path.iterdir()) == before
+    line = stderr.strip().splitlines()[-1]
+    assert line.startswith("interrupted (SIGTERM): ") and "Traceback" not in stderr, stderr
+    return line
+
+
+def test_an_export_stopped_while_writing_leaves_nothing(exported_sweep, tmp_path):
+    process = forumsim("export", exported_sweep, "--out", tmp_path / "csv")
+    wait_for(lambda: any(tmp_path.glob(".csv.forumsim-*")), process, "the export was staged")
+    assert f"nothing was written to {tmp_path / 'csv'}" in _stopped(process)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="reads /proc")
+def test_a_summary_stopped_while_reading_leaves_nothing(tmp_path):
+    posts = tmp_path / "posts.csv"
+    rows = "".join(f"{i},{i // 3},F{i % 5},a{i % 997},2021-01-{1 + i % 28:02d}T00:00:00Z,\n"
+                   for i in range(1_000_000))
+    posts.write_text("post_id,thread_id,forum,author,timestamp,reply_to\n" + rows)
+    process = forumsim("data", "summarize", posts, "--out", tmp_path / "t.json")
+    wait_for(lambda: _holds_open(process.pid, posts), process, "the table is read")
+    assert f"nothing was written to {tmp_path / 't.json'}" in _stopped(process)
+    assert sorted(tmp_path.iterdir()) == [posts]
+
+
+def test_a_report_stopped_while_drawing_leaves_no_half_figure(exported_sweep):
+    figures = exported_sweep / "figures"
+    before = set(figures.glob("*")) if figures.exists() else set()
+    process = forumsim("report", exported_sweep)
+    wait_for(lambda: figures.exists() and set(figures.glob("*.png")) - before, process,
+             "a figure is drawn")
+    assert "the report in" in _stopped(process)
+    assert not list(exported_sweep.rglob("*.tmp")) and not list(figures.glob(".*"))
+
+
+def test_a_calibration_stopped_keeps_what_it_did_and_resumes(tmp_path):
+    (tmp_path / "calibration.yaml").write_text(CALIBRATION.replace("generations: 1",
+                                                                   "generations: 2"))
+    out = tmp_path / "cal"
+    process = forumsim("calibrate", "calibration.yaml", "--out", out, cwd=tmp_path)
+    wait_for(lambda: (out / "history.db").exists(), process, "the calibration started")
+    line = _stopped(process)
+    assert f"continue with: forumsim calibrate calibration.yaml --out {out} --resume" in line
+    assert not (out / ".forumsim-calibrate.lock").exists()
+    resumed = forumsim("calibrate", "calibration.yaml", "--out", out, "--resume",
+                       cwd=tmp_path)
+    code, _, stderr = finished(resumed)
+    assert code == 0, stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_validation_stopped_ends_at_once_with_its_workers(tmp_path):
+    process = forumsim("validate", "--replicates", "2", "--workers", "2", cwd=tmp_path)
+    wait_for(lambda: len(_children(process.pid)) >= 2, process, "the workers started")
+    time.sleep(1)
+    children = _children(process.pid)
+    assert _stopped(process) == "interrupted (SIGTERM): nothing was written."
+    time.sleep(1)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()
+                and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]]
 
 
 # --- a full or read-only disk: one line, nothing half-written -------------------------------

@@ -684,5 +684,8 @@ def _html(blocks: list[tuple], title: str, folder: Path) -> str:
 
 def _write_text(path: Path, text: str) -> None:
     staging = path.with_name(f".{path.name}.tmp")
-    staging.write_text(text)
-    os.replace(staging, path)
+    try:
+        staging.write_text(text)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)

@@ -143,12 +143,17 @@ def _calibrate(problem: Problem, out: Path, sampler, resume: bool,
                        lambda x, x0: problem.distance(x), population_size=calibration.population,
                        sampler=sampler)
     database = f"sqlite:///{(out / HISTORY).resolve()}"
+    observed = {name: problem.targets[name] for name in problem.targets}
     if resume:
-        abc.load(database, 1)
+        try:
+            abc.load(database, 1)
+        except ValueError:  # stopped before pyabc recorded the run: nothing to continue
+            (out / HISTORY).unlink(missing_ok=True)
+            abc.new(database, observed)
     else:
         write_json({"forumsim": __version__, "kind": "calibration", "name": problem.name,
                     "source": problem.source, "identity": problem.identity()}, out / MARKER)
-        abc.new(database, {name: problem.targets[name] for name in problem.targets})
+        abc.new(database, observed)
     remaining = calibration.generations - abc.history.n_populations
     if resume and remaining > 0:
         _restore_random_state(abc.history, out)

@@ -325,9 +325,13 @@ def report(
 
     try:
         goals = dict(parse_goal(g) for g in goal or [])
-        paths = write_report(folder, reference=reference, all_pairs=all_pairs, goals=goals)
+        with _stoppable(f"the report in {folder} was not finished (its figures written so "
+                        "far are whole; report.md and report.html are as they were)"):
+            paths = write_report(folder, reference=reference, all_pairs=all_pairs, goals=goals)
     except ReportError as error:
         _fail(str(error))
+    except OSError as error:  # e.g. a full disk
+        _fail(f"{folder}: cannot write the report: {error.strerror or error}.", code=1)
     out.print(f"report written: [bold]{paths[0]}[/], [bold]{paths[1]}[/] "
               f"({len(paths) - 2} figures in {folder / 'figures'}/)")
 
