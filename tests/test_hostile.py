@@ -342,3 +342,26 @@ def test_a_damaged_sweep_folder_is_refused_in_one_line(damaged_outcomes, damage,
     if done.returncode == 0:  # e.g. --resume rewrites a damaged summary from the parts
         return
     refused(done, "damaged")
+
+
+# --- small things that misled ---------------------------------------------------------------
+
+
+def test_a_file_of_sixty_thousand_keys_is_refused_for_its_size_not_for_aliases(tmp_path):
+    (tmp_path / "keys.yaml").write_text("".join(f"k{i}: {i}\n" for i in range(60_000)))
+    message = refused(forumsim("run", "keys.yaml", "--out", "out", cwd=tmp_path),
+                      "holds more than 100,000 values")
+    assert "alias" not in message
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "--people", "3"], "Invalid value for '--people'"),
+    (["run", "--days", "abc"], "Invalid value for '--days'"),
+    (["run", "--no-such-option"], "No such option: --no-such-option"),
+    (["sweep"], "Missing argument"),
+    (["demo", "--max-sessions", "0"], "Invalid value for '--max-sessions'"),
+])
+def test_a_mistake_on_the_command_line_is_one_line(tmp_path, args, words):
+    message = refused(forumsim(*args, cwd=tmp_path), words)
+    assert message.endswith("--help)")
+    assert list(tmp_path.iterdir()) == []

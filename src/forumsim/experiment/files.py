@@ -50,10 +50,12 @@ class GuardedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
         self._sizes: dict[int, int] = {}  # id(node) -> values it holds once aliases expand
+        self._aliases = False  # whether the document repeats anything by an alias
 
     def compose_node(self, parent: object, index: object) -> yaml.Node:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
+            self._aliases = True
             node = super().compose_node(parent, index)
             if id(node) not in self._sizes:
                 raise Refused(problem=f"the alias *{event.anchor} refers to a node that "
@@ -75,8 +77,10 @@ class GuardedLoader(yaml.SafeLoader):
             children = []
         size = 1 + sum(self._sizes[id(child)] for child in children)
         if size > MAX_NODES:
-            raise Refused(problem=f"expands to more than {MAX_NODES:,} values (aliases repeat "
-                          "what their anchor holds)", problem_mark=event.start_mark)
+            how = ("expands to more than {:,} values (aliases repeat what their anchor holds)"
+                   if self._aliases else "holds more than {:,} values, where a scenario or "
+                   "sweep file holds a few hundred")
+            raise Refused(problem=how.format(MAX_NODES), problem_mark=event.start_mark)
         self._sizes[id(node)] = size
         return node
 

@@ -26,6 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from typer.core import TyperGroup
 
 from forumsim.experiment.files import load_scenario
 from forumsim.version import __version__
@@ -35,13 +36,41 @@ if TYPE_CHECKING:  # imported for real only by the commands that need them (star
     from forumsim.experiment.executors import SweepOutcome, Tally
     from forumsim.experiment.plan import Plan
 
+err = Console(stderr=True)
+out = Console()
+
+
+# Click's base of command-line mistakes, whichever click typer uses (its own copy, lately).
+CommandLineError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class OneLineErrors(TyperGroup):
+    """The `forumsim` command: a mistake on the command line (an unknown option, a value out
+    of range) is one line on stderr and exit code 2, like every other error; typer would
+    draw it in a box."""
+
+    def main(self, *args: object, standalone_mode: bool = True, **kwargs: object) -> object:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except CommandLineError as error:
+            if type(error).__name__ == "NoArgsIsHelpError":  # the help is printed already
+                sys.exit(error.exit_code)
+            context = getattr(error, "ctx", None)
+            hint = f" (see {context.command_path} --help)" if context is not None else ""
+            err.print(f"[bold red]error:[/] {escape(printable(error.format_message()))}{hint}",
+                      highlight=False, soft_wrap=True)
+            sys.exit(error.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
     help="Agent-based simulation of darkweb forum ecosystems (no content: people, fora and "
          "posts are numbers).",
     no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+    cls=OneLineErrors,
 )
-err = Console(stderr=True)
-out = Console()
 
 
 def printable(text: str) -> str:
