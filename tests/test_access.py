@@ -82,7 +82,7 @@ def test_closed_fora_are_not_on_the_public_link_list(small_scenario):
 
 
 def test_restricted_forum_grants_full_access_only_after_accepted_contribution(small_scenario):
-    eco = Ecosystem(small_scenario)
+    eco = Ecosystem(small_scenario.model_copy(deep=True))  # its behaviour is changed below
     restricted = _forum(eco, "restricted")
     _only_registering(eco, restricted)
     person = _outsiders(eco, 1)

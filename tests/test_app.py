@@ -19,7 +19,9 @@ import pytest
 import forumsim
 from forumsim.ui import demo_figures
 from forumsim.ui.app import (
+    DEFAULT_SEED,
     PRESETS,
+    SHOCK_DAY,
     Classroom,
     ClassroomEcosystem,
     Page,
@@ -153,6 +155,69 @@ def test_every_forum_is_in_the_activity_legend_and_keeps_its_colour() -> None:
     assert all(after[name] == colour for name, colour in before.items())
 
 
+def test_a_forum_has_one_colour_in_every_chart_and_its_access_is_a_shape() -> None:
+    eco = small()
+    eco.run(40)
+    eco.schedule(TakedownSpec(type="takedown", day=1, target="Forum B"))
+    eco.forum("Forum C").status = Status.CLOSED  # as when no staff are left
+    eco.step()
+    nodes = {n["name"]: n for n in demo_figures.forum_map(eco)["series"][0]["data"]}
+    lines = {s["name"]: s["itemStyle"]["color"]
+             for s in demo_figures.activity_chart(eco)["series"]}
+    assert {name: node["itemStyle"]["color"] for name, node in nodes.items()} == lines
+    assert len(set(lines.values())) == len(lines)
+    categories = demo_figures.forum_map(eco)["series"][0]["categories"]
+    assert [c["symbol"] for c in categories] == ["circle", "roundRect", "diamond"]
+    assert len({c["itemStyle"]["color"] for c in categories}) == 1  # shape, not colour
+    assert nodes["Forum B"]["label"]["formatter"] == "Forum B: SEIZED"
+    assert nodes["Forum C"]["label"]["formatter"] == "Forum C: shut down"
+    # Nothing else in the charts is drawn in a forum's colour.
+    others = [demo_figures.counterfactual_chart(eco, eco.counterfactual()),
+              demo_figures.roles_chart(eco), demo_figures.registrations_chart(eco),
+              demo_figures.tie_network(eco)[0]]
+    used = {s["itemStyle"]["color"] for o in others for s in o["series"] if "itemStyle" in s}
+    used |= {c["itemStyle"]["color"] for c in others[-1]["series"][0]["categories"]}
+    assert not used & set(lines.values())
+    assert others[-1]["legend"]["data"] == list(demo_figures.ROLE_STYLES)  # its legend
+
+
+def test_thinned_lines_keep_their_peaks() -> None:
+    days = np.arange(1, 701)
+    failed = np.zeros(700)
+    failed[137] = 127.0  # one bad day, as after an outage
+    points = demo_figures._points(days, failed, 0)
+    assert len(points) <= demo_figures.MAX_POINTS and [138, 127] in points
+    assert points[-1] == [700, 0]
+
+
+@pytest.mark.parametrize("preset", list(PRESETS)[1:])
+def test_each_presets_text_holds_with_the_default_settings(preset: str) -> None:
+    # What the card promises, on the seed and settings the page starts with.
+    eco = Settings(preset=preset).build()
+    without = eco.counterfactual()
+    for _ in range(120):
+        eco.step()
+        without.step()
+    forum_a = eco.forum("Forum A")
+    loss = demo_figures.shock_figures(eco, without).loss_so_far
+    text = PRESETS[preset].look_for
+    if preset.startswith("Takedown"):
+        successor = eco.forum(eco.events[0].successors[0])
+        assert "successor forum about two weeks later, with stricter access" in text
+        assert 70 <= successor.founded <= 80 and successor.access.name != "open"
+    elif preset.startswith("Arrests: the admins"):
+        assert "the forum carries on: the plots barely move" in text
+        assert forum_a.status == Status.ONLINE and loss < 0.1
+    elif preset.startswith("Arrests: all staff"):
+        assert "nobody has, so it shuts down the same day" in text
+        assert forum_a.status == Status.CLOSED and forum_a.ended == SHOCK_DAY
+    else:
+        assert "when it comes back nearly everyone returns" in text
+        active = np.asarray(eco.datacollector.model_vars["active_people"], dtype=float)
+        other = np.asarray(without.datacollector.model_vars["active_people"], dtype=float)
+        assert loss > 0.2 and active[-30:].mean() > 0.95 * other[-30:].mean()
+
+
 def test_loss_so_far_is_the_shortfall_below_the_counterfactual() -> None:
     actual = np.array([100.0] * 10 + [40.0] * 10)
     without = np.array([100.0] * 20)
@@ -165,6 +230,25 @@ def test_plotted_lines_are_thinned_but_keep_the_last_day() -> None:
     days = np.arange(1, 1001)
     points = demo_figures._points(days, days.astype(float))
     assert len(points) <= demo_figures.MAX_POINTS and points[-1] == [1000, 1000.0]
+
+
+def test_a_page_for_the_whole_network_prints_an_address_students_can_open() -> None:
+    from forumsim.ui.origin import reachable_addresses
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "forumsim.ui.cli", "demo", "--host", "0.0.0.0", "--port",
+         str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = server.stdout.readline()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+    assert "0.0.0.0" not in first
+    shown = re.search(r"http://([^/]+):(\d+)/", first)
+    assert shown and int(shown[2]) == port
+    expected = reachable_addresses("0.0.0.0")
+    assert shown[1] == (expected[0] if expected else "127.0.0.1"), first
 
 
 def test_a_taken_port_stops_with_one_clear_line(capsys: pytest.CaptureFixture) -> None:
@@ -201,6 +285,29 @@ def _wait_until(condition, timeout: float, what: str) -> None:
 
 ERROR_WORDS = ("Traceback", "Too many renders", "error in step", "RuntimeError",
                "The model stopped")
+
+
+def _assert_one_colour_per_forum(page, charts) -> None:
+    """The map and the activity lines the browser was given name each forum by the same
+    colour, no two fora alike; and the map as drawn shows the colour of each forum online."""
+    given = page.evaluate("""() => {
+        const [map, lines] = [...document.querySelectorAll('.solara-echarts')].map(
+            d => d.__vue__.option);
+        return {map: map.series[0].data.map(n => [n.name, n.itemStyle.color, n.label.formatter]),
+                lines: lines.series.map(s => [s.name, s.itemStyle.color])};}""")
+    lines = dict(given["lines"])
+    assert {name: colour for name, colour, _ in given["map"]} == lines
+    assert len(set(lines.values())) == len(lines)
+    from io import BytesIO
+
+    from PIL import Image
+
+    drawn = np.asarray(Image.open(BytesIO(charts.nth(0).screenshot())).convert("RGB"),
+                       dtype=int).reshape(-1, 3)
+    for name, colour, label in given["map"]:
+        if label == name:  # online: drawn in its colour, not faded
+            rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+            assert (np.abs(drawn - rgb).sum(axis=1) < 12).any(), (name, colour)
 
 
 def _assert_no_error(page) -> None:
@@ -252,9 +359,11 @@ def test_page_survives_play_pause_shocks_and_ties_in_any_order_in_an_offline_bro
             _wait_until(lambda: charts.count() >= 5, 30, "the charts to draw")
             figures = page.locator(".forumsim-figures")
             assert "No shock yet" in figures.inner_text()
+            _assert_one_colour_per_forum(page, charts)
             assert _day(page) == 0
             sidebar = page.locator(".v-navigation-drawer").inner_text()
-            for shown in ("People: 5,000", "Seed: 3", "Time per day: 50 ms (at most 20 days/s)"):
+            for shown in ("People: 5,000", f"Seed: {DEFAULT_SEED}",
+                          "Time per day: 50 ms (at most 20 days/s)"):
                 assert shown in sidebar, sidebar
             assert "Use Threads" not in sidebar and "Time:" not in sidebar
             activity_before = charts.nth(1).screenshot()
@@ -304,6 +413,7 @@ def test_page_survives_play_pause_shocks_and_ties_in_any_order_in_an_offline_bro
             assert re.search(r"Day \d+: \d+ people were arrested", text), text
             assert re.search(r"Day \d+: .+ went down for 7 days", text), text
             assert charts.nth(1).screenshot() != activity_before
+            _assert_one_colour_per_forum(page, charts)  # seized fora and successors too
             page.screenshot(path=tmp_path / "demo.png", full_page=True)
 
             with page.expect_download() as download:
@@ -358,18 +468,18 @@ def test_the_page_takes_no_value_its_controls_do_not_offer() -> None:
     session, rendered = _rendered_controls(room)
     try:
         with session:
-            sliders = {s.widget.label.split(":")[0]: s.widget for s in rendered.find(v.Slider)}
-            assert (sliders["People"].min, sliders["People"].max) == (1000, 20_000)
+            sliders = {(s.widget.min, s.widget.max): s.widget for s in rendered.find(v.Slider)}
+            people, seed, pace = sliders[1000, 20_000], sliders[0, 100], sliders[0, 500]
             # What a crafted WebSocket message can make the widgets report:
-            sliders["People"].v_model = 21_000
-            sliders["People"].v_model = 1500  # not a step of the slider
-            sliders["Seed"].v_model = 101
-            sliders["Time per day"].v_model = 10**9
+            people.v_model = 21_000
+            people.v_model = 1500  # not a step of the slider
+            seed.v_model = 101
+            pace.v_model = 10**9
             for select in rendered.find(v.Select):
                 select.widget.v_model = "anything"
             rendered.find(v.Btn, children=["Reset"]).widget.click()
             _wait_until(lambda: room.snapshot.seq > 1, 10, "the reset")
-        assert room.eco.config.people == 1000 and room.eco.config.seed == 3
+        assert room.eco.config.people == 1000 and room.eco.config.seed == Settings().seed
         assert room.interval_ms == 50 and room.settings == Settings(people=1000)
     finally:
         room.close()

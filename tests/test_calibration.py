@@ -159,6 +159,7 @@ def test_a_calibration_runs_resumes_and_its_scenario_runs(tmp_path):
     assert last["behaviour.communicator_share"].min() <= scenario.behaviour.communicator_share \
         <= last["behaviour.communicator_share"].max()
     assert scenario.people == 500 and scenario.days == 40
+    assert "over 40 days" in scenario.description and "180 days" not in scenario.description
     check = json.loads((out / "check.json").read_text())
     assert check["statistics"]["thread_size_mean"]["role"] == "held out"
     ran = runner.invoke(app, ["run", str(out / "calibrated.yaml"), "--quiet", "--no-figures",
@@ -200,6 +201,9 @@ def _check_report(out, file, generation):
     page = (out / "report.html").read_text()
     assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', page)) == 4
     assert "behaviour.herding_days" in page and "Posterior predictive check" in page
+    assert "<th>narrowed to</th>" in page and "the width of that interval over" in page
+    assert "<th>statistic of the posts</th><th>unit</th>" in page
+    assert "<td>thread_size_mean</td><td>posts per thread</td>" in page
     assert "http" not in page.replace("http-equiv", "")  # works offline: nothing fetched
 
 

@@ -163,10 +163,26 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_before_it_starts(tmp_path, m
     (["validate", "--help"], "write nothing"),
 ])
 def test_help_shows_every_default(command, shown, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "200")  # one line per option, so phrases stay whole
     result = runner.invoke(app, command)
-    assert result.exit_code == 0 and shown in result.output
-    assert " . " not in result.output and "DOMAIN" not in result.output
+    text = " ".join(result.output.split())  # phrases may be wrapped over lines
+    assert result.exit_code == 0 and shown in text
+    assert " . " not in text and "DOMAIN" not in text
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["sweep"], ["report"], ["calibrate"],
+                                     ["demo"], ["data"], ["data", "summarize"]])
+def test_help_fits_an_80_column_terminal_with_room_for_its_sentences(command, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(map(len, lines)) <= 80
+    # Help text starts by column 40, so each line of it holds at least 40 characters ...
+    indents = {len(line) - len(line.lstrip()) for line in lines if line.strip()}
+    assert max(indents) <= 40, result.output
+    # ... and a paragraph is rewrapped, not broken where the source line ended.
+    description = result.output.split("\n\n")[1]
+    assert all(len(line) > 50 for line in description.splitlines()[:-1]), description
 
 
 def test_run_prints_each_figure_with_its_unit(tmp_path):

@@ -105,7 +105,7 @@ def test_discover_input_errors_are_one_line_and_exit_2(folder, arguments, words)
 def test_the_report_shows_where_a_policy_fails_its_goal(folder):
     from forumsim.analysis.sweep_report import parse_goal, write_report
 
-    write_report(folder, goals=dict([parse_goal("iv0_lasting_loss>=0.1")]))
+    write_report(folder, goals=[parse_goal("iv0_lasting_loss>=0.1")])
     markdown = (folder / "report.md").read_text()
     part = markdown.split("### Where 'seize' fails the goal (PRIM)")[1].split("\n### ")[0]
     limits = next(line for line in part.splitlines() if line.startswith("| home loyalty |"))

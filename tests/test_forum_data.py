@@ -52,7 +52,7 @@ def test_a_run_folder_reads_back_as_the_model_wrote_it(tmp_path):
                                      "reply_to"]
     assert str(written["timestamp"].dtype) == "datetime64[us, UTC]"
     # The same table as CSV reads to the same community.
-    written.astype({"reply_to": "Int64"}).to_csv(tmp_path / "posts.csv", index=False)
+    written.to_csv(tmp_path / "posts.csv", index=False)
     again = load_community([tmp_path / "posts.csv"]).posts
     columns = ["time", "forum", "author", "thread", "parent"]
     pd.testing.assert_frame_equal(again[columns], community.posts[columns])
@@ -180,3 +180,21 @@ def test_float_ids_of_a_parquet_table_read_as_whole_numbers(tmp_path):
     frame.to_parquet(tmp_path / "posts.parquet")
     posts = load_community([tmp_path / "posts.parquet"]).posts
     assert list(posts["post_id"]) == ["1", "2", "3"] and list(posts["parent"]) == [-1, 0, -1]
+
+
+def test_the_models_export_saved_as_csv_by_pandas_passes_the_check(tmp_path):
+    # What a researcher does first: open the exported tables in pandas and save them as CSV.
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", "small", "--people", "800", "--days", "60",
+                                      "--export-posts", "--no-figures", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    posts = pd.read_parquet(out / "posts.parquet")
+    assert str(posts["reply_to"].dtype) == "Int64" and posts["reply_to"].notna().any()
+    paths = []
+    for name in ("posts", "members", "events"):
+        paths.append(tmp_path / f"{name}.csv")
+        pd.read_parquet(out / f"{name}.parquet").to_csv(paths[-1], index=False)
+    assert ".0," not in paths[0].read_text() and not paths[0].read_text().endswith(".0\n")
+    checked = CliRunner().invoke(app, ["data", "check", *map(str, paths)])
+    assert checked.exit_code == 0, checked.output
+    assert load_community([str(p) for p in paths]).posts.shape[0] == len(posts)

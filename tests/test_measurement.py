@@ -107,13 +107,19 @@ def test_nobody_answers_people_who_left(small_scenario):
 def test_loss_and_triangle_are_measured_within_the_effect_window(small_scenario):
     base = small_scenario.overridden(people=3000)
     shock = {"type": "takedown", "day": 60, "target": "largest"}
-    wide = run(_with(base, shock)).metrics["interventions"][0]
+    result = run(_with(base, shock))
+    wide = result.metrics["interventions"][0]
     data = _with(base, shock).model_dump()
     data["measurement"]["effect_window_days"] = 5
     narrow = run(parse_scenario(data)).metrics["interventions"][0]
     assert wide["effect_window_days"] == 180 and narrow["effect_window_days"] == 5
     assert narrow["triangle"] < wide["triangle"]
-    assert narrow["loss"] <= wide["loss"]
+    assert narrow["peak_loss"] <= wide["peak_loss"]
+    # The loss is the shortfall of the window's days: the first five after the seizure.
+    actual = result.ecosystem["active_people"].to_numpy()[59:64]
+    other = result.counterfactual["active_people"].to_numpy()[59:64]
+    assert narrow["loss"] == pytest.approx(1 - actual.sum() / other.sum())
+    assert narrow["triangle"] == other.sum() - actual.sum()
 
 
 @pytest.mark.parametrize("parameter, value", [("sharer_share", 0.9),
@@ -149,8 +155,42 @@ def test_each_of_several_shocks_is_measured_without_that_shock_alone(small_scena
     assert small["loss"] < 0.5 * large["loss"]
     # Measured against the run with only the seizure, simulated from day 0.
     only_seizure = simulate(_with(base, seizure)).ecosystem["active_people"]
-    expected = metrics.loss(smoothed(result.ecosystem["active_people"]), smoothed(only_seizure),
-                            59, window=180)
+    expected = metrics.loss(result.ecosystem["active_people"], only_seizure, 59, window=180)
     assert small["loss"] == pytest.approx(expected)
     alone = run(_with(base, seizure)).metrics["interventions"][0]
     assert alone["counterfactual"] == "without shocks"
+
+
+def test_a_combinations_whole_effect_is_read_against_the_run_without_any_of_its_shocks(
+        small_scenario):
+    # The seizure of the largest forum and, on the same day, arrests of ten VIPs: each
+    # shock's own record is its margin given the other; the policy record is both together.
+    base = small_scenario.overridden(people=3000)
+    seizure = {"type": "takedown", "day": 90, "target": "largest"}
+    arrests = {"type": "arrests", "day": 90, "k": 10, "strategy": "vips"}
+    result = run(_with(base, seizure, arrests))
+    whole = result.metrics["policy"]
+    assert whole["counterfactual"] == "without shocks" and whole["type"] == "takedown + arrests"
+    # Against the same scenario and seed with no shock at all, simulated from day 0.
+    without = simulate(_with(base)).ecosystem["active_people"]
+    actual = result.ecosystem["active_people"]
+    assert whole["loss"] == pytest.approx(metrics.loss(actual, without, 89, window=180))
+    assert whole["lasting_loss"] == pytest.approx(metrics.lasting_loss(actual, without))
+    assert whole["peak_loss"] == pytest.approx(metrics.peak_loss(
+        smoothed(actual), smoothed(without), 89, window=180))
+    # Not the margin of either shock (each read against the run with the other one).
+    seize_margin, arrest_margin = result.metrics["interventions"]
+    assert whole["lasting_loss"] not in (seize_margin["lasting_loss"],
+                                         arrest_margin["lasting_loss"])
+    assert whole["arrested"] == seize_margin["arrested"] + arrest_margin["arrested"]
+    # All the displaced, less those the arrests caught.
+    assert (seize_margin["displaced"] - arrest_margin["arrested"] <= whole["displaced"]
+            <= seize_margin["displaced"] + arrest_margin["displaced"])
+
+
+def test_a_single_shocks_policy_record_is_its_own_record(raid):
+    _, result = raid
+    record, whole = result.metrics["interventions"][0], result.metrics["policy"]
+    for key in ("loss", "lasting_loss", "triangle", "days_to_recovery", "displaced",
+                "rehomed_30d", "arrested"):
+        assert whole[key] == record[key], key

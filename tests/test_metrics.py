@@ -12,6 +12,7 @@ from forumsim.measures.metrics import (
     lorenz_curve,
     loss,
     mean_ci,
+    peak_loss,
     relative_gap,
     top_share,
     triangle,
@@ -88,13 +89,36 @@ def test_relative_gap_is_zero_where_counterfactual_is_zero():
     np.testing.assert_allclose(gap, [0, 0.5, 0])
 
 
-def test_loss_is_largest_relative_drop_below_counterfactual():
+def test_loss_is_the_share_of_counterfactual_activity_lost_in_the_window():
     actual, counterfactual = dip_and_climb()
-    assert loss(actual, counterfactual, SHOCK_DAY) == pytest.approx(0.4)
+    # Shortfall 40, 38, ..., 2 over days 10..29 (420) of 50 days x 100 (5000).
+    assert loss(actual, counterfactual, SHOCK_DAY) == pytest.approx(420 / 5000)
+    assert loss(actual, counterfactual, SHOCK_DAY, window=20) == pytest.approx(420 / 2000)
 
 
-def test_loss_ignores_days_above_the_counterfactual():
-    assert loss([120, 130, 150], [100, 100, 100], 0) == 0.0
+def test_peak_loss_is_the_largest_relative_drop_below_counterfactual():
+    actual, counterfactual = dip_and_climb()
+    assert peak_loss(actual, counterfactual, SHOCK_DAY) == pytest.approx(0.4)
+
+
+def test_days_above_the_counterfactual_pay_back_a_loss_but_not_a_peak():
+    assert loss([120, 130, 150], [100, 100, 100], 0) == pytest.approx(-100 / 300)
+    assert loss([50, 150], [100, 100], 0) == 0.0
+    assert peak_loss([120, 130, 150], [100, 100, 100], 0) == 0.0
+    assert peak_loss([50, 150], [100, 100], 0) == pytest.approx(0.5)
+
+
+def test_noise_around_the_counterfactual_costs_nothing_on_average():
+    # Gaps drawn symmetric about zero: the loss averages out, the peak keeps a floor.
+    rng = np.random.default_rng(3)
+    counterfactual = np.full(200, 1000.0)
+    losses, peaks = [], []
+    for _ in range(200):
+        actual = counterfactual + rng.normal(0, 30, 200)
+        losses.append(loss(actual, counterfactual, 20))
+        peaks.append(peak_loss(actual, counterfactual, 20))
+    assert abs(np.mean(losses)) < 3 * np.std(losses) / np.sqrt(len(losses))
+    assert np.mean(peaks) > 0.05
 
 
 def test_recovery_is_counted_from_the_shock_to_re_entering_the_band():
@@ -140,8 +164,11 @@ def test_series_still_below_the_band_at_the_end_has_not_recovered():
     assert days_to_recovery(actual, counterfactual, 10, hold=5) is None
 
 
-def test_overshooting_the_counterfactual_counts_as_recovered():
-    assert days_to_recovery([100, 50, 200, 300], [100, 100, 100, 100], 1, hold=2) == 1
+def test_running_far_above_the_counterfactual_is_not_recovered():
+    # Two days above the band (a surge), then inside it.
+    actual = [100, 50, 200, 300, 105, 95, 100]
+    assert days_to_recovery(actual, [100] * 7, 1, hold=2) == 3
+    assert days_to_recovery([100, 50, 200, 300], [100] * 4, 1, hold=2) is None
 
 
 def test_loss_and_triangle_look_only_inside_their_window():
@@ -149,8 +176,10 @@ def test_loss_and_triangle_look_only_inside_their_window():
     actual = counterfactual.copy()
     actual[12:14] = 70.0  # the shock's dip
     actual[30] = 20.0  # an unrelated dip later
-    assert loss(actual, counterfactual, 10, window=10) == pytest.approx(0.3)
-    assert loss(actual, counterfactual, 10) == pytest.approx(0.8)
+    assert loss(actual, counterfactual, 10, window=10) == pytest.approx(60 / 1000)
+    assert loss(actual, counterfactual, 10) == pytest.approx(140 / 3000)
+    assert peak_loss(actual, counterfactual, 10, window=10) == pytest.approx(0.3)
+    assert peak_loss(actual, counterfactual, 10) == pytest.approx(0.8)
     assert triangle(actual, counterfactual, 10, window=10) == pytest.approx(60.0)
     assert triangle(actual, counterfactual, 10) == pytest.approx(140.0)
 
@@ -161,19 +190,21 @@ def test_triangle_sums_the_daily_shortfall():
     assert triangle(actual, counterfactual, SHOCK_DAY) == pytest.approx(420.0)
 
 
-def test_triangle_is_not_paid_back_by_an_overshoot():
-    assert triangle([50, 150], [100, 100], 0) == pytest.approx(50.0)
+def test_triangle_is_net_of_days_above_the_counterfactual():
+    assert triangle([50, 150], [100, 100], 0) == pytest.approx(0.0)
+    assert triangle([50, 120], [100, 100], 0) == pytest.approx(30.0)
 
 
 def test_identical_series_show_no_loss_no_recovery_time_and_no_triangle():
     series = np.linspace(10, 50, 40)
     assert loss(series, series, 5) == 0.0
+    assert peak_loss(series, series, 5) == 0.0
     assert days_to_recovery(series, series, 5, hold=28) == 0
     assert triangle(series, series, 5) == 0.0
     assert lasting_loss(series, series) == 0.0
 
 
-def test_lasting_loss_averages_the_gap_over_the_last_days():
+def test_lasting_loss_is_the_loss_of_the_last_days():
     counterfactual = np.full(50, 100.0)
     actual = counterfactual.copy()
     actual[-10:] = 80.0
@@ -184,8 +215,10 @@ def test_lasting_loss_is_negative_when_the_actual_ends_above():
     assert lasting_loss([100, 110, 130], [100, 100, 100], window=2) == pytest.approx(-0.2)
 
 
-def test_lasting_loss_skips_days_without_a_counterfactual():
-    assert lasting_loss([0, 5, 50], [100, 0, 100], window=2) == pytest.approx(0.5)
+def test_lasting_loss_weighs_days_by_the_counterfactual_activity():
+    # A day without counterfactual activity adds what the actual had to its side.
+    assert lasting_loss([0, 5, 50], [100, 0, 100], window=2) == pytest.approx(45 / 100)
+    assert lasting_loss([5, 0], [0, 0], window=2) == 0.0
 
 
 def test_shock_day_outside_the_series_is_rejected():
@@ -198,12 +231,23 @@ def test_series_of_different_lengths_are_rejected():
         relative_gap([1, 2, 3], [1, 2])
 
 
-def test_key_player_dependence_is_the_ratio_of_losses():
-    assert key_player_dependence(0.6, 0.2) == pytest.approx(3.0)
+def test_key_player_dependence_is_the_ratio_to_the_mean_random_loss():
+    kpd = key_player_dependence(0.6, [0.19, 0.2, 0.21])
+    assert kpd.kpd == pytest.approx(3.0)
+    assert kpd.loss_random == pytest.approx(0.2) and kpd.draws == 3
+    # t(0.975, 2) x 0.01 / sqrt(3) on either side of 0.2.
+    half = 4.302653 * 0.01 / math.sqrt(3)
+    assert kpd.low == pytest.approx(0.6 / (0.2 + half), rel=1e-5)
+    assert kpd.high == pytest.approx(0.6 / (0.2 - half), rel=1e-5)
 
 
-def test_key_player_dependence_is_undefined_without_random_loss():
-    assert math.isnan(key_player_dependence(0.3, 0.0))
+def test_key_player_dependence_is_undefined_when_random_loss_is_noise():
+    # Random draws whose mean cannot be told from zero: no ratio, rather than a huge one.
+    kpd = key_player_dependence(0.3, [0.01, -0.01, 0.002])
+    assert kpd.kpd is None and kpd.low is None and kpd.high is None
+    assert kpd.loss_random_low < 0 < kpd.loss_random_high
+    assert key_player_dependence(0.3, [0.0, 0.0]).kpd is None
+    assert key_player_dependence(0.3, [0.2]).kpd is None  # one draw: no interval
 
 
 # --- replicate statistics ---------------------------------------------------------------

@@ -68,7 +68,8 @@ def test_report_writes_markdown_html_and_the_figures_it_links(reported):
     markdown = (out / "report.md").read_text()
     page = (out / "report.html").read_text()
     linked = re.findall(r"\(figures/([\w.]+\.png)\)", markdown)
-    assert set(linked) == {"outcomes.png", "activity.png", "paired_gap.png"}
+    assert set(linked) == {"outcomes.png", "activity.png", "paired_gap.png",
+                           "levels_behaviour_home_loyalty.png", "levels_interventions.png"}
     assert all((out / "figures" / name).stat().st_size > 5000 for name in linked)
     assert page.count("<img src=\"data:image/png;base64,") == len(linked)  # self-contained
     assert "Does seizing the largest forum hurt more" in markdown  # the file's question
@@ -123,8 +124,9 @@ def test_key_player_table_has_one_row_per_strategy_and_k_with_kpd(reported):
                 "iv0_kpd"].dropna()
             shown = cells[header.index(kpd_title)]
             mean = number(kpd.mean())
-            # One defined replicate has a mean but no interval.
-            assert shown.startswith(f"{mean} [") if len(kpd) > 1 else shown == mean
+            # One defined replicate has a mean but no interval, and says it is one.
+            assert shown.startswith(f"{mean} [") if len(kpd) > 1 else shown.startswith(mean)
+            assert ("(n = " in shown) == (len(kpd) < 2), shown
     assert row(players, "random | 5", kpd_title)[header.index(kpd_title)] == "–"
 
 
@@ -201,6 +203,43 @@ def test_each_forum_keeps_one_colour_in_order_of_first_appearance():
     assert len(set(colours.values())) == 3
 
 
+def test_sixteen_fora_get_sixteen_distinct_colours_and_more_differ_by_line():
+    from matplotlib.colors import to_rgb
+
+    from forumsim.analysis.report import forum_colours, forum_dashes
+
+    forums = pd.DataFrame({"day": range(20), "forum": [f"F{i}" for i in range(20)]})
+    colours, dashes = forum_colours(forums), forum_dashes(forums)
+    first = [np.array(to_rgb(colours[f"F{i}"])) for i in range(16)]
+    closest = min(np.abs(a - b).sum() for i, a in enumerate(first) for b in first[i + 1:])
+    assert closest > 0.25  # no two of them alike (sum of RGB differences)
+    styles = {(colours[name], dashes[name]) for name in colours}
+    assert len(styles) == 20 and dashes["F16"] != dashes["F0"]
+
+
+def test_run_figures_say_they_show_one_run_and_draw_the_few_staff(tmp_path, monkeypatch):
+    from forumsim.analysis import report
+    from forumsim.experiment.runner import run
+    from forumsim.world.scenario import embedded_scenario
+
+    result = run(embedded_scenario("small").overridden(people=500, days=40, interventions=[
+        {"type": "takedown", "day": 20, "target": "largest"}]))
+    figures = {}
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.setdefault(path.name, fig))
+    report.run_figures(result, tmp_path)
+    for name in ("activity_per_forum.png", "activity_vs_counterfactual.png",
+                 "members_around_shocks.png", "participation_lorenz.png"):
+        fig = figures[name]
+        titles = [ax.get_title() for ax in fig.axes] + [fig._suptitle.get_text()
+                                                         if fig._suptitle else ""]
+        assert any("one run of 'small' (seed" in t for t in titles), name
+    staff_axis = figures["role_composition.png"].axes[-1]  # the stacked panel's right axis
+    assert [line.get_label() for line in staff_axis.get_lines()] == [
+        "Moderators (right axis)", "Admins (right axis)"]
+    curve = figures["participation_lorenz.png"].axes[0]
+    assert curve.get_xscale() == "log"
+
+
 def test_forum_histories_give_the_status_at_the_end_and_what_happened():
     from forumsim.analysis.report import forum_histories
 
@@ -242,17 +281,18 @@ def test_contrasts_are_paired_differences_by_scenario_and_replicate(reported):
     seize = ok[ok["policy"] == "seize"]["active_people_mean_last30"]
     none = ok[ok["policy"] == "none"]["active_people_mean_last30"]
     differences = (seize - none.reindex(seize.index)).to_numpy()
-    assert len(differences) == 8
+    assert len(differences) == 10
     mean, low, high = bootstrap_ci(differences, results.seed("active_people_mean_last30"
                                                              "seize-none"))
     cells = row(contrasts, "seize − none", active)
     assert cells[header.index(active)] == f"{number(mean)} [{number(low)}, {number(high)}]"
-    assert cells[header.index("n")] == "8"
-    # The reference is against itself nowhere; the record of an intervention is undefined
-    # for the policy without one.
+    assert cells[header.index("n")] == "10"
+    # The reference is against itself nowhere; the effect of shocks is undefined for the
+    # policy without any.
     assert "none − none" not in contrasts
-    assert row(contrasts, "seize − none", title("iv0_loss"))[
-        row(contrasts, "contrast", title("iv0_loss")).index(title("iv0_loss"))] == "–"
+    loss = title("policy_loss")
+    assert row(contrasts, "seize − none", loss)[row(contrasts, "contrast", loss).index(loss)] \
+        == "–"
 
 
 def test_all_pairs_and_another_reference_on_request(reported, tmp_path):
@@ -264,8 +304,12 @@ def test_all_pairs_and_another_reference_on_request(reported, tmp_path):
         blocks = contrasts(results, tmp_path, reference, all_pairs)
         return list(next(b[1] for b in blocks if b[0] == "table")["contrast"])
 
-    assert pairs("none", True) == ["none − seize", "none − decapitate", "seize − decapitate"]
-    assert pairs("seize", False) == ["none − seize", "decapitate − seize"]
+    combination = "Seize and arrest moderators"  # its label
+    assert pairs("none", True) == ["none − seize", "none − decapitate",
+                                   f"none − {combination}", "seize − decapitate",
+                                   f"seize − {combination}", f"decapitate − {combination}"]
+    assert pairs("seize", False) == ["none − seize", "decapitate − seize",
+                                     f"{combination} − seize"]
     result = runner.invoke(app, ["report", str(reported["policy"]), "--reference", "sieze"])
     assert result.exit_code == 2 and "not a policy of this sweep" in result.output
     result = runner.invoke(app, ["report", str(reported["policy"]), "--goal", "loss>0.1"])
@@ -289,8 +333,8 @@ def test_goals_count_the_scenarios_each_policy_meets(reported):
     means = results.ok.groupby(["policy", "scenario"])["active_people_mean_last30"].mean()
     for policy in ("none", "seize", "decapitate"):
         met = int((means[policy] <= 12).sum())
-        assert row(goals, policy)[2].startswith(f"{met} of 4")
-    assert 0 < int((means <= 12).sum()) < 12  # the goal tells policies apart here
+        assert row(goals, policy)[2].startswith(f"{met} of 5")
+    assert 0 < int((means <= 12).sum()) < 20  # the goal tells policies apart here
 
 
 def test_tables_are_split_to_fit_the_page_and_headers_are_labels(reported):
@@ -335,8 +379,7 @@ def test_every_axis_of_every_figure_is_labelled(reported, tmp_path, monkeypatch)
     monkeypatch.setattr(policies, "_save", checked)
     out = tmp_path / "out"
     shutil.copytree(reported["policy"], out)
-    sweep_report.write_report(out, goals={"iv0_lasting_loss": sweep_report.parse_goal(
-        "iv0_lasting_loss>=0.27")[1]})
+    sweep_report.write_report(out, goals=[sweep_report.parse_goal("iv0_lasting_loss>=0.27")])
     assert {"outcomes.png", "activity.png", "paired_gap.png", "contrasts.png",
             "robustness.png"} <= set(seen)
 
@@ -368,3 +411,114 @@ outcomes: [registered_people]
         total = {name: float(row(part, name)[2].split()[0])
                  for name in ("people", "thanks per share")}
         assert total["people"] > 0.5 > 0.1 > total["thanks per share"]
+
+
+# --- the policy report's bottom line ---------------------------------------------------------
+
+
+def test_the_first_screen_is_the_bottom_line_with_each_policys_whole_effect(reported):
+    out = reported["policy"]
+    results = load_results(out)
+    markdown = (out / "report.md").read_text()
+    assert markdown.splitlines()[2] == "## Bottom line"  # right under the title
+    first = section(markdown, "## Bottom line")
+    lasting = "lasting loss, last 30 days"
+    header = row(first, "policy", lasting)
+    for policy in ("seize", "decapitate", "seize_and_arrests"):
+        runs = results.ok[results.ok["policy"] == policy]
+        cells = row(first, results.policy_label(policy), lasting)
+        assert cells[header.index(lasting)] == results.cell(
+            runs["policy_lasting_loss"], "policy_lasting_loss", policy)
+        means = runs.groupby("scenario")["active_people_mean_last30"].mean()
+        assert cells[header.index("scenarios meeting the goal")].startswith(
+            f"{int((means <= 12).sum())} of 5")
+        assert f"- {results.policy_label(policy)}: " in first  # where it fails, in words
+    assert row(first, "none", lasting)[header.index(lasting)] == "–"  # no shocks to measure
+    assert "Seize and arrest moderators" in first and "seize_and_arrests" not in first  # its label
+
+
+def test_the_combinations_whole_effect_is_what_its_shortfall_figure_shows(reported):
+    from forumsim.analysis.sweep_report import shortfall
+
+    results = load_results(reported["policy"])
+    gap = shortfall(results.series())  # what paired_gap.png draws, run by run
+    combination = results.ok[results.ok["policy"] == "seize_and_arrests"].set_index("run_id")
+    # The lasting loss is the activity lost over the shaded last 30 days.
+    sums = gap[gap["day"] > gap["day"].max() - 30].groupby("run_id")[
+        ["active_people", "active_people_counterfactual"]].sum()
+    last = 1 - sums["active_people"] / sums["active_people_counterfactual"]
+    np.testing.assert_allclose(last[combination.index], combination["policy_lasting_loss"])
+    # ... and not the seizure's own record, which keeps the arrests in its counterfactual
+    assert set(combination["iv0_counterfactual"]) == {"without this shock"}
+    assert not np.allclose(combination["iv0_lasting_loss"], combination["policy_lasting_loss"])
+    shocks = section((reported["policy"] / "report.md").read_text(), "## Intervention 1")
+    assert "the others kept (marginal)" in row(shocks, "Seize and arrest moderators", "measured")
+
+
+def test_command_line_goals_add_to_the_files_and_a_shock_measure_reads_the_whole_effect(
+        reported, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(reported["policy"], out)
+    result = runner.invoke(app, ["report", str(out), "--goal", "lasting_loss>=0.05"])
+    assert result.exit_code == 0, result.output
+    goals = section((out / "report.md").read_text(), "## Goals")
+    assert f"### Goal: {title('active_people_mean_last30')} <= 12" in goals  # the file's
+    assert f"### Goal: {title('policy_lasting_loss')} >= 0.05" in goals  # and the command's
+
+
+def test_a_cell_defined_in_fewer_runs_than_its_row_says_how_many(reported):
+    results = load_results(reported["policy"])
+    values = pd.Series([0.5, np.nan, 0.7, np.nan, np.nan, np.nan])
+    assert results.cell(values, "iv0_rehomed_30d").endswith("(n = 2 †)")
+    assert "(n = " not in results.cell(pd.Series([0.5, 0.7]), "iv0_rehomed_30d")
+
+
+def test_arrests_of_a_share_of_the_candidates_read_as_a_share(reported):
+    players = section((reported["policy"] / "report.md").read_text(), "## Key players")
+    assert row(players, "staff | 100%")  # all of them, not one person
+
+
+def test_prim_says_how_rough_it_is_and_its_figure_names_the_policy(reported, tmp_path,
+                                                                     monkeypatch):
+    from forumsim.analysis import policies
+    from forumsim.analysis.bottom_line import _words
+    from forumsim.analysis.discovery import discover
+
+    titles = []
+    monkeypatch.setattr(policies, "_save", lambda fig, path: titles.append(
+        fig.axes[0].get_title()) or path)
+    rng = np.random.default_rng(1)
+    loyalty = rng.uniform(0.5, 0.95, 20)
+    found = discover(pd.DataFrame({"behaviour.home_loyalty": loyalty,
+                                   "behaviour.contact_weight": rng.uniform(0, 4, 20)}),
+                     loyalty > 0.8)
+    results = load_results(reported["policy"])
+    blocks = policies.discovery_blocks(results, "policy_lasting_loss",
+                                       {"seize_and_arrests": found}, tmp_path)
+    assert blocks[0] == ("h3", "Where 'Seize and arrest moderators' fails the goal (PRIM)")
+    text = " ".join(b[1] for b in blocks if b[0] == "p")
+    assert "Only 20 runs" in text and "Coverage: of the runs where the policy fails" in text
+    assert "Seize and arrest moderators" in titles[0]
+    assert re.search(r"mostly where .*home loyalty is above 0\.(79|8)", _words(found))
+
+
+def test_a_two_level_sweep_reports_the_paired_difference_between_the_levels(reported):
+    from forumsim.analysis.policies import _difference_bounds, matched_differences
+
+    out = reported["tiny"]
+    results = load_results(out)
+    levels = section((out / "report.md").read_text(), "## Levels compared")
+    active, loss = title("active_people_mean_last30"), title("policy_loss")
+    header = row(levels, "contrast", active)
+    d = matched_differences(results.ok, "behaviour.home_loyalty", 0.9, 0.6,
+                            "active_people_mean_last30", ["interventions", "replicate"])
+    assert len(d) == 4
+    mean, low, high = bootstrap_ci(
+        d, results.seed("behaviour.home_loyalty0.9 − 0.6active_people_mean_last30"),
+        _difference_bounds("active_people_mean_last30"))
+    assert row(levels, "0.9 − 0.6", active)[header.index(active)] == (
+        f"{number(mean)} [{number(low)}, {number(high)}]")
+    # The loss is defined only in the runs with the takedown: two of the four pairs.
+    assert row(levels, "0.9 − 0.6", loss)[row(levels, "contrast", loss).index(loss)].endswith(
+        "(n = 2 †)")
+    assert row(levels, "takedown − none", active)

@@ -326,15 +326,15 @@ POLICY = DATA / "policy_sweep.yaml"
 
 def test_every_policy_runs_on_every_sampled_scenario_and_replicate():
     plan = load_sweep(POLICY)
-    assert len(plan.runs) == 3 * 4 * 2
+    assert len(plan.runs) == 4 * 5 * 2
     cross = {(r.parameters["policy"], r.parameters["scenario"], r.replicate) for r in plan.runs}
-    assert cross == {(p, s, r) for p in ("none", "seize", "decapitate") for s in range(4)
-                     for r in range(2)}
+    assert cross == {(p, s, r) for p in ("none", "seize", "decapitate", "seize_and_arrests")
+                     for s in range(5) for r in range(2)}
     loyalty = {}
     for run in plan.runs:  # a scenario's uncertain values are the same under every policy
         loyalty.setdefault(run.parameters["scenario"], set()).add(
             plan.scenario(run).behaviour.home_loyalty)
-    assert all(len(values) == 1 for values in loyalty.values()) and len(loyalty) == 4
+    assert all(len(values) == 1 for values in loyalty.values()) and len(loyalty) == 5
 
 
 def test_policies_share_random_numbers_within_a_scenario_and_replicate():
@@ -370,7 +370,23 @@ def test_describe_shows_the_cross_of_policies_and_scenarios():
     result = cli.invoke(app, ["describe", str(POLICY)])
     assert result.exit_code == 0, result.output
     first = result.output.splitlines()[0]
-    assert "3 policies x 4 scenarios x 2 replicates = 24 runs" in first
+    assert "4 policies x 5 scenarios x 2 replicates = 40 runs" in first
     assert "common random numbers across policies" in first
     assert "#   seize: [{type: takedown, day: 30, target: largest}]" in result.output
     assert "reference 'none'" in result.output
+    assert ("#   seize_and_arrests ('Seize and arrest moderators'): [{type: takedown"
+            in result.output)
+
+
+def test_a_policy_label_names_it_in_reports_and_changes_no_run():
+    data = yaml.safe_load(POLICY.read_text())
+    labelled, plain = parse_sweep(data), parse_sweep(
+        {**data, "policies": {**data["policies"], "seize_and_arrests": data["policies"][
+            "seize_and_arrests"]["interventions"]}})
+    assert labelled.policy_label("seize_and_arrests") == "Seize and arrest moderators"
+    assert plain.policy_label("seize_and_arrests") == "seize_and_arrests"
+    assert labelled.levers() == plain.levers()
+    assert labelled.identity() == plain.identity()  # a sweep resumes after relabelling
+    data["policies"]["seize"] = {"label": ["a", "list"], "interventions": []}
+    with pytest.raises(SweepError, match=r"policies.seize.label: must be a line of text"):
+        parse_sweep(data)

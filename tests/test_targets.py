@@ -4,6 +4,7 @@ counts, and a targets file is never replaced unless forumsim wrote it and is tol
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -97,6 +98,11 @@ def test_summarize_writes_targets_and_replaces_them_only_when_told(run_folder, t
     written = json.loads(target.read_text())
     assert written["kind"] == "forumsim targets" and written["sources"] == [
         "posts.parquet", "members.parquet", "events.parquet"]
+    # Every statistic printed has its unit.
+    from forumsim.experiment.targets import statistic_unit
+
+    assert all(statistic_unit(name) for name in written["statistics"])
+    assert re.search(r"reply_share\s+│\s+[\d.%]+\s+│ share of posts", first.output)
     again = runner.invoke(app, ["data", "summarize", str(run_folder), "--out", str(target)])
     assert again.exit_code == 2 and "add --overwrite" in again.output
     forced = runner.invoke(app, ["data", "summarize", str(run_folder), "--out", str(target),

@@ -38,6 +38,7 @@ from forumsim.experiment.inference import (  # noqa: E402
     write_atomically,
     write_json,
 )
+from forumsim.experiment.targets import statistic_unit  # noqa: E402
 
 PREDICTIVE = "predictive.parquet"
 REPORT = "report.html"
@@ -143,7 +144,14 @@ def write_report(problem: Problem, out: Path, draws: pd.DataFrame | None) -> Pat
     names = list(problem.calibration.parameters)
     blocks: list[tuple] = [("h1", f"Calibration report: {problem.name}"), ("p", _intro(
         problem, last, generations))]
-    blocks += [("h2", "Posterior"), ("table", _posterior_table(problem, last)),
+    blocks += [("h2", "Posterior"),
+               ("p", "Each fitted scenario parameter (a field of the scenario, by its dotted "
+                     "path: what the model is told) with its prior, the posterior median and "
+                     "90% credible interval (5% to 95%) of the last generation. 'Narrowed "
+                     "to': the width of that interval over the width of the prior's central "
+                     "90% (on a log scale for log-uniform priors): near 1, the targets say "
+                     "little about the parameter; the smaller, the more they pin it down."),
+               ("table", _posterior_table(problem, last)),
                ("fig", _marginals(problem, last), "Marginal posteriors of the last generation: "
                 "weighted histogram of the particles, a weighted kernel density (line), the "
                 "flat prior (dashed; the plot spans the prior's range), the median (solid) "
@@ -168,7 +176,12 @@ def write_report(problem: Problem, out: Path, draws: pd.DataFrame | None) -> Pat
                     "generation's posterior (by weight), each with a seed of its own, and "
                     "summarised like the targets. A target outside the draws' 90% interval "
                     "is a statistic the calibrated model does not reproduce; for held-out "
-                    "statistics that is a finding about the model. "
+                    "statistics that is a finding about the model. The statistics are "
+                    "computed from posts tables, the data's and the model's export alike "
+                    "(forumsim data summarize; docs/data.md): a statistic may share a word "
+                    "with a parameter (reply_share, the share of posts with a reply_to, and "
+                    "behaviour.reply_share, the share of the model's posts that answer "
+                    "someone) and still differ from it. "
                     f"{sum(v is True for v in inside)} of {len(inside)} targets lie inside."),
                    ("table", _check_table(check)),
                    ("fig", _predictive_figure(problem, draws, check), "Each statistic's "
@@ -220,18 +233,19 @@ def _posterior_table(problem: Problem, last: pd.DataFrame) -> pd.DataFrame:
         low, mid, high = _summary(last[name].to_numpy(dtype=float), weights)
         scale, lo, hi = _scale(problem, name)
         width = float((scale(high) - scale(low)) / (0.9 * (hi - lo)))
-        rows.append({"parameter": name,
+        rows.append({"scenario parameter": name,
                      "prior": f"{prior.kind.replace('_', '-')} {_n(prior.bounds[0])} to "
                               f"{_n(prior.bounds[1])}",
                      "median": _n(mid), "5%": _n(low), "95%": _n(high),
-                     "90% width / prior's": f"{width:.2f}"})
+                     "narrowed to": f"{width:.2f}"})
     return pd.DataFrame(rows)
 
 
 def _check_table(check: dict) -> pd.DataFrame:
     rows = []
     for name, row in check["statistics"].items():
-        rows.append({"statistic": name, "role": row["role"], "target": _n(row["target"]),
+        rows.append({"statistic of the posts": name, "unit": statistic_unit(name),
+                     "role": row["role"], "target": _n(row["target"]),
                      "median": _n(row["median"]), "5%": _n(row["low"]),
                      "95%": _n(row["high"]),
                      "target inside": {True: "yes", False: "NO", None: "-"}[row["inside"]]})

@@ -50,8 +50,10 @@ OUTCOMES = {
                                      "higher"),
 }
 RECORD = {  # an intervention's record against its counterfactual (iv{i}_...)
-    "loss": Outcome("loss at the deepest point", "share of counterfactual activity", SHARE,
-                    "higher"),
+    "loss": Outcome("activity lost over the effect window", "share of counterfactual activity",
+                    (-INF, 1.0), "higher"),
+    "peak_loss": Outcome("loss at the deepest point", "share of counterfactual activity",
+                         SHARE, "higher"),
     "lasting_loss": Outcome("lasting loss, last 30 days", "share of counterfactual activity",
                             (-INF, 1.0), "higher"),
     "triangle": Outcome("activity lost", "person-days", COUNT, "higher"),
@@ -63,24 +65,38 @@ RECORD = {  # an intervention's record against its counterfactual (iv{i}_...)
     "top_destination_share": Outcome("rehomed who went to the top destination", "share",
                                      SHARE),
     "successor_fora": Outcome("successor fora", "fora", COUNT, "lower"),
-    "loss_random": Outcome("loss from as many random arrests",
-                           "share of counterfactual activity", SHARE),
-    "kpd": Outcome("key-player dependence", "loss / loss of random arrests", COUNT),
+    "loss_random": Outcome("loss from as many random arrests (mean of the draws)",
+                           "share of counterfactual activity", (-INF, 1.0)),
+    "loss_random_low": Outcome("loss from random arrests, 95% interval's low end",
+                               "share of counterfactual activity", (-INF, 1.0)),
+    "loss_random_high": Outcome("loss from random arrests, 95% interval's high end",
+                                "share of counterfactual activity", (-INF, 1.0)),
+    "kpd": Outcome("key-player dependence", "loss / loss of random arrests", (-INF, INF)),
+    "kpd_low": Outcome("key-player dependence, 95% interval's low end",
+                       "loss / loss of random arrests", (-INF, INF)),
+    "kpd_high": Outcome("key-player dependence, 95% interval's high end",
+                        "loss / loss of random arrests", (-INF, INF)),
+    "random_draws": Outcome("draws of random arrests", "draws", COUNT),
     "network_giant_share_counterfactual": Outcome(
         "largest tie component without the shocks", "share", SHARE),
     "network_fragmentation_counterfactual": Outcome(
         "network fragmentation without the shocks", "Borgatti's F", SHARE),
 }
 _RECORD_NAME = re.compile(r"^iv(\d+)_(.+)$")
+WHOLE = "policy_"  # the record of all of a run's shocks together, against none of them
 UNIT_SUFFIXES = {"_per_day": "per day", "_per_visit": "per visit", "_days": "days",
                  "_prob": "probability"}
 
 
 def outcome(name: str, interventions: int = 1) -> Outcome:
     """The outcome of a results column; an intervention's record is named after it when
-    there are several (`interventions` > 1)."""
+    there are several (`interventions` > 1); `policy_...`, all shocks together, says
+    'whole effect'."""
     if name in OUTCOMES:
         return OUTCOMES[name]
+    if name.startswith(WHOLE) and name.removeprefix(WHOLE) in RECORD:
+        found = RECORD[name.removeprefix(WHOLE)]
+        return Outcome(f"{found.label}, whole effect", found.unit, found.bounds, found.better)
     match = _RECORD_NAME.match(name)
     if match and match[2] in RECORD:
         found = RECORD[match[2]]

@@ -1,7 +1,7 @@
-"""The report's answer to a policy question, for sweeps of policies x uncertainties:
-paired contrasts between policies (same scenario and seed), robustness across the sampled
-scenarios (distribution, regret, share meeting a goal) and scenario discovery (where a
-policy fails its goal)."""
+"""The report's answer to a policy question, for sweeps of policies x uncertainties: the
+bottom line (`bottom_line.py`), paired contrasts between policies (same scenario and seed),
+robustness across the sampled scenarios (distribution, regret, share meeting a goal) and
+scenario discovery (where a policy fails its goal)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from forumsim.analysis.discovery import DiscoveryError, discover
+from forumsim.analysis.discovery import Discovery, DiscoveryError, discover
 from forumsim.analysis.labels import outcome, parameter
 from forumsim.analysis.report import _save
 from forumsim.analysis.sweep_report import (
@@ -26,10 +26,14 @@ from forumsim.analysis.sweep_report import (
 from forumsim.experiment.sweep import Goal
 from forumsim.measures.metrics import bootstrap_ci
 
-POLICY_OUTCOMES = ("active_people_mean_last30", "iv0_loss", "iv0_lasting_loss",
-                   "iv0_triangle", "iv0_arrested", "iv0_rehomed_30d", "online_fora",
+# The whole effect of a policy's shocks (policy_...) and the ecosystem at the end.
+POLICY_OUTCOMES = ("policy_lasting_loss", "policy_loss", "policy_peak_loss", "policy_triangle",
+                   "policy_arrested",
+                   "policy_rehomed_30d", "active_people_mean_last30", "online_fora",
                    "network_giant_share")
 MIN_DISCOVERY_RUNS = 10
+FEW_DISCOVERY_RUNS = 50  # below this, PRIM's box is a hint: a few runs more could move it
+GoalList = list[tuple[str, Goal]]
 
 
 def policy_outcomes(results: SweepResults) -> list[str]:
@@ -39,15 +43,25 @@ def policy_outcomes(results: SweepResults) -> list[str]:
 
 
 def policy_sections(results: SweepResults, figures: Path, reference: str | None = None,
-                    all_pairs: bool = False, goals: dict[str, Goal] | None = None
-                    ) -> list[tuple]:
-    """The report blocks of a policy sweep (none for other sweeps)."""
+                    all_pairs: bool = False, goals: GoalList | None = None
+                    ) -> tuple[list[tuple], list[tuple]]:
+    """The report blocks of a policy sweep (none for other sweeps): the bottom line, for
+    the report's first screen, and the sections that back it up."""
+    from forumsim.analysis.bottom_line import bottom_line
+
     if not results.policies:
-        return []
+        return [], []
     reference = reference or results.sweep.reference or results.policies[0]
-    return [*contrasts(results, figures, reference, all_pairs),
-            *robustness(results, figures),
-            *satisficing(results, results.goals(goals), figures)]
+    goals = results.goals(goals)
+    missing = [("p", f"Goal on {name}: no such outcome in the results (e.g. the whole "
+                     "effect of shocks, policy_..., needs runs of this version).")
+               for name, _ in goals if name not in results.ok]
+    goals = [(name, goal) for name, goal in goals if name in results.ok]
+    failures = {(name, str(goal)): where_it_fails(results, name, goal) for name, goal in goals}
+    return (bottom_line(results, goals, failures),
+            [*contrasts(results, figures, reference, all_pairs),
+             *robustness(results, figures),
+             *satisficing(results, goals, failures, figures), *missing])
 
 
 def _difference_bounds(name: str) -> tuple[float, float]:
@@ -58,12 +72,26 @@ def _difference_bounds(name: str) -> tuple[float, float]:
 def paired(results: SweepResults, a: str, b: str, name: str) -> np.ndarray:
     """Policy a minus policy b, run by run: the runs of one scenario and replicate share
     their seed, so each difference is the policies' effect, not noise between seeds."""
-    ok = results.ok
-    keys = ["scenario", "replicate"]
-    left = ok[ok["policy"] == a].set_index(keys)[name]
-    right = ok[ok["policy"] == b].set_index(keys)[name]
+    return matched_differences(results.ok, "policy", a, b, name, ["scenario", "replicate"])
+
+
+def matched_differences(ok: pd.DataFrame, column: str, a: object, b: object, name: str,
+                        keys: list[str]) -> np.ndarray:
+    """Outcome `name` where `column` is a minus where it is b, between runs that agree on
+    `keys`; pairs where either value is missing are left out."""
+    left = ok[ok[column] == a].set_index(keys)[name]
+    right = ok[ok[column] == b].set_index(keys)[name]
     both = pd.concat([left.rename("a"), right.rename("b")], axis=1, join="inner").dropna()
     return (both["a"] - both["b"]).to_numpy(dtype=float)
+
+
+def difference_cell(stats: tuple[float, float, float], count: int, most: int) -> str:
+    """'mean [low, high]' of `count` paired differences, with that count when it is fewer
+    than the row's `most` pairs; '–' for none."""
+    mean, low, high = stats
+    shown = ("–" if math.isnan(mean) else number(mean) if math.isnan(low) else
+             f"{number(mean)} [{number(low)}, {number(high)}]")
+    return shown if count in (0, most) else f"{shown} (n = {_n(count)})"
 
 
 def contrasts(results: SweepResults, figures: Path, reference: str,
@@ -75,18 +103,15 @@ def contrasts(results: SweepResults, figures: Path, reference: str,
              [(p, reference) for p in results.policies if p != reference])
     rows, stats = [], {}
     for a, b in pairs:
-        row = {"contrast": f"{a} − {b}", "n": ""}
-        counts = []
-        for name in names:
-            d = paired(results, a, b, name)
-            counts.append(len(d))
-            mean, low, high = bootstrap_ci(d, results.seed(f"{name}{a}-{b}"),
-                                           _difference_bounds(name))
-            stats[(row["contrast"], name)] = (mean, low, high)
-            row[results.title(name)] = ("–" if math.isnan(mean) else number(mean)
-                                        if math.isnan(low) else
-                                        f"{number(mean)} [{number(low)}, {number(high)}]")
-        row["n"] = _n(max(counts, default=0))
+        row = {"contrast": f"{results.policy_label(a)} − {results.policy_label(b)}", "n": ""}
+        found = {name: paired(results, a, b, name) for name in names}
+        most = max(map(len, found.values()), default=0)
+        for name, d in found.items():
+            stats[(row["contrast"], name)] = bootstrap_ci(
+                d, results.seed(f"{name}{a}-{b}"), _difference_bounds(name))
+            row[results.title(name)] = difference_cell(stats[(row["contrast"], name)],
+                                                       len(d), most)
+        row["n"] = _n(most)
         rows.append(row)
     if not rows:
         return []
@@ -97,7 +122,8 @@ def contrasts(results: SweepResults, figures: Path, reference: str,
                     "numbers): mean with a 95% bootstrap interval, clipped to what the "
                     "difference can be; n is the number of pairs. '–': the outcome is not "
                     "defined for one of the two (an intervention's record, for a policy "
-                    "without interventions)."),
+                    "without interventions). Shock measures are whole effects: each run "
+                    "against the same run without any of its policy's shocks."),
               *_with_note(pd.DataFrame(rows))]
     shown = [n for n in names if any(not math.isnan(stats[(r["contrast"], n)][0])
                                      for r in rows)]
@@ -148,7 +174,8 @@ def robustness(results: SweepResults, figures: Path) -> list[tuple]:
             if values.empty:
                 continue
             p10, median, p90 = np.quantile(values, [0.1, 0.5, 0.9])
-            rows.append({"policy": policy, "scenarios": _n(len(values)),
+            rows.append({"policy": results.policy_label(policy),
+                         "scenarios": _n(len(values)),
                          "median [10%, 90%]": f"{number(median)} [{number(p10)}, "
                                               f"{number(p90)}]",
                          "mean regret": number(lost[policy].mean()),
@@ -163,71 +190,108 @@ def robustness(results: SweepResults, figures: Path) -> list[tuple]:
     return blocks if panels else []
 
 
-def satisficing(results: SweepResults, goals: dict[str, Goal], figures: Path) -> list[tuple]:
+def satisficing(results: SweepResults, goals: GoalList, failures: dict,
+                figures: Path) -> list[tuple]:
     """The share of scenarios in which each policy meets each goal, and where it fails."""
     if not goals:
         return [("h2", "Goals"),
                 ("p", "No goal was stated. Add goals to the sweep file (goals: "
-                      "{iv0_lasting_loss: {at_least: 0.1}}) or to the command (forumsim "
-                      "report DIR --goal 'iv0_lasting_loss>=0.1') to see in how many "
+                      "{lasting_loss: {at_least: 0.1}}) or to the command (forumsim "
+                      "report DIR --goal 'lasting_loss>=0.1') to see in how many "
                       "scenarios each policy meets it, and where it fails.")]
     blocks = [("h2", "Goals: in how many scenarios each policy meets them"),
               ("p", "A scenario meets the goal when its mean over replicates does; a "
-                    "policy for which the outcome is not defined meets no goal on it.")]
-    for name, goal in goals.items():
-        if name not in results.ok:
-            blocks.append(("p", f"Goal on {name}: no such outcome in the results."))
-            continue
+                    "policy for which the outcome is not defined meets no goal on it. A "
+                    "goal on a shock's measure (loss, lasting_loss, ...) reads the whole "
+                    "effect of the policy's shocks; iv0_..., iv1_... read one shock's own "
+                    "record.")]
+    for name, goal in goals:
         means = scenario_means(results, name)
         rows = []
         for policy in results.policies:
             values = means[policy].to_numpy(dtype=float) if policy in means else np.array([])
             met = goal.met(values)
-            rows.append({"policy": policy, "n": _n(len(values)),
+            rows.append({"policy": results.policy_label(policy), "n": _n(len(values)),
                          "scenarios meeting the goal": f"{int(met.sum())} of {len(values)}"
                                                        + (f" ({met.mean():.0%})"
                                                           if len(values) else "")})
         blocks += [("h3", f"Goal: {results.title(name)} {goal}"),
                    *_with_note(pd.DataFrame(rows))]
-        blocks += discovery_blocks(results, name, goal, figures)
+        blocks += discovery_blocks(results, name, failures[(name, str(goal))], figures)
     return blocks
 
 
-def discovery_blocks(results: SweepResults, name: str, goal: Goal,
-                     figures: Path) -> list[tuple]:
-    """For each policy, PRIM on its runs: the uncertain conditions under which it fails
-    the goal."""
-    uncertainties = [u for u in results.manifest.get("uncertainties", [])
-                     if results.ok[u].nunique() > 1]
-    if not uncertainties:
-        return []
-    blocks = []
+def uncertain_conditions(results: SweepResults) -> list[str]:
+    """The uncertainties that vary between the runs."""
+    return [u for u in results.manifest.get("uncertainties", [])
+            if results.ok[u].nunique() > 1]
+
+
+def where_it_fails(results: SweepResults, name: str, goal: Goal) -> dict[str, Discovery | str]:
+    """For each policy, PRIM on its runs: the box of uncertain conditions under which it
+    fails the goal, or why there is none (in words)."""
+    conditions = uncertain_conditions(results)
+    found: dict[str, Discovery | str] = {}
     for policy in results.policies:
         runs = results.ok[results.ok["policy"] == policy]
         fails = ~goal.met(runs[name].to_numpy(dtype=float))
-        if len(runs) < MIN_DISCOVERY_RUNS:
+        if runs[name].isna().all():
+            found[policy] = "has no value to meet it with (e.g. a policy without shocks)"
+        elif not fails.any():
+            found[policy] = f"meets it in all {len(runs)} runs"
+        elif fails.all():
+            found[policy] = f"fails it in all {len(runs)} runs"
+        elif not conditions:
+            found[policy] = f"fails it in {int(fails.sum())} of {len(runs)} runs"
+        elif len(runs) < MIN_DISCOVERY_RUNS:
+            found[policy] = (f"fails it in {int(fails.sum())} of {len(runs)} runs, too few "
+                             f"to tell where (scenario discovery needs {MIN_DISCOVERY_RUNS})")
+        else:
+            try:
+                found[policy] = discover(runs[conditions], fails,
+                                         seed=results.sweep.seed % 2**32)
+            except DiscoveryError as error:
+                found[policy] = f"fails it in {int(fails.sum())} of {len(runs)} runs ({error})"
+    return found
+
+
+def discovery_blocks(results: SweepResults, name: str, failures: dict[str, Discovery | str],
+                     figures: Path) -> list[tuple]:
+    """For each policy that PRIM could look at: the uncertain conditions under which it
+    fails the goal, with the trade-off figure."""
+    blocks = []
+    for policy, found in failures.items():
+        if not isinstance(found, Discovery):
             continue
-        try:
-            found = discover(runs[uncertainties], fails, seed=results.sweep.seed % 2**32)
-        except DiscoveryError:
-            continue
+        label = results.policy_label(policy)
         stem = f"discovery_{name}_{policy}".replace(".", "_")
-        blocks += [("h3", f"Where '{policy}' fails the goal (PRIM)"),
-                   *discovery_tables(found)]
-        blocks.append(("fig", tradeoff_figure(found, figures / f"{stem}.png"),
-                       f"Coverage against density of PRIM's boxes for '{policy}' failing "
-                       "the goal; the circled box is the one chosen."))
+        blocks += [("h3", f"Where '{label}' fails the goal (PRIM)")]
+        if found.runs < FEW_DISCOVERY_RUNS:
+            blocks.append(("p", f"Only {found.runs} runs: PRIM's box is fitted to "
+                                f"{found.cases} failing runs, and a few runs more could "
+                                "move it. Read it as a hint of where to look, and confirm it "
+                                "with more scenarios (samples) before relying on it."))
+        blocks += [*discovery_tables(found),
+                   ("fig", tradeoff_figure(found, figures / f"{stem}.png", label),
+                    f"Coverage against density of PRIM's boxes for '{label}' failing the "
+                    "goal; the circled box is the one chosen.")]
     return blocks
 
 
-def discovery_tables(found) -> list[tuple]:
+PRIM_TERMS = ("Coverage: of the runs where the policy fails, the share inside the box. "
+              "Density: of the runs inside the box, the share where it fails. Mass: the "
+              "share of all runs inside the box. A good box has both high coverage (it "
+              "explains most failures) and high density (inside it the policy mostly "
+              "fails); peeling conditions off raises density at the cost of coverage.")
+
+
+def discovery_tables(found: Discovery) -> list[tuple]:
     """The chosen box (its limits and statistics) and the feature scores, as blocks."""
     box = found.box
-    text = (f"{found.cases} of {found.runs} runs fall on that side. The chosen box (the "
-            f"densest that still covers half the cases) holds {int(box['n'])} runs: "
-            f"coverage {box['coverage']:.0%} (share of those runs it contains), density "
-            f"{box['density']:.0%} (share of its runs that are such runs), mass "
-            f"{box['mass']:.0%} of all runs.")
+    text = (f"It fails in {found.cases} of {found.runs} runs. The chosen box (the densest "
+            f"that still covers half of them) holds {int(box['n'])} runs: coverage "
+            f"{box['coverage']:.0%}, density {box['density']:.0%}, mass {box['mass']:.0%}. "
+            + PRIM_TERMS)
     limits = found.limits.assign(condition=found.limits["condition"].map(parameter))[
         ["condition", "box", "in all runs"]]
     if limits.empty:
@@ -241,7 +305,7 @@ def discovery_tables(found) -> list[tuple]:
             ("table", scores)]
 
 
-def tradeoff_figure(found, path: Path) -> Path:
+def tradeoff_figure(found: Discovery, path: Path, label: str) -> Path:
     """PRIM's peeling trajectory: coverage against density, the chosen box marked."""
     fig, ax = plt.subplots(figsize=(6, 4.2))
     t = found.tradeoff
@@ -251,9 +315,11 @@ def tradeoff_figure(found, path: Path) -> Path:
                edgecolors="C3", lw=1.6, label="chosen box")
     bar = fig.colorbar(points, ax=ax, label="restricted conditions")
     bar.set_ticks(range(int(t["res_dim"].max()) + 1))
-    ax.set(xlabel="coverage (share of the cases inside the box)",
-           ylabel="density (share of the box that are cases)", xlim=(0, 1.02),
-           ylim=(0, 1.02), title="PRIM coverage-density trade-off")
+    ax.set(xlabel="coverage (share of the failing runs inside the box)",
+           ylabel="density (share of the box's runs that fail)", xlim=(0, 1.02),
+           ylim=(0, 1.02))
+    ax.set_title(_wrapped(f"Where '{label}' fails: PRIM coverage-density trade-off "
+                          f"({found.runs} runs)", 60), fontsize=10)
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
     return _save(fig, path)
@@ -300,7 +366,9 @@ def _spread(results: SweepResults, panels: list[tuple[str, pd.DataFrame]],
                 jitter = (np.arange(values.size) % 5 - 2) * 0.06
                 ax.scatter(values, y + jitter, s=10, alpha=0.6, color="C0")
                 ax.plot([np.median(values)] * 2, [y - 0.3, y + 0.3], color="C3", lw=2)
-        ax.set_yticks(range(len(means.columns)), list(means.columns), fontsize=9)
+        ax.set_yticks(range(len(means.columns)),
+                      [_wrapped(results.policy_label(p), 26) for p in means.columns],
+                      fontsize=9)
         ax.set_ylim(len(means.columns) - 0.5, -0.5)
         ax.set_xlabel(_wrapped(results.title(name)), fontsize=9)
         ax.set_ylabel("policy", fontsize=9)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 matplotlib.rcParams["text.parse_math"] = False  # names from users' tables drawn as written
@@ -25,13 +26,12 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from forumsim.analysis import colours  # noqa: E402
+from forumsim.analysis.colours import forum_colour  # noqa: E402
 from forumsim.experiment.runner import SMOOTHING_DAYS, RunResult  # noqa: E402
-from forumsim.measures.metrics import lorenz_curve, top_share  # noqa: E402
+from forumsim.measures.metrics import top_share  # noqa: E402
 from forumsim.world.model import ROLE_NAMES  # noqa: E402
 
-# tab20's strong colours first, then its light ones: neighbours in the list differ most.
-_TAB20 = plt.get_cmap("tab20").colors
-PALETTE = [*_TAB20[0::2], *_TAB20[1::2], *plt.get_cmap("Dark2").colors]
 SHOCK_NAMES = {"takedown": "seizure", "arrests": "arrests", "outage": "outage",
                "infiltration": "infiltration", "bot_wave": "bot wave"}
 MARKS = {"seized": ("X", "seized"), "closed": ("s", "closed (no staff left)"),
@@ -66,10 +66,20 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 # --- what happened to each forum -----------------------------------------------------------
 
 
-def forum_colours(forums: pd.DataFrame) -> dict[str, tuple]:
-    """One colour per forum, in order of first appearance: the same in every figure."""
-    names = forums.sort_values("day", kind="stable")["forum"].drop_duplicates()
-    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+def _forum_order(forums: pd.DataFrame) -> list[str]:
+    return list(forums.sort_values("day", kind="stable")["forum"].drop_duplicates())
+
+
+def forum_colours(forums: pd.DataFrame) -> dict[str, str]:
+    """One colour per forum, in order of first appearance: the same in every figure (and
+    on the teaching page)."""
+    return {name: forum_colour(i) for i, name in enumerate(_forum_order(forums))}
+
+
+def forum_dashes(forums: pd.DataFrame) -> dict[str, str]:
+    """Each forum's line style: solid for the first sixteen, then dashed, then dotted, so
+    that no two fora look alike."""
+    return {name: colours.forum_dashes(i) for i, name in enumerate(_forum_order(forums))}
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,7 @@ def forum_histories(forums: pd.DataFrame) -> list[ForumHistory]:
     """Every forum of the run, in order of first appearance."""
     first_day = int(forums["day"].min())
     histories = []
-    for name in forum_colours(forums):
+    for name in _forum_order(forums):
         rows = forums[forums["forum"] == name].sort_values("day")
         days, status = rows["day"].to_numpy(), rows["status"].to_numpy()
         down = status == "down"
@@ -140,8 +150,8 @@ def _shock_days(result: RunResult) -> list[int]:
     return sorted({r["day"] for r in result.metrics.get("interventions", [])})
 
 
-def _draw_forum(ax: plt.Axes, history: ForumHistory, colour: tuple, shocks: list[int],
-                days: slice | None = None) -> None:
+def _draw_forum(ax: plt.Axes, history: ForumHistory, colour: str, dashes: str,
+                shocks: list[int], days: slice | None = None) -> None:
     """Daily values faint, the 7-day mean over them, and the forum's marks."""
     keep = history.alive() if days is None else (
         history.alive() & (history.days >= days.start) & (history.days <= days.stop))
@@ -150,7 +160,7 @@ def _draw_forum(ax: plt.Axes, history: ForumHistory, colour: tuple, shocks: list
     x, daily = history.days[keep], history.active[keep]
     smooth = smoothed_between(x, daily, [*shocks, *history.breaks()])
     ax.plot(x, daily, lw=0.6, alpha=0.3, color=colour)
-    ax.plot(x, smooth, lw=1.5, color=colour, label=history.label())
+    ax.plot(x, smooth, lw=1.5, color=colour, ls=dashes, label=history.label())
     at = dict(zip(x.tolist(), smooth.tolist(), strict=True))
     if history.ended is not None and history.ended in at:
         kind = "seized" if history.status_at_end == "seized" else "closed"
@@ -165,7 +175,9 @@ def _draw_forum(ax: plt.Axes, history: ForumHistory, colour: tuple, shocks: list
             ax.axvspan(start - 0.5, end + 0.5, ymin=0, ymax=0.035, color=colour, lw=0)
 
 
-def _mark_legend(ax: plt.Axes, outages: bool, loc: str = "upper left") -> None:
+def _mark_legend(ax: plt.Axes, outages: bool) -> None:
+    """What the marks and lines mean, under the plot: inside it would cover the data or
+    the labels of the shocks."""
     handles = [Line2D([], [], marker=marker, ls="", color="0.6", mec="black", label=label)
                for marker, label in MARKS.values()]
     if outages:
@@ -173,8 +185,10 @@ def _mark_legend(ax: plt.Axes, outages: bool, loc: str = "upper left") -> None:
     handles.append(Line2D([], [], color="0.4", lw=0.6, alpha=0.5, label="daily value"))
     handles.append(Line2D([], [], color="0.4", lw=1.5, label=f"{SMOOTHING_DAYS}-day mean "
                           "(restarted at shocks and status changes)"))
-    # Added as an artist: the forum legend drawn next replaces the axes' own legend.
-    ax.add_artist(ax.legend(handles=handles, fontsize=7, loc=loc, framealpha=0.85))
+    # The figure's legend: the axes' own is the forums', and an artist added to the
+    # axes would be clipped to them.
+    ax.figure.legend(handles=handles, fontsize=7, loc="upper center", ncol=3,
+                     bbox_to_anchor=(0.5, 0.0), frameon=False)
 
 
 def _forum_legend(ax: plt.Axes, n: int) -> None:
@@ -205,31 +219,47 @@ def activity_per_forum(result: RunResult, path: Path) -> Path:
     """Active members of every forum per day, daily and 7-day mean, with seizures,
     closures, foundings and outages marked."""
     histories = forum_histories(result.forums)
-    colours = forum_colours(result.forums)
+    colours, dashes = forum_colours(result.forums), forum_dashes(result.forums)
     shocks = _shock_days(result)
     fig, ax = plt.subplots(figsize=(11, 5.2))
     for history in histories:
-        _draw_forum(ax, history, colours[history.name], shocks)
+        _draw_forum(ax, history, colours[history.name], dashes[history.name], shocks)
     _shock_lines(ax, result)
-    ax.set(title=f"Activity of each of the {len(histories)} fora — scenario "
-                 f"'{result.scenario.name}'", xlabel="day", ylabel="active members per day")
+    ax.set(title=f"Activity of each of the {len(histories)} fora — {_one_run(result)}",
+           xlabel="day", ylabel="active members per day")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    _mark_legend(ax, any(h.outages for h in histories), loc="upper right")
+    _mark_legend(ax, any(h.outages for h in histories))
     _forum_legend(ax, len(histories))
     return _save(fig, path)
 
 
+def _one_run(result: RunResult) -> str:
+    """What a figure of one run says it shows: one run, its scenario and seed."""
+    return f"one run of '{result.scenario.name}' (seed {result.scenario.seed})"
+
+
 def role_composition(result: RunResult, path: Path) -> Path:
-    """People in the ecosystem by role (their highest status), stacked over time."""
+    """People in the ecosystem by role (their highest status), stacked over time, with
+    the few staff on an axis of their own; and every posting role on a log scale."""
     eco = result.ecosystem
     fig, (ax_all, ax_top) = plt.subplots(1, 2, figsize=(11, 4.5))
     labels = ["Lurkers", "Members", "VIPs", "Moderators", "Admins"]
     colours = [f"C{i}" for i in range(len(ROLE_NAMES))]
-    ax_all.stackplot(eco["day"], [eco[name] for name in ROLE_NAMES], labels=labels,
-                     colors=colours)
-    ax_all.set(title="People in the ecosystem by role", xlabel="day", ylabel="people")
-    ax_all.legend(loc="upper left", fontsize=8)
+    ax_all.stackplot(eco["day"], [eco[name] for name in ROLE_NAMES[:3]], labels=labels[:3],
+                     colors=colours[:3])
+    # Staff are a handful among thousands: a band of their own would be a hairline.
+    ax_staff = ax_all.twinx()
+    for name, label, colour in list(zip(ROLE_NAMES, labels, colours, strict=True))[3:]:
+        ax_staff.plot(eco["day"], eco[name], color=colour, lw=2,
+                      label=f"{label} (right axis)")
+    ax_staff.set_ylim(bottom=0, top=max(float(eco[list(ROLE_NAMES[3:])].to_numpy().max()),
+                                        1.0) * 2.5)
+    ax_staff.set_ylabel("moderators and admins (lines)")
+    ax_all.set(title="People in the ecosystem by role", xlabel="day",
+               ylabel="lurkers, members and VIPs (stacked)")
+    handles = ax_all.get_legend_handles_labels()[0] + ax_staff.get_legend_handles_labels()[0]
+    ax_staff.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)
     for name, label, colour in list(zip(ROLE_NAMES, labels, colours, strict=True))[1:]:
         ax_top.plot(eco["day"], eco[name], label=label, color=colour)
     ax_top.set(title="Posting roles only (lurkers left out)", xlabel="day", ylabel="people")
@@ -242,22 +272,43 @@ def role_composition(result: RunResult, path: Path) -> Path:
     return _save(fig, path)
 
 
+TOP_SHARES = (0.001, 0.01, 0.1)  # the most active 0.1%, 1% and 10% of registered people
+
+
 def participation_lorenz(result: RunResult, path: Path) -> Path:
-    """Lorenz curve of posts and shares per registered person."""
-    x, y = lorenz_curve(result.contributions)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.plot(x, y, lw=2, label="simulated")
-    ax.plot([0, 1], [0, 1], ls="--", color="0.5", label="perfect equality")
-    top1 = top_share(result.contributions, 0.01)
-    lurkers = result.metrics["share_lurkers"]
-    ax.set(title="Participation inequality",
-           xlabel="share of registered people (fewest posts first)",
-           ylabel="cumulative share of posts and shares")
-    ax.text(0.04, 0.85, f"top 1% produce {top1:.0%} of posts and shares\n"
-                        f"lurkers: {lurkers:.1%}",
-            transform=ax.transAxes, fontsize=9)
-    ax.legend(loc="center left", fontsize=8)
-    ax.grid(alpha=0.3)
+    """Participation inequality read from the top: the share of all posts and shares made
+    by the most active people, on a log scale of people (a Lorenz curve of so unequal a
+    distribution is flat, then vertical), and the top 0.1%, 1% and 10%'s shares."""
+    contributions = np.sort(np.asarray(result.contributions, dtype=float))[::-1]
+    total = contributions.sum()
+    fig, (ax_curve, ax_bars) = plt.subplots(1, 2, figsize=(11, 4.5),
+                                            gridspec_kw={"width_ratios": [3, 2]})
+    if total > 0:
+        people = np.arange(1, len(contributions) + 1) / len(contributions)
+        ax_curve.plot(people, np.cumsum(contributions) / total, lw=2,
+                      label="simulated (most active first)")
+        ax_curve.plot(people, people, ls="--", color="0.5", label="everyone contributing alike")
+    ax_curve.set_xscale("log")
+    ax_curve.set(xlim=(min(1 / max(len(contributions), 1), 1e-3), 1), ylim=(0, 1.02),
+                 title="Share of posts and shares made by the most active people",
+                 xlabel="most active share of registered people (log scale)",
+                 ylabel="their share of all posts and shares")
+    ax_curve.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+        lambda x, _: f"{100 * x:g}%"))
+    ax_curve.legend(loc="upper left", fontsize=8)
+    ax_curve.grid(alpha=0.3, which="both")
+    shares = [top_share(result.contributions, k) for k in TOP_SHARES]
+    silent = float((contributions == 0).mean()) if len(contributions) else 0.0
+    labels = [f"top {k:.1%}".replace(".0%", "%") for k in TOP_SHARES]
+    bars = ax_bars.bar([*labels, "posted or\nshared nothing"], [*shares, silent],
+                       color=["C0"] * len(shares) + ["0.7"])
+    ax_bars.bar_label(bars, labels=[f"{v:.0%}" for v in [*shares, silent]], fontsize=8)
+    ax_bars.set(ylim=(0, 1.1), title="Top shares, and the silent",
+                xlabel="group of registered people",
+                ylabel="share of posts and shares (people, for the silent)")
+    ax_bars.grid(alpha=0.3, axis="y")
+    fig.suptitle(f"Participation inequality — {_one_run(result)}", fontsize=11)
+    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -275,8 +326,10 @@ def activity_vs_counterfactual(result: RunResult, path: Path) -> Path:
         ax.plot(days, smoothed_between(days, daily, shocks), ls=style, lw=1.6, color=colour,
                 label=f"{label} ({SMOOTHING_DAYS}-day mean; daily values faint)")
     _shock_lines(ax, result)
-    ax.set(title="Ecosystem activity against the counterfactual (same scenario and seed, "
-                 "no interventions)", xlabel="day", ylabel="active people per day")
+    ax.set(title=f"Ecosystem activity against the counterfactual — {_one_run(result)}\n"
+                 "(the counterfactual: the same scenario and seed without the interventions)",
+           xlabel="day", ylabel="active people per day")
+    ax.title.set_fontsize(10)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
@@ -291,22 +344,23 @@ def members_around_shocks(result: RunResult, path: Path) -> Path:
     180 days after, with seizures, closures, foundings and outages marked."""
     first = min(_shock_days(result))
     span = slice(first - BEFORE_DAYS, first + AFTER_DAYS)
-    colours = forum_colours(result.forums)
+    colours, dashes = forum_colours(result.forums), forum_dashes(result.forums)
     shocks = _shock_days(result)
     histories = [h for h in forum_histories(result.forums)
                  if (h.alive() & (h.days >= span.start) & (h.days <= span.stop)).any()]
     fig, ax = plt.subplots(figsize=(11, 5.2))
     for history in histories:
-        _draw_forum(ax, history, colours[history.name], shocks, span)
+        _draw_forum(ax, history, colours[history.name], dashes[history.name], shocks, span)
     _shock_lines(ax, result)
     ax.set_xlim(max(span.start, int(result.forums["day"].min())),
                 min(span.stop, int(result.forums["day"].max())))
     ax.set(title=f"Active members of each forum from {BEFORE_DAYS} days before the first "
-                 f"shock to {AFTER_DAYS} days after", xlabel="day",
+                 f"shock to {AFTER_DAYS} days after — {_one_run(result)}", xlabel="day",
            ylabel="active members per day")
+    ax.title.set_fontsize(10)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    _mark_legend(ax, any(h.outages for h in histories), loc="upper right")
+    _mark_legend(ax, any(h.outages for h in histories))
     _forum_legend(ax, len(histories))
     return _save(fig, path)
 

@@ -11,6 +11,7 @@ import base64
 import html
 import math
 import os
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +36,12 @@ from forumsim.experiment.store import (  # noqa: E402
     read_summary,
 )
 from forumsim.experiment.sweep import Goal, Sweep  # noqa: E402
-from forumsim.measures.metrics import bootstrap_ci, mean_ci  # noqa: E402
+from forumsim.measures.metrics import bootstrap_ci  # noqa: E402
 
 SCENARIO_OUTCOMES = ("active_people_mean_last30", "registered_people", "share_posting",
                      "top1pct_post_share", "online_fora", "fora_founded", "network_giant_share")
-SHOCK_OUTCOMES = ("loss", "days_to_recovery", "lasting_loss", "triangle", "rehomed_30d",
+SHOCK_OUTCOMES = ("loss", "peak_loss", "days_to_recovery", "lasting_loss", "triangle",
+                  "rehomed_30d",
                   "top_destination_share", "successor_fora", "arrested")
 MOST_POINTS_SHOWN = 30  # beyond this, a table per scenario is unreadable: pool the runs
 MOST_LINES = 8
@@ -47,7 +49,9 @@ MOST_COLUMNS = 4  # value columns of one table; wider tables are split (they mus
 FEW = 5  # fewer runs than this: the interval is rough, and flagged
 FEW_MARK = "†"
 FEW_NOTE = (f"{FEW_MARK} fewer than {FEW}: intervals and summaries over so few values are "
-            "rough (a bootstrap interval is then usually too narrow).")
+            "rough (a bootstrap interval is then usually too narrow). '(n = k)' in a cell: "
+            "the outcome is defined in only k of the row's runs (e.g. the share of the "
+            "displaced who rehomed, in runs where someone was displaced).")
 
 
 class ReportError(ValueError):
@@ -97,25 +101,32 @@ class SweepResults:
         if self.policies:
             order = {name: i for i, name in enumerate(self.policies)}
             return (frame.assign(point=frame["policy"].map(order)),
-                    pd.Series(self.policies, index=range(len(self.policies))))
+                    pd.Series([self.policy_label(p) for p in self.policies],
+                              index=range(len(self.policies))))
         labels = self.labels()
         if len(labels) > MOST_POINTS_SHOWN:
             return frame.assign(point=0), pd.Series({0: "all runs"})
         return frame, labels
+
+    def policy_label(self, name: str) -> str:
+        """The name the report shows for a policy: its label in the sweep file, or its key."""
+        return self.sweep.policy_label(name)
 
     def seed(self, name: str) -> list[int]:
         """The bootstrap seed of one figure: the sweep's root seed and the figure's name."""
         return [self.sweep.seed % 2**32, zlib.crc32(name.encode())]
 
     def cell(self, values: pd.Series, name: str, what: str = "") -> str:
-        """'mean [low, high]' over the values, the interval clipped to the outcome's range."""
+        """'mean [low, high]' over the values, the interval clipped to the outcome's range;
+        with the number of values behind it when some are missing (undefined in those
+        runs), flagged when few."""
         x = values.dropna().to_numpy(dtype=float)
         mean, low, high = bootstrap_ci(x, self.seed(name + what), self.bounds(name))
         if math.isnan(mean):
             return "–"
-        if math.isnan(low):
-            return number(mean)
-        return f"{number(mean)} [{number(low)}, {number(high)}]"
+        shown = number(mean) if math.isnan(low) else (
+            f"{number(mean)} [{number(low)}, {number(high)}]")
+        return shown if len(x) == len(values) else f"{shown} (n = {_n(len(x))})"
 
     def bounds(self, name: str) -> tuple[float, float]:
         return names_of.outcome(name).bounds
@@ -123,8 +134,20 @@ class SweepResults:
     def title(self, name: str) -> str:
         return names_of.title(name, _interventions(self.summary))
 
-    def goals(self, extra: dict[str, Goal] | None = None) -> dict[str, Goal]:
-        return {**self.sweep.goals, **(extra or {})}
+    def column(self, name: str) -> str:
+        """The results column an outcome names: itself, or for a shock's measure (loss,
+        lasting_loss, ...) the whole effect of a run's shocks, `policy_<name>`."""
+        whole = names_of.WHOLE + name
+        return whole if name not in self.summary and whole in self.summary else name
+
+    def goals(self, extra: list[tuple[str, Goal]] | None = None) -> list[tuple[str, Goal]]:
+        """The sweep file's goals and then `extra` (the command line's), each on the
+        column it reads, without repeats."""
+        found = []
+        for name, goal in [*self.sweep.goals.items(), *(extra or [])]:
+            if (self.column(name), goal) not in found:
+                found.append((self.column(name), goal))
+        return found
 
 
 def parse_goal(text: str) -> tuple[str, Goal]:
@@ -165,24 +188,28 @@ def load_results(folder: str | Path) -> SweepResults:
 
 
 def write_report(folder: str | Path, reference: str | None = None, all_pairs: bool = False,
-                 goals: dict[str, Goal] | None = None) -> list[Path]:
+                 goals: list[tuple[str, Goal]] | None = None) -> list[Path]:
     """Write report.md, report.html and figures/ into a sweep's folder; returns the paths.
-    For policies: contrasts with `reference` (or every pair) and the share of scenarios
-    meeting each of `goals` (added to the sweep file's)."""
+    For policies: the bottom line first, contrasts with `reference` (or every pair) and the
+    share of scenarios meeting each of `goals` (added to the sweep file's)."""
+    from forumsim.analysis.levels import level_sections
     from forumsim.analysis.policies import policy_sections
 
     results = load_results(folder)
     if reference is not None and reference not in results.policies:
         raise ReportError(f"--reference {reference!r}: not a policy of this sweep ("
                           f"{', '.join(results.policies) or 'it has no policies'}).")
-    unknown = [g for g in (goals or {}) if g not in results.summary]
+    unknown = [name for name, _ in goals or [] if results.column(name) not in results.summary]
     if unknown:
         raise ReportError(f"--goal {unknown[0]!r}: no such outcome in the results (e.g. "
-                          "iv0_lasting_loss, active_people_mean_last30).")
+                          "lasting_loss, the whole effect; iv0_lasting_loss, the first "
+                          "shock's; active_people_mean_last30).")
     figures = results.folder / "figures"
     figures.mkdir(exist_ok=True)
-    blocks = [*_overview(results), *_outcomes(results, figures), *_shocks(results, figures),
-              *policy_sections(results, figures, reference, all_pairs, goals),
+    bottom, policy_blocks = policy_sections(results, figures, reference, all_pairs, goals)
+    blocks = [("h1", f"Sweep report: {results.manifest['sweep']}"), *bottom,
+              *_overview(results), *_outcomes(results, figures),
+              *level_sections(results, figures), *_shocks(results, figures), *policy_blocks,
               *_key_players(results, figures), *_sensitivity(results, figures)]
     md = results.folder / "report.md"
     page = results.folder / "report.html"
@@ -191,13 +218,14 @@ def write_report(folder: str | Path, reference: str | None = None, all_pairs: bo
     return [md, page, *sorted(figures.glob("*.png"))]
 
 
-# --- sections: each returns blocks ('h', text) ('p', text) ('table', frame) ('fig', path) ---
+# --- sections: each returns blocks ('h1'...'h3', text) ('p', text) ('ul', [text]),
+# ('table', frame) or ('fig', path, caption) ---
 
 
 def _overview(results: SweepResults) -> list[tuple]:
     m, sweep = results.manifest, results.sweep
     failed = results.summary[results.summary["status"] != "ok"]
-    blocks = [("h1", f"Sweep report: {m['sweep']}")]
+    blocks = [("h2", "The sweep")] if results.policies else []
     if m.get("question"):
         blocks.append(("p", m["question"]))
     if m.get("description"):
@@ -205,7 +233,9 @@ def _overview(results: SweepResults) -> list[tuple]:
     if results.policies:
         design = (f"{sweep.design}: {len(results.policies)} policies x "
                   f"{m['scenarios']:,} scenarios x {sweep.replicates} replicates")
-        varied = {"policies": ", ".join(results.policies),
+        varied = {"policies": ", ".join(f"{results.policy_label(p)} ({p})"
+                                        if results.policy_label(p) != p else p
+                                        for p in results.policies),
                   "uncertainties": ", ".join(parameter(u) for u in m["uncertainties"])
                   or "none"}
     else:
@@ -235,8 +265,9 @@ def _overview(results: SweepResults) -> list[tuple]:
 
 
 def _outcomes(results: SweepResults, figures: Path) -> list[tuple]:
-    outcomes = [o for o in (results.sweep.outcomes or SCENARIO_OUTCOMES)
-                if o in results.ok and not o.startswith("iv") and results.ok[o].notna().any()]
+    outcomes = [o for o in (results.sweep.outcomes or SCENARIO_OUTCOMES)  # not shock records
+                if o in results.ok and not o.startswith(("iv", names_of.WHOLE))
+                and results.ok[o].notna().any()]
     what = "policy (pooled over scenarios)" if results.policies else "scenario"
     blocks = [("h2", f"Outcomes per {what}"),
               ("p", "Mean over runs with its 95% bootstrap interval (percentile, clipped to "
@@ -258,34 +289,65 @@ def _outcomes(results: SweepResults, figures: Path) -> list[tuple]:
     series = results.series()
     if series is not None:
         blocks.append(("fig", _activity_bands(results, series, figures / "activity.png"),
-                       "Active people per day (7-day mean): mean over runs with a 95% band."))
+                       "Active people per day (7-day mean): mean over runs with a 95% "
+                       "bootstrap band" + ("; the dotted line marks the shock."
+                                           if shock_days(results) else ".")))
     return blocks
+
+
+MEASURES_NOTE = ("Loss: deepest relative drop of active people; lasting loss: the relative "
+                 "gap over the last 30 days; activity lost: person-days; days to recovery: "
+                 "until back within 10% for good, over the runs that recovered ('not "
+                 "recovered' counts the others).")
+AGAINST = {"without shocks": "no shock (whole effect)",
+           "without this shock": "the others kept (marginal)"}
 
 
 def _shocks(results: SweepResults, figures: Path) -> list[tuple]:
     blocks = []
+    whole = [f"{names_of.WHOLE}{k}" for k in SHOCK_OUTCOMES
+             if f"{names_of.WHOLE}{k}" in results.ok
+             and results.ok[f"{names_of.WHOLE}{k}"].notna().any()]
+    several = "iv1_type" in results.ok and results.ok["iv1_type"].notna().any()
+    if whole and several:  # with one shock per run, its record is the whole effect
+        with_shock, labels = results.grouped(results.ok[results.ok[whole[0]].notna()])
+        never = with_shock.groupby("point")[f"{names_of.WHOLE}days_to_recovery"].apply(
+            lambda s: int(s.isna().sum()))
+        blocks += [("h2", "Whole effect of each run's shocks together"),
+                   ("p", "Each run against the same scenario and seed without any of its "
+                         "shocks (common random numbers): what the shocks did together. "
+                         + MEASURES_NOTE),
+                   *_ci_blocks(results, with_shock, whole, labels,
+                               extra={"not recovered": never})]
     for i in range(_interventions(results.ok)):
         with_shock, labels = results.grouped(results.ok[results.ok[f"iv{i}_type"].notna()])
         columns = [f"iv{i}_{k}" for k in SHOCK_OUTCOMES
                    if f"iv{i}_{k}" in with_shock and with_shock[f"iv{i}_{k}"].notna().any()]
         never = with_shock.groupby("point")[f"iv{i}_days_to_recovery"].apply(
             lambda s: int(s.isna().sum()))
-        table_blocks = _ci_blocks(results, with_shock, columns, labels,
-                                  extra={"not recovered": never})
-        blocks += [("h2", f"Intervention {i + 1}: paired effect against the counterfactual"),
-                   ("p", "Each run is compared with its counterfactual: the same scenario "
-                         "and seed without the interventions (common random numbers), so the "
-                         "difference is the intervention's effect, not noise between seeds. "
-                         "Loss: deepest relative drop of active people; lasting loss: the "
-                         "relative gap over the last 30 days; activity lost: person-days; "
-                         "days to recovery: until back within 10% for good, over the runs "
-                         "that recovered ('not recovered' counts the others)."),
+        # A point (or policy) has one set of shocks, so one kind of counterfactual.
+        extra = {"not recovered": never}
+        if f"iv{i}_counterfactual" in with_shock:
+            extra = {"measured against": with_shock.groupby("point")[
+                f"iv{i}_counterfactual"].first().map(AGAINST), **extra}
+        table_blocks = _ci_blocks(results, with_shock, columns, labels, extra=extra)
+        blocks += [("h2", f"Intervention {i + 1} on its own: paired effect against the run "
+                          "without it"),
+                   ("p", "Each run is compared with the same scenario and seed without this "
+                         "intervention (common random numbers), so the difference is its "
+                         "effect, not noise between seeds. Where it is a run's only shock, "
+                         "that is the run without shocks: its whole effect. Where the run "
+                         "has other shocks too, they are kept: this is its marginal effect, "
+                         "what it adds to the others, not what the combination does (see "
+                         "the whole effect above). " + MEASURES_NOTE),
                    *table_blocks]
     series = results.series()
     if blocks and series is not None and series["active_people_counterfactual"].notna().any():
         blocks.append(("fig", _gap_bands(results, series, figures / "paired_gap.png"),
-                       "Relative shortfall of active people against the counterfactual "
-                       "(7-day means): mean over runs with a 95% band."))
+                       "Relative shortfall of active people against the same scenario and "
+                       "seed without any shock (7-day means): the whole effect of each "
+                       "run's shocks, mean over runs with a 95% bootstrap band; the dotted "
+                       "line marks the shock."))
     return blocks
 
 
@@ -298,22 +360,28 @@ def _key_players(results: SweepResults, figures: Path) -> list[tuple]:
         arrests = ok[ok[f"iv{i}_strategy"].notna()].copy()
         k, share = arrests[f"iv{i}_k"], arrests[f"iv{i}_share"]
         arrests["size"] = k.fillna(share)  # each arrest gives one of the two
+        arrests["by_share"] = k.isna()
         size = "k" if share.isna().all() else "share" if k.isna().all() else "k or share"
         shown = {"k": "people arrested (k)", "share": "share of candidates arrested"}.get(
             size, "people arrested (k) or share")
         rows = []
-        for (strategy, amount), group in arrests.groupby([f"iv{i}_strategy", "size"]):
-            row = {"strategy": strategy, shown: number(amount), "n": _n(len(group))}
+        for (strategy, amount, by_share), group in arrests.groupby(
+                [f"iv{i}_strategy", "size", "by_share"]):
+            row = {"strategy": strategy, shown: f"{amount:.0%}" if by_share else number(amount),
+                   "n": _n(len(group))}
             for name in ("loss", "loss_random", "kpd"):
                 column = f"iv{i}_{name}"
                 row[results.title(column)] = results.cell(group[column], column,
                                                           f"{strategy}{amount}")
             rows.append(row)
         blocks += [("h2", f"Key players (intervention {i + 1}: arrests)"),
-                   ("p", "Key-player dependence = loss(strategy) / loss(as many arrests "
-                         "at random), each against the counterfactual; above 1 the "
-                         "ecosystem depends on the players the strategy picks. The random "
-                         "strategy is its own baseline (1)."),
+                   ("p", "Key-player dependence = loss(strategy) / mean loss of as many "
+                         "arrests at random over several draws, each against the "
+                         "counterfactual; above 1 the ecosystem depends on the players the "
+                         "strategy picks. A run's kpd is empty where its random draws' loss "
+                         "cannot be told from zero; each run's own interval is in "
+                         "summary.parquet (iv0_kpd_low, iv0_kpd_high). The random strategy "
+                         "is its own baseline (1)."),
                    *_with_note(pd.DataFrame(rows))]
         several = arrests.groupby(f"iv{i}_strategy")["size"].nunique().max() > 1
         if several:  # a curve needs several sizes; one size is the table alone
@@ -415,7 +483,7 @@ def _n(count: int) -> str:
 
 def _with_note(table: pd.DataFrame) -> list[tuple]:
     """A table, and the note on few runs if any of its rows is flagged."""
-    flagged = "n" in table and table["n"].astype(str).str.contains(FEW_MARK).any()
+    flagged = table.astype(str).apply(lambda column: column.str.contains(FEW_MARK)).any().any()
     return [("table", table), *([("p", FEW_NOTE)] if flagged else [])]
 
 
@@ -478,15 +546,26 @@ def _wrapped(text: str, width: int = 40) -> str:
     return "\n".join(textwrap.wrap(text, width))
 
 
-def _by_day(frame: pd.DataFrame, value: str, bounds: tuple[float, float] = (-math.inf,
-            math.inf)) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Days, and the mean and 95% band over runs of a (7-day smoothed) daily value (a
-    Student's t band, clipped to what the value can be)."""
+BAND_RESAMPLES = 1000
+
+
+def _by_day(frame: pd.DataFrame, value: str, seed: list[int], smooth: bool = True
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Days, and the mean over runs of a daily value (its 7-day mean unless `smooth` is
+    False) with a 95% percentile bootstrap band over runs: like every interval of the
+    report it stays within what the runs' values can be (a share stays a share)."""
     wide = frame.pivot(index="day", columns="run_id", values=value)
-    wide = wide.rolling(7, min_periods=1).mean()
-    stats = np.array([mean_ci(row[~np.isnan(row)]) for row in wide.to_numpy()])
-    low, high = np.clip(stats[:, 1], *bounds), np.clip(stats[:, 2], *bounds)
-    return wide.index.to_numpy(), stats[:, 0], low, high
+    if smooth:
+        wide = wide.rolling(7, min_periods=1).mean()
+    x = wide.to_numpy(dtype=float)
+    picks = np.random.default_rng(seed).integers(0, x.shape[1],
+                                                 size=(BAND_RESAMPLES, x.shape[1]))
+    with warnings.catch_warnings():  # a day no run reached has no mean: a gap in the line
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.stack([np.nanmean(x[:, p], axis=1) for p in picks], axis=1)
+        low, high = np.nanpercentile(means, [2.5, 97.5], axis=1)
+        mean = np.nanmean(x, axis=1)
+    return wide.index.to_numpy(), mean, low, high
 
 
 def _groups(results: SweepResults, series: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -505,10 +584,27 @@ def _band(ax: plt.Axes, days: np.ndarray, mean: np.ndarray, low: np.ndarray,
     ax.fill_between(days, low, high, color=colour, alpha=0.2, lw=0)
 
 
+def shock_days(results: SweepResults) -> list[int]:
+    """The days the runs' first shocks hit (each intervention's first application)."""
+    ok = results.ok
+    days = pd.concat([ok[f"iv{i}_day"] for i in range(_interventions(ok))])
+    return sorted(int(d) for d in days.dropna().unique())
+
+
+def _mark_shocks(ax: plt.Axes, days: list[int]) -> None:
+    """A dotted line at each shock day (a few at most), named once in the legend."""
+    for i, day in enumerate(days[:MOST_LINES]):
+        ax.axvline(day, color="crimson", ls=":", lw=1.2,
+                   label=f"shock (day {', '.join(map(str, days[:MOST_LINES]))})"
+                   if i == 0 else None)
+
+
 def _activity_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 4.6))
     for i, (label, group) in enumerate(_groups(results, series)):
-        _band(ax, *_by_day(group, "active_people", (0, math.inf)), label, f"C{i}")
+        _band(ax, *_by_day(group, "active_people", results.seed(f"activity{label}")),
+              label, f"C{i}")
+    _mark_shocks(ax, shock_days(results))
     ax.set(title="Active people per day", xlabel="day", ylabel="active people (7-day mean)")
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
@@ -516,18 +612,33 @@ def _activity_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> 
     return _save(fig, path)
 
 
+def shortfall(series: pd.DataFrame) -> pd.DataFrame:
+    """The daily series of runs with a counterfactual, with `gap`: the relative shortfall
+    of the run's 7-day mean of active people below its counterfactual's, the gap its loss
+    and lasting loss are read from (0 where the counterfactual has nobody)."""
+    series = series[series["active_people_counterfactual"].notna()].sort_values(
+        ["run_id", "day"])
+    by_run = series.groupby("run_id")
+    actual = by_run["active_people"].transform(lambda s: s.rolling(7, min_periods=1).mean())
+    without = by_run["active_people_counterfactual"].transform(
+        lambda s: s.rolling(7, min_periods=1).mean())
+    return series.assign(gap=(1 - actual / without.where(without > 0)).fillna(0.0))
+
+
 def _gap_bands(results: SweepResults, series: pd.DataFrame, path: Path) -> Path:
-    series = series[series["active_people_counterfactual"].notna()].copy()
-    counterfactual = series["active_people_counterfactual"]
-    series["gap"] = (1 - series["active_people"] / counterfactual.where(counterfactual > 0)
-                     ).fillna(0.0)  # no activity to lose: no loss
+    series = shortfall(series)
     fig, ax = plt.subplots(figsize=(9, 4.6))
     for i, (label, group) in enumerate(_groups(results, series)):
         if len(group):
-            _band(ax, *_by_day(group, "gap", (-math.inf, 1.0)), label, f"C{i}")
+            _band(ax, *_by_day(group, "gap", results.seed(f"gap{label}"), smooth=False),
+                  label, f"C{i}")
     ax.axhline(0, color="0.4", lw=0.8)
-    ax.set(title="Paired shortfall against the counterfactual", xlabel="day",
-           ylabel="(counterfactual - actual) / counterfactual")
+    _mark_shocks(ax, shock_days(results))
+    last = int(series["day"].max())
+    ax.axvspan(last - 29.5, last + 0.5, color="0.93", zorder=0,
+               label="last 30 days: the lasting loss is the mean gap here")
+    ax.set(title="Paired shortfall against the same runs without any shock",
+           xlabel="day", ylabel="(without − with) / without, 7-day means")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return _save(fig, path)
@@ -635,6 +746,8 @@ def _markdown(blocks: list[tuple]) -> str:
             lines.append(f"{'#' * int(kind[1])} {content[0]}")
         elif kind == "p":
             lines.append(content[0])
+        elif kind == "ul":
+            lines += [f"- {item}" for item in content[0]]
         elif kind == "table":
             for frame in pieces(content[0]):
                 cells = [[str(c) for c in frame.columns]] + [
@@ -658,6 +771,9 @@ def _html(blocks: list[tuple], title: str, folder: Path) -> str:
             body.append(f"<{kind}>{html.escape(content[0])}</{kind}>")
         elif kind == "p":
             body.append(f"<p>{html.escape(content[0])}</p>")
+        elif kind == "ul":
+            body.append("<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in content[0])
+                        + "</ul>")
         elif kind == "table":
             for frame in pieces(content[0]):
                 head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)

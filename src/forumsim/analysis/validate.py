@@ -29,6 +29,7 @@ from forumsim.world.model import Ecosystem
 from forumsim.world.scenario import Scenario, embedded_scenario, parse_scenario
 
 SHOCK_DAY = 365
+FIRST_SEED = 1000  # the validation seeds: 1000, 1001, ... (docs/calibration.md)
 
 
 UNITS = ("share", "points", "count", "days", "ratio", "number")
@@ -336,11 +337,12 @@ def _one(task: tuple[str, int, int | None]) -> dict[str, float]:
 
 def validate(replicates: int = 10, people: int | None = None, workers: int = 2,
              progress: Callable[[int, int], None] | None = None,
-             quick: bool | None = None) -> list[dict[str, object]]:
-    """Measure every pattern over `replicates` seeds; one row per pattern. `quick`
-    (default: fewer than 5 replicates) tests means instead of interval bounds."""
+             quick: bool | None = None, first_seed: int = FIRST_SEED) -> list[dict[str, object]]:
+    """Measure every pattern over `replicates` seeds from `first_seed` on; one row per
+    pattern. `quick` (default: fewer than 5 replicates) tests means instead of interval
+    bounds."""
     quick = replicates < 5 if quick is None else quick
-    tasks = [(kind, 1000 + i, people) for i in range(replicates)
+    tasks = [(kind, first_seed + i, people) for i in range(replicates)
              for kind in ("baseline", "takedown", "key_players")]
     values: dict[str, list[float]] = {}
     with open_pool("process", workers) as pool:  # stopped at once by Ctrl-C or SIGTERM
@@ -383,14 +385,15 @@ def simulated(row: dict[str, object]) -> str:
 
 
 def markdown_table(rows: list[dict[str, object]], replicates: int, seconds: float,
-                   command: str) -> str:
+                   command: str, first_seed: int = FIRST_SEED) -> str:
     """The validation table as Markdown, with how it was produced."""
     lines = [TITLE, "",
              f"Produced by `{command}` in {seconds:.0f} s ({replicates} replicates per "
-             "scenario; 95% t-intervals over replicates, cut to the range of their "
-             "unit). Each row's test says what must hold: the bound of the 95% interval "
-             "where the published pattern is a direction or a threshold the model should "
-             "clear, the mean where it is a typical value.", "",
+             f"scenario, seeds {first_seed} to {first_seed + replicates - 1}; 95% "
+             "t-intervals over replicates, cut to the range of their unit). Each row's "
+             "test says what must hold: the bound of the 95% interval where the published "
+             "pattern is a direction or a threshold the model should clear, the mean where "
+             "it is a typical value.", "",
              "| pattern | source | target | test | simulated (95% CI) | n | result |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
@@ -420,10 +423,10 @@ def check_table_path(path: Path, overwrite: bool = False) -> None:
 
 
 def write_report(rows, path: Path, replicates: int, seconds: float, command: str,
-                 overwrite: bool = False) -> Path:
+                 first_seed: int = FIRST_SEED, overwrite: bool = False) -> Path:
     """Write the Markdown table whole, where `check_table_path` allows it."""
-    write_output_file(path, markdown_table(rows, replicates, seconds, command), overwrite,
-                      earlier_table, "validate", "--write")
+    write_output_file(path, markdown_table(rows, replicates, seconds, command, first_seed),
+                      overwrite, earlier_table, "validate", "--write")
     return Path(path)
 
 

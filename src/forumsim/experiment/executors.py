@@ -88,13 +88,16 @@ def _one_line(error: BaseException) -> str:
 
 def metrics_row(result: runner.RunResult) -> dict[str, object]:
     """End-of-run metrics as flat columns; intervention i's record as `iv{i}_...` columns,
-    with its spec (and, for arrests, strategy and k) so rows can be grouped by them."""
+    with its spec (and, for arrests, strategy and k) so rows can be grouped by them; the
+    record of all shocks together as `policy_...` columns."""
     metrics = dict(result.metrics)
     records = metrics.pop("interventions", [])
+    whole = metrics.pop("policy", {})
     row = {key: _plain(value) for key, value in metrics.items()}
+    row.update((f"policy_{key}", _plain(value)) for key, value in whole.items())
     for i, (spec, record) in enumerate(zip(result.scenario.interventions, records, strict=True)):
         record = {**record}
-        for key in ("loss_random", "kpd"):  # only targeted arrests have them; same columns
+        for key in runner.RANDOM_ARREST_KEYS:  # only targeted arrests have them
             record.setdefault(key, None)
         for key, value in record.items():
             row[f"iv{i}_{key}"] = _plain(value)
@@ -108,13 +111,21 @@ def metrics_row(result: runner.RunResult) -> dict[str, object]:
 def metric_names(interventions: int) -> list[str]:
     """The metric columns of a run with `interventions` interventions, read off a tiny
     probe run (so they always match what the runner reports)."""
+    base, record, whole = _metric_parts()
+    return (base + [f"iv{i}_{key}" for i in range(interventions) for key in record]
+            + ([f"policy_{key}" for key in whole] if interventions else []))
+
+
+def _metric_parts() -> tuple[list[str], list[str], list[str]]:
+    """The end-of-run metric names, a shock's record's and all the shocks' record's."""
     probe = Scenario.model_validate({
         "name": "probe", "days": 4, "people": 50, "fora": [{"name": "A", "access": "open"}],
         "interventions": [{"type": "arrests", "day": 2, "strategy": "degree", "k": 1}]})
     names = list(metrics_row(runner.run(probe)))
-    base = [n for n in names if not n.startswith("iv0_")]
-    record = [n.removeprefix("iv0_") for n in names if n.startswith("iv0_")]
-    return base + [f"iv{i}_{key}" for i in range(interventions) for key in record]
+    parts = {prefix: [n.removeprefix(prefix) for n in names if n.startswith(prefix)]
+             for prefix in ("iv0_", "policy_")}
+    base = [n for n in names if not n.startswith(("iv0_", "policy_"))]
+    return base, parts["iv0_"], parts["policy_"]
 
 
 def check_outcomes(plan: Plan) -> None:
@@ -126,9 +137,15 @@ def check_outcomes(plan: Plan) -> None:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
             hint = f" (closest: {', '.join(close)})" if close else ""
+            base, record, whole = _metric_parts()  # the records once, not per intervention
+            only = [key for key in record if key not in whole]
+            records = ("" if not plan.most_interventions else
+                       "; and each shock's record as iv0_NAME (iv1_NAME, ...) and all the "
+                       "shocks together as policy_NAME, where NAME is one of: "
+                       f"{', '.join(whole)} (and for iv0_... only: {', '.join(only)})")
             raise SweepError(f"{plan.source}: field 'outcomes.{i}' has value {json.dumps(name)}, "
                              f"but it must be a metric of the runs{hint}; the metrics are: "
-                             f"{', '.join(known)}.")
+                             f"{', '.join(base)}{records}.")
 
 
 def _plain(value: object) -> object:

@@ -252,10 +252,16 @@ def write_results(problem: Problem, history, out: Path) -> None:
     last = posterior[posterior["generation"] == history.max_t]
     median = {name: weighted_quantile(last[name].to_numpy(), last["weight"].to_numpy(), 0.5)
               for name in problem.calibration.parameters}
-    scenario = problem.scenario(median).model_copy(update={
+    scenario = problem.scenario(median)
+    # Said from the scenario itself: the base's description may speak of other days or
+    # people than the calibration's fixed values.
+    scenario = scenario.model_copy(update={
         "name": f"{problem.name}-calibrated",
-        "description": f"{problem.base.description} Calibrated by forumsim calibrate "
-                       f"{problem.source} (posterior median of generation {history.max_t})."})
+        "description": f"Scenario {problem.calibration.base} with {scenario.people:,} people "
+                       f"and {len(scenario.fora)} fora over {scenario.days} days, its "
+                       f"parameters {', '.join(problem.calibration.parameters)} at the "
+                       f"posterior median of generation {history.max_t} of forumsim "
+                       f"calibrate {problem.source}."})
     text = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
     write_atomically(out / "calibrated.yaml", lambda path: path.write_text(text))
     populations = history.get_all_populations()

@@ -92,10 +92,14 @@ def run_seed(root: int, position: int) -> int:
     return int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
-def load_sweep(path: str | Path) -> Plan:
-    """Read, validate and plan a sweep file; raises SweepError or ScenarioError."""
+def load_sweep(path: str | Path, seed: int | None = None) -> Plan:
+    """Read, validate and plan a sweep file (with root seed `seed` instead of the file's,
+    if given); raises SweepError or ScenarioError."""
     path = Path(path)
-    sweep = _tables_next_to(parse_sweep(read_yaml(path), str(path)), path)
+    data = read_yaml(path)
+    if seed is not None and isinstance(data, dict):
+        data = {**data, "seed": seed}
+    sweep = _tables_next_to(parse_sweep(data, str(path)), path)
     base = _load_base(sweep.base, path)
     return make_plan(sweep, base, str(path), name=sweep.name or path.stem)
 

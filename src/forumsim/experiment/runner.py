@@ -3,6 +3,7 @@ provenance), and paired runs that measure each intervention against its counterf
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -163,9 +164,12 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None,
         export_posts: bool = False) -> RunResult:
     """Run a scenario; with interventions, also its counterfactual (same scenario and
     seed, no shocks: common random numbers) and, for targeted arrests, the same arrests at
-    random, then add one record per intervention to `metrics['interventions']`. With
-    several shocks, each one is measured against the scenario without that one shock,
-    keeping the others. `progress(fraction)` reports the share of simulated days done.
+    random (`measurement.random_arrest_draws` draws of other people), then add one record
+    per intervention to `metrics['interventions']`. With several shocks, each one is
+    measured against the scenario without that one shock, keeping the others;
+    `metrics['policy']` holds the same record for all the shocks together against the
+    counterfactual without any of them. `progress(fraction)` reports the share of
+    simulated days done.
 
     The paired runs are identical until their first shock, so they are not simulated
     from day 0: each continues a fork of the run with shocks taken the day before it
@@ -184,7 +188,8 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None,
     # The day each paired run parts from the run with shocks is the day before its
     # first shock: all shocks for the counterfactual, intervention i for its variant.
     first = {i: min(intervention.days) for i, intervention in enumerate(eco.interventions)}
-    parts = {i: min(max(first[i] - 1, 0), days) for i in targeted}
+    draws = range(scenario.measurement.random_arrest_draws)
+    parts = {(i, draw): min(max(first[i] - 1, 0), days) for i in targeted for draw in draws}
     if scenario.interventions:
         parts["counterfactual"] = min(max(min(first.values()) - 1, 0), days)
     several = len(scenario.interventions) > 1
@@ -221,28 +226,49 @@ def run(scenario: Scenario, progress: Callable[[float], None] | None = None,
                 twin = snapshots.fork(parts[("without", i)], others)
                 _step_to(twin, days, advance)
                 baselines[i] = _result(twin, start)
-        randoms = {}
+        randoms: dict[int, list[RunResult]] = {i: [] for i in targeted}
         for i in targeted:
-            twin = snapshots.fork(parts[i], _random_variant(result, i).interventions)
-            _step_to(twin, days, advance)
-            randoms[i] = _result(twin, start)
+            for draw in draws:
+                twin = snapshots.fork(parts[(i, draw)],
+                                      _random_variant(result, i, draw).interventions)
+                _step_to(twin, days, advance)
+                randoms[i].append(_result(twin, start))
         result.metrics["interventions"] = [
             intervention_record(result, baselines[i], i, randoms.get(i))
             for i in range(len(scenario.interventions))]
         for record in result.metrics["interventions"]:
             record["counterfactual"] = "without this shock" if several else "without shocks"
+        result.metrics["policy"] = policy_record(result, counterfactual)
     result.wall_seconds = time.perf_counter() - start
     return result
 
 
-def _random_variant(result: RunResult, index: int) -> Scenario:
+def policy_record(result: RunResult, counterfactual: RunResult) -> dict[str, object]:
+    """The whole effect of all the run's shocks together, against the counterfactual
+    without any of them: `intervention_record` read from the first shock on, over the
+    events of every shock (all arrested, displaced and rehomed people, all successors)."""
+    specs = result.scenario.interventions
+    first = min(range(len(specs)), key=lambda i: next(
+        (e.day for e in result.events if e.index == i), specs[i].day))
+    together = dataclasses.replace(
+        result, events=[dataclasses.replace(e, index=first) for e in result.events])
+    record = intervention_record(together, counterfactual, first)
+    targets = [r["target"] for r in result.metrics["interventions"] if r["target"]]
+    record.update(type=" + ".join(spec.type for spec in specs),
+                  target=", ".join(dict.fromkeys(map(str, targets))) or None,
+                  counterfactual="without shocks")
+    return record
+
+
+def _random_variant(result: RunResult, index: int, draw: int) -> Scenario:
     """The scenario with intervention `index` replaced by as many arrests at random, among
     the same candidates (the ecosystem, or one forum's members), as the strategy made at
-    its first application."""
+    its first application; `draw` picks which random people."""
     scenario = result.scenario
     first = next((e for e in result.events if e.index == index), None)
     k = max(first.arrested if first is not None else 0, 1)
-    specs = [spec.model_copy(update={"strategy": "random", "k": k, "share": None})
+    specs = [spec.model_copy(update={"strategy": "random", "k": k, "share": None,
+                                     "draw": draw})
              if i == index else spec
              for i, spec in enumerate(scenario.interventions)]
     return scenario.model_copy(update={"interventions": specs})
@@ -252,26 +278,25 @@ def smoothed(series: pd.Series) -> np.ndarray:
     return series.rolling(SMOOTHING_DAYS, min_periods=1).mean().to_numpy()
 
 
-def activity_loss(result: RunResult, counterfactual: RunResult, day: int) -> float:
-    """Largest relative drop of (7-day mean) active people below the counterfactual, within
-    the scenario's effect window after `day`."""
-    return m.loss(smoothed(result.ecosystem["active_people"]),
-                  smoothed(counterfactual.ecosystem["active_people"]), day - 1,
-                  window=result.scenario.measurement.effect_window_days)
+RANDOM_ARREST_KEYS = ("loss_random", "loss_random_low", "loss_random_high", "kpd", "kpd_low",
+                      "kpd_high", "random_draws")  # only targeted arrests have them
 
 
 def intervention_record(result: RunResult, counterfactual: RunResult, index: int,
-                        random_run: RunResult | None = None) -> dict[str, object]:
+                        random_runs: list[RunResult] | None = None) -> dict[str, object]:
     """Resilience figures of intervention `index` against the counterfactual: loss,
-    triangle and kpd within the effect window after the shock, recovery, relocation."""
+    peak loss, triangle and kpd within the effect window after the shock, recovery,
+    lasting loss, relocation. With `random_runs` (the same arrests at random, one run per
+    draw), key-player dependence with its interval."""
     spec = result.scenario.interventions[index]
     measure = result.scenario.measurement
     window = measure.effect_window_days
     events = [e for e in result.events if e.index == index]
     day = events[0].day if events else spec.day
-    actual = result.ecosystem["active_people"]
-    other = counterfactual.ecosystem["active_people"]
-    smooth_actual, smooth_other = smoothed(actual), smoothed(other)
+    actual = result.ecosystem["active_people"].to_numpy(float)
+    other = counterfactual.ecosystem["active_people"].to_numpy(float)
+    smooth_actual = smoothed(result.ecosystem["active_people"])
+    smooth_other = smoothed(counterfactual.ecosystem["active_people"])
     displaced = np.unique(np.concatenate([e.displaced for e in events])) if events else []
     # People this shock arrested cannot rehome: they are not counted as displaced here.
     arrested = (np.unique(np.concatenate([e.arrested_people for e in events]))
@@ -287,12 +312,13 @@ def intervention_record(result: RunResult, counterfactual: RunResult, index: int
         "day": day,
         "target": next((e.target for e in events if e.target), getattr(spec, "strategy", None)),
         "effect_window_days": window,
-        "loss": m.loss(smooth_actual, smooth_other, day - 1, window=window),
+        "loss": m.loss(actual, other, day - 1, window=window),
+        "peak_loss": m.peak_loss(smooth_actual, smooth_other, day - 1, window=window),
         "days_to_recovery": m.days_to_recovery(smooth_actual, smooth_other, day - 1,
                                                measure.recovery_tolerance,
                                                hold=measure.recovery_hold_days),
-        "triangle": m.triangle(actual.to_numpy(), other.to_numpy(), day - 1, window=window),
-        "lasting_loss": m.lasting_loss(smooth_actual, smooth_other, window=30),
+        "triangle": m.triangle(actual, other, day - 1, window=window),
+        "lasting_loss": m.lasting_loss(actual, other, window=30),
         "arrested": len(arrested),
         "displaced": len(displaced),
         "rehomed_30d": len(rehomed) / len(displaced) if len(displaced) else None,
@@ -303,8 +329,11 @@ def intervention_record(result: RunResult, counterfactual: RunResult, index: int
         "network_giant_share_counterfactual": counterfactual.metrics["network_giant_share"],
         "network_fragmentation_counterfactual": counterfactual.metrics["network_fragmentation"],
     }
-    if random_run is not None:
-        loss_random = activity_loss(random_run, counterfactual, day)
-        record["loss_random"] = loss_random
-        record["kpd"] = m.key_player_dependence(record["loss"], loss_random)
+    if random_runs:
+        losses = [m.loss(run.ecosystem["active_people"].to_numpy(float), other, day - 1,
+                         window=window) for run in random_runs]
+        kpd = m.key_player_dependence(record["loss"], losses)
+        record.update(loss_random=kpd.loss_random, loss_random_low=kpd.loss_random_low,
+                      loss_random_high=kpd.loss_random_high, kpd=kpd.kpd, kpd_low=kpd.low,
+                      kpd_high=kpd.high, random_draws=kpd.draws)
     return record

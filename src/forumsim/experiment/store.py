@@ -44,23 +44,26 @@ def write_table(frame, path: Path) -> None:
 def write_community(community: dict[str, dict], folder: Path) -> None:
     """Write a run's exported community (`RunResult.community`) as posts.parquet,
     members.parquet and events.parquet, in the posts-table format of docs/data.md: times
-    in UTC, an empty `reply_to` for a post that starts a thread; marked as simulated, so
-    that `forum_data` takes their times as the model's calendar."""
+    in UTC, an empty `reply_to` for a post that starts a thread. `reply_to` is a nullable
+    integer that pandas reads back as such (Int64), so the tables saved again as CSV with
+    pandas keep whole-number ids. Marked as simulated, so that `forum_data` takes their
+    times as the model's calendar."""
+    import pandas as pd
+
     from forumsim.experiment.forum_data import SIMULATED
 
     for name, columns in community.items():
-        arrays = {}
-        for column, values in columns.items():
-            if values.dtype.kind == "M":
-                arrays[column] = pa.array(values, type=pa.timestamp("us", tz="UTC"))
-            elif column == "reply_to":
-                arrays[column] = pa.array(values, mask=values < 0, type=pa.int64())
-            elif values.dtype == object:
-                arrays[column] = pa.array(values.tolist(), type=pa.string())
-            else:
-                arrays[column] = pa.array(values)
-        table = pa.table(arrays).replace_schema_metadata({SIMULATED: b"true"})
-        pq.write_table(table, folder / f"{name}.parquet")
+        frame = pd.DataFrame({
+            column: (pd.Series(values, dtype="Int64").mask(values < 0)
+                     if column == "reply_to" else
+                     pd.Series(values.tolist(), dtype="string") if values.dtype == object
+                     else values)
+            for column, values in columns.items()})
+        for column in frame.columns[frame.dtypes.map(lambda kind: kind.kind == "M")]:
+            frame[column] = frame[column].dt.tz_localize("UTC")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table.replace_schema_metadata(
+            {**table.schema.metadata, SIMULATED: b"true"}), folder / f"{name}.parquet")
 
 
 def check_run_folder(out: Path, overwrite: bool = False, room: int = RUN_ROOM) -> str:

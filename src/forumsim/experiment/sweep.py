@@ -269,7 +269,8 @@ class Sweep(Strict):
         "the design, like parameters; every policy runs on every sampled scenario")
     policies: dict[PolicyName, list[Any] | dict[FieldPath, Any]] = Field(
         default_factory=dict, max_length=100, description="the levers: name -> a list of "
-        "interventions, or a mapping of fields (dotted paths) the policy sets")
+        "interventions, or a mapping of fields (dotted paths) the policy sets, with an "
+        "optional label: the name reports show")
     reference: PolicyName | None = Field(None, description="the policy every other is "
                                          "contrasted with in the report [default: the first]")
     goals: dict[str, Goal] = Field(default_factory=dict, max_length=20, description="outcome "
@@ -303,6 +304,10 @@ class Sweep(Strict):
                                  "[{type: takedown, day: 365, target: largest}]) or a "
                                  "mapping of the fields it sets, got "
                                  f"{quoted(value)}")
+            label = value.get("label", "") if isinstance(value, dict) else ""
+            if not isinstance(label, str) or len(label) > 80 or not label.isprintable():
+                raise ValueError(f"policies.{name}.label: must be a line of text of at most "
+                                 f"80 characters (the name reports show), got {quoted(label)}")
         return policies
 
     @property
@@ -312,8 +317,14 @@ class Sweep(Strict):
 
     def levers(self) -> dict[str, dict[str, Any]]:
         """Each policy as the fields it sets (a list of interventions sets `interventions`)."""
-        return {name: {"interventions": value} if isinstance(value, list) else value
+        return {name: {"interventions": value} if isinstance(value, list) else
+                {path: v for path, v in value.items() if path != "label"}
                 for name, value in self.policies.items()}
+
+    def policy_label(self, name: str) -> str:
+        """The name reports show for a policy: its `label`, or its key."""
+        value = self.policies.get(name)
+        return (value.get("label") or name) if isinstance(value, dict) else name
 
     @model_validator(mode="after")
     def _policies_fit(self) -> Sweep:
@@ -388,8 +399,14 @@ class Sweep(Strict):
     def identity(self) -> dict:
         """What determines the runs (everything but labels and report choices)."""
         unused = {k for k in ("uncertainties", "policies") if not getattr(self, k)}
-        return self.model_dump(mode="json", exclude={"description", "outcomes", "reference",
-                                                     "goals", *unused})  # older hashes hold
+        found = self.model_dump(mode="json", exclude={"description", "outcomes", "reference",
+                                                      "goals", *unused})  # older hashes hold
+        for name, value in found.get("policies", {}).items():
+            if isinstance(value, dict) and "label" in value:  # a label changes no run
+                fields = {path: v for path, v in value.items() if path != "label"}
+                found["policies"][name] = (fields["interventions"]
+                                           if list(fields) == ["interventions"] else fields)
+        return found
 
 
 def _all_integers(values: Any) -> bool:

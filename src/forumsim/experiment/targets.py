@@ -24,6 +24,33 @@ from forumsim.version import __version__
 KIND = "forumsim targets"
 
 
+# The unit of each statistic, by the first pattern its name matches (see docs/data.md).
+STATISTIC_UNITS = (
+    ("posts_per_author_gini", "Gini, 0 to 1"), ("posts_per_author_", "posts per author"),
+    ("posts_top1pct_author_share", "share of posts"),
+    ("posters_among_members", "share of members"),
+    ("monthly_retention_mean", "share of a month's authors"),
+    ("monthly_", "authors per month"),
+    ("single_post_thread_share", "share of threads"), ("thread_size_", "posts per thread"),
+    ("reply_share", "share of posts"), ("reply_depth_", "replies back to the first post"),
+    ("reply_isolated_share", "share of authors"), ("reply_degree_", "authors replied with"),
+    ("reply_clustering", "coefficient, 0 to 1"), ("reply_transitivity", "share of triples"),
+    ("multi_forum_author_share", "share of authors"), ("forum_size_gini", "Gini, 0 to 1"),
+    ("largest_forum_share", "share of posting authors"), ("fora", "fora"),
+    ("_drop", "share of weekly active authors"), ("_recovery_days", "days"),
+    ("_moved_share", "share of the forum's authors"),
+    ("_top_destination_share", "share of those who moved"),
+)
+
+
+def statistic_unit(name: str) -> str:
+    """The unit of a statistic of `summarize` (a takedown's by its suffix)."""
+    for pattern, unit in STATISTIC_UNITS:
+        if name.startswith(pattern) or (pattern.startswith("_") and name.endswith(pattern)):
+            return unit
+    return ""
+
+
 def summarize(community: Community) -> dict:
     """The targets of a community: counts, flat `statistics` (name to number, None where
     undefined), the `monthly` series and one record per takedown."""

@@ -9,6 +9,7 @@ than noise. Series are daily values (index = day); `start` is the day of the sho
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -114,10 +115,30 @@ def _window(size: int, start: int, window: int | None) -> slice:
 
 def loss(actual: ArrayLike, counterfactual: ArrayLike, start: int,
          window: int | None = None) -> float:
-    """Depth of the shock: the largest relative gap on any day of the `window` days from
-    `start` on (to the end of the series if `window` is None).
+    """Activity lost to the shock: the share of the counterfactual's activity over the
+    `window` days from `start` on (to the end of the series if `window` is None) that the
+    actual did not have, sum(cf - actual) / sum(cf).
 
-    Always >= 0: 0.0 if the actual never falls below the counterfactual.
+    Days above the counterfactual pay back days below, so a shock that changes nothing
+    loses exactly 0 and noise averages out instead of adding up (a maximum of a noisy
+    gap, `peak_loss`, is above 0 even then). Negative if the actual ran above; 0.0 if
+    the counterfactual had no activity in the window.
+    """
+    a, cf = _paired(actual, counterfactual)
+    days = _window(a.size, start, window)
+    total = cf[days].sum()
+    return float((total - a[days].sum()) / total) if total else 0.0
+
+
+def peak_loss(actual: ArrayLike, counterfactual: ArrayLike, start: int,
+              window: int | None = None) -> float:
+    """Depth of the shock: the largest relative gap on any day of the `window` days from
+    `start` on (to the end of the series if `window` is None), on series the caller has
+    smoothed (e.g. 7-day means). Always >= 0.
+
+    A maximum picks the largest excursion of whatever noise is left in the gap, so
+    under a shock that changes little it is above 0 on average: read it beside `loss`,
+    which has no such floor.
     """
     gap = relative_gap(actual, counterfactual)
     return max(0.0, float(gap[_window(gap.size, start, window)].max()))
@@ -130,18 +151,18 @@ def days_to_recovery(
     """Days from `start` to the first day from which the actual stays within the band for
     `hold` days in a row: the shock's recovery, not a later dip's.
 
-    The band is one-sided: a day is within it when the relative gap is at most
-    `tolerance`, i.e. actual >= (1 - tolerance) * cf, so running above the counterfactual
-    counts as recovered. A later, unrelated dip out of the band does not undo a recovery
-    that held for `hold` days. Returns 0 if the series stays in the band for the first
-    `hold` days, and None if no run of `hold` days in the band starts before the series
-    ends (too few days left to tell also gives None).
+    The band is two-sided: a day is within it when the relative gap is within
+    ±`tolerance` of the counterfactual, so running far above it (a surge that has not
+    settled) is not recovered either. A later, unrelated excursion out of the band does
+    not undo a recovery that held for `hold` days. Returns 0 if the series stays in the
+    band for the first `hold` days, and None if no run of `hold` days in the band starts
+    before the series ends (too few days left to tell also gives None).
     """
     if hold < 1:
         raise ValueError(f"hold must be at least one day, got {hold}")
     gap = relative_gap(actual, counterfactual)
     _check_start(start, gap.size)
-    inside = gap[start:] <= tolerance
+    inside = np.abs(gap[start:]) <= tolerance
     if inside.size < hold:
         return None
     # In-band days in each stretch of `hold` days; a full count means it held.
@@ -153,40 +174,60 @@ def days_to_recovery(
 def triangle(actual: ArrayLike, counterfactual: ArrayLike, start: int,
              window: int | None = None) -> float:
     """Resilience-triangle area: the summed shortfall (cf - actual) over the `window`
-    days from `start` on (to the end of the series if `window` is None).
+    days from `start` on (to the end of the series if `window` is None), in the
+    series' units times days (e.g. person-days of activity lost).
 
-    Only days below the counterfactual count, so an overshoot does not pay back a loss.
-    Units are the series' units times days (e.g. person-days of activity lost).
+    Net of days above the counterfactual, like `loss` (of which it is the numerator), so
+    that noise cancels rather than accumulates.
     """
     a, cf = _paired(actual, counterfactual)
     days = _window(a.size, start, window)
-    shortfall = cf[days] - a[days]
-    return float(shortfall[shortfall > 0].sum())
+    return float(cf[days].sum() - a[days].sum())
 
 
 def lasting_loss(actual: ArrayLike, counterfactual: ArrayLike, window: int = 30) -> float:
-    """Relative gap averaged over the last `window` days: the loss that has not healed.
+    """The loss that has not healed: `loss` over the last `window` days of the series.
 
-    Negative if the actual ends above the counterfactual. Days where the counterfactual
-    is 0 are left out of the average (the gap is undefined there); 0.0 if all are.
+    Negative if the actual ends above the counterfactual; 0.0 if the counterfactual had
+    no activity then.
     """
     if window < 1:
         raise ValueError(f"window must be at least one day, got {window}")
-    a, cf = _paired(actual, counterfactual)
-    gap = relative_gap(a, cf)[-window:]
-    defined = cf[-window:] != 0
-    return float(gap[defined].mean()) if defined.any() else 0.0
+    a, _ = _paired(actual, counterfactual)
+    return loss(actual, counterfactual, max(a.size - window, 0))
 
 
-def key_player_dependence(loss_strategy: float, loss_random: float) -> float:
-    """How much a targeted removal outperforms a random one: loss(strategy) / loss(random).
+@dataclass(frozen=True)
+class KeyPlayerDependence:
+    """How much a targeted removal outperforms random removals of the same size, with
+    intervals; `kpd` is None where random removals' loss cannot be told from zero."""
 
-    Above 1 the ecosystem depends on its key players. nan when the random removal caused
-    no loss, since the ratio is then undefined (not infinite: both may be zero).
+    kpd: float | None
+    low: float | None
+    high: float | None
+    loss_random: float
+    loss_random_low: float
+    loss_random_high: float
+    draws: int
+
+
+def key_player_dependence(loss_strategy: float, losses_random: ArrayLike,
+                          confidence: float = 0.95) -> KeyPlayerDependence:
+    """Key-player dependence: loss(strategy) / mean loss of random removals of as many
+    people, over several random draws (Borgatti 2006; above 1 the ecosystem depends on
+    the players the strategy picks).
+
+    The interval comes from the spread of the random draws (a t interval of their mean).
+    Where that interval reaches zero, random removals cost nothing measurable and the
+    ratio would divide by noise: `kpd` and its interval are None then.
     """
-    if loss_random == 0:
-        return math.nan
-    return float(loss_strategy / loss_random)
+    x = np.asarray(losses_random, dtype=float).ravel()
+    mean, low, high = mean_ci(x, confidence)
+    if x.size < 2 or not low > 0:
+        return KeyPlayerDependence(None, None, None, mean, low, high, int(x.size))
+    bounds = sorted((loss_strategy / high, loss_strategy / low))
+    return KeyPlayerDependence(float(loss_strategy / mean), float(bounds[0]),
+                               float(bounds[1]), mean, low, high, int(x.size))
 
 
 # --- replicate statistics ---------------------------------------------------------------

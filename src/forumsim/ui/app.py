@@ -35,7 +35,7 @@ from solara.components.echarts import EchartsWidget
 from forumsim.experiment.export import spreadsheet_safe
 from forumsim.experiment.resources import NotEnoughMemoryError, available_memory, model_memory
 from forumsim.ui import demo_figures
-from forumsim.ui.origin import SameOrigin, exposure_warning
+from forumsim.ui.origin import SameOrigin, exposure_warning, reachable_addresses
 from forumsim.ui.sessions import LINGER_SECONDS, MAX_SESSIONS, SessionLimit
 from forumsim.world.interventions import ROLE_STRATEGIES, Intervention
 from forumsim.world.model import Ecosystem
@@ -70,22 +70,24 @@ PRESETS = {
         ({"type": "takedown", "day": SHOCK_DAY, "target": "largest", "publicized": True},), (
             f"On day {SHOCK_DAY} the largest forum is seized and the seizure is publicized. "
             "Activity drops at once; then the displaced turn up on fora they already "
-            "belonged to (the thick edges on the map). Former staff usually open a successor "
-            "forum about two weeks later, often with stricter access: how much of "
-            "the loss is back after two months?")),
+            "belonged to (the thick lines on the map). With the default settings its "
+            "former staff open a successor forum about two weeks later, with stricter "
+            "access (on some seeds nobody does): how much of the loss is back after two "
+            "months?")),
     "Arrests: the admins of Forum A": Preset(
         ({"type": "arrests", "day": SHOCK_DAY, "strategy": "admins", "share": 1.0,
           "forum": "Forum A"},), (
             f"On day {SHOCK_DAY} the admins of Forum A are arrested. A moderator takes "
-            "over and the forum carries on: the plots barely move. Compare with the next "
-            "preset, where all of its staff are arrested.")),
+            "over and, with the default settings, the forum carries on: the plots barely "
+            "move (without its admins a forum is likelier to fail later; on some seeds it "
+            "does). Compare with the next preset, where all of its staff are arrested.")),
     "Arrests: all staff of Forum A": Preset(
         ({"type": "arrests", "day": SHOCK_DAY, "strategy": "staff", "share": 1.0,
           "forum": "Forum A"},), (
             f"On day {SHOCK_DAY} every admin and moderator of Forum A is arrested. Its most "
-            "thanked member takes over if one has earned enough thanks; if nobody has, it "
-            "closes the same day and its members must move, much as after a seizure, but "
-            "no staff remain to open a successor.")),
+            "thanked member takes over if one has earned enough thanks; with the default "
+            "settings nobody has, so it shuts down the same day and its members must move, "
+            "much as after a seizure, but no staff remain to open a successor.")),
     "Outage: the largest forum is down for two weeks": Preset(
         ({"type": "outage", "day": SHOCK_DAY, "target": "largest", "duration_days": 14},), (
             f"On day {SHOCK_DAY} the largest forum goes down for 14 days (a DDoS). Failed "
@@ -93,7 +95,9 @@ PRESETS = {
             "nearly everyone returns. Compare the loss and the recovery with the seizure.")),
 }
 DEFAULT_PRESET = "Takedown: the largest forum is seized"
-DEFAULT_SEED = 3  # its takedown shows the whole story: a successor forum with stricter access
+# With it each preset does what its text says (a test checks): the seizure's successor
+# opens two weeks later with stricter access, and so on.
+DEFAULT_SEED = 8
 
 
 class ClassroomEcosystem(Ecosystem):
@@ -237,6 +241,7 @@ class Snapshot:
     charts: dict[str, Figure]  # chart name -> its ECharts option
     ties: Figure | None  # the tie network, only while it is shown
     latest: demo_figures.ShockFigures | None
+    earlier: tuple[demo_figures.ShockFigures, ...]  # the shocks before the latest, latest first
     news: tuple[str, ...]  # what the shocks did, latest first, dated and in the past tense
     coming: tuple[str, ...]  # shocks scheduled and not yet applied
     fora: tuple[str, ...]  # fora not gone, largest first
@@ -450,6 +455,8 @@ class Classroom:
             seq=self._seq, day=eco.day, playing=self.playing, ended=self._ended(),
             preset=eco.preset, charts=charts, ties=ties,
             latest=demo_figures.shock_figures(eco, self.without),
+            earlier=tuple(demo_figures.shock_figures(eco, self.without, event)
+                          for event in reversed(eco.events[:-1])),
             news=tuple(demo_figures.shock_news(eco, e) for e in reversed(eco.events)),
             coming=tuple(describe(i) for i in eco.interventions if min(i.days) > eco.day),
             fora=tuple(f.name for f in alive), window=eco.behaviour.rehoming_window_days,
@@ -511,10 +518,23 @@ def live_figures_html(snapshot: Snapshot) -> str:
             "numbers, as <code>forumsim run</code> measures it; with several shocks it is "
             "their combined effect. Found a new forum: active on another forum within "
             f"{snapshot.window} days.</small></p>")
+    if snapshot.earlier:
+        parts.append("<p><b>Earlier shocks</b> (loss: since that shock, all shocks "
+                     "together):</p><table><tr><th>day</th><th>shock</th><th>loss</th>"
+                     "<th>found a new forum</th><th>successors</th><th>arrested</th></tr>"
+                     + "".join(_earlier_row(figures) for figures in snapshot.earlier[:5])
+                     + "</table>")
     if snapshot.news:
         parts.append("<p><b>What happened:</b></p><ul>" + "".join(
             f"<li>{escape(line)}</li>" for line in snapshot.news[:6]) + "</ul>")
     return "".join(parts)
+
+
+def _earlier_row(figures: demo_figures.ShockFigures) -> str:
+    cells = (str(figures.day), figures.label, _share(figures.loss_so_far),
+             _share(figures.rehomed_share), str(len(figures.successors)),
+             f"{figures.arrested:,}")
+    return "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>"
 
 
 class View:
@@ -626,13 +646,15 @@ def Controls(room: Classroom, view: View) -> None:
         DayShown(view)
         PlayButtons(room, view)
         pace = f"at most {1000 // interval} days/s" if interval else "as fast as it goes"
-        solara.SliderInt(f"Time per day: {interval} ms ({pace})", value=interval,
-                         min=INTERVAL_MS.low, max=INTERVAL_MS.high, step=INTERVAL_MS.step,
+        # The words above the slider: beside it, Vuetify leaves the track a sliver.
+        solara.Text(f"Time per day: {interval} ms ({pace})")
+        solara.SliderInt("", value=interval, min=INTERVAL_MS.low, max=INTERVAL_MS.high,
+                         step=INTERVAL_MS.step,
                          on_value=accepting(INTERVAL_MS.allows, change_interval),
                          thumb_label=False)
         solara.FileDownload(room.csv, filename="forumsim_run_so_far.csv",
                             label="Download the run so far (CSV)", mime_type="text/csv")
-    with solara.Card("New ecosystem (press Reset to apply)"):
+    with solara.Card("New ecosystem", subtitle="Press Reset to apply these settings."):
         solara.Select(label="Preset", values=list(PRESETS), value=preset,
                       on_value=accepting(lambda name: name in PRESETS, set_preset))
         solara.SliderInt(f"People: {people:,}", value=people, min=PEOPLE.low, max=PEOPLE.high,
@@ -711,6 +733,12 @@ def open_classroom() -> Classroom | str:
         return str(refusal)
 
 
+# Card titles wrap between words, never inside one ("ap / ply"); the live figures' tables
+# keep their columns apart.
+PAGE_STYLE = """
+.v-card-title, .v-card__title { word-break: normal !important; overflow-wrap: normal; }
+.forumsim-figures td, .forumsim-figures th { padding: 1px 10px 1px 0; text-align: left; }
+"""
 # Solara 1.58 sizes its sidebar as "min-content", which Vuetify 3 (ipyvue 3) cannot lay
 # out: the sidebar would cover the app bar and the page. Give it a width and make room.
 VUETIFY3_SIDEBAR_FIX = """
@@ -750,6 +778,7 @@ def ClassroomPage(room: Classroom) -> None:
         solara.AppBarTitle("forumsim: how a forum ecosystem absorbs a shock")
     with solara.Sidebar():
         Controls(room, view)
+    solara.Style(PAGE_STYLE)
     if solara.util.ipyvuetify_major_version == 3:
         solara.Style(VUETIFY3_SIDEBAR_FIX)
     Dashboard(room, view)
@@ -775,6 +804,10 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 def serve(host: str = "127.0.0.1", port: int = 8765, max_sessions: int = MAX_SESSIONS) -> None:
     """Serve the teaching page on http://host:port to at most `max_sessions` tabs at once,
     print the address, block until Ctrl-C."""
@@ -786,6 +819,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765, max_sessions: int = MAX_SES
     settings.main.mode = "production"
     settings.telemetry.mixpanel_enable = False  # no calls home: the page works offline
     settings.kernel.cull_timeout = f"{LINGER_SECONDS}s"  # Solara keeps a silent tab a day
+    settings.theme.show_banner = False  # its "runs on Solara" note covered a chart
+    settings.theme.title = "forumsim teaching page"
     # Solara warns on every page load over plain http to a host other than "localhost"
     # about cookies for pages embedded in iframes, which this page never is.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
@@ -796,8 +831,13 @@ def serve(host: str = "127.0.0.1", port: int = 8765, max_sessions: int = MAX_SES
         print(warning, file=sys.stderr, flush=True)
     from solara.server.starlette import app as solara_app
 
-    shown = f"[{host}]" if ":" in host else host
-    print(f"forumsim teaching page: http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
+    # What students type: an address of this machine, never 0.0.0.0.
+    urls = [_url(address, port) for address in reachable_addresses(host)]
+    if not urls:
+        urls = [_url("127.0.0.1", port) + " (no network address found: this machine only)"]
+    print(f"forumsim teaching page: {urls[0]}  (Ctrl-C to stop)", flush=True)
+    if len(urls) > 1:
+        print(f"also at: {', '.join(urls[1:])}", flush=True)
     # Only requests to this page's own address, and WebSockets from the page itself.
     config = uvicorn.Config(SameOrigin(SessionLimit(solara_app, max_sessions), host, port),
                             log_level="warning", timeout_graceful_shutdown=2)

@@ -55,7 +55,8 @@ class OneLineErrors(TyperGroup):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except CommandLineError as error:
-            if type(error).__name__ == "NoArgsIsHelpError":  # the help is printed already
+            if type(error).__name__ == "NoArgsIsHelpError":  # a bare command: its help
+                error.show()
                 sys.exit(error.exit_code)
             context = getattr(error, "ctx", None)
             hint = f" (see {context.command_path} --help)" if context is not None else ""
@@ -69,6 +70,9 @@ app = typer.Typer(
     help="Agent-based simulation of darkweb forum ecosystems (no content: people, fora and "
          "posts are numbers).",
     no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+    # Click's own help: it rewraps each paragraph to the terminal and gives option help
+    # the width left of a short option column (rich's table squeezes it to a sliver).
+    rich_markup_mode=None,
     cls=OneLineErrors,
 )
 
@@ -250,6 +254,10 @@ def sweep(
     runs_per_part: Annotated[int | None, typer.Option(
         min=1, help="Runs written per Parquet part.",
         show_default="up to 50, fewer for small sweeps")] = None,
+    seed: Annotated[int | None, typer.Option(
+        min=0, max=2**63 - 1, help="Root seed instead of the file's: the same sweep on "
+                                   "seeds of your choice (use another --out).",
+        show_default="the file's seed")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run every run of a sweep file (resumable); write manifest.json, runs/, series/ and
@@ -260,7 +268,7 @@ def sweep(
     if scheduler is not None and executor != ExecutorKind.process:
         _fail("--scheduler runs the sweep on an existing Dask cluster; leave out --executor.")
     try:
-        plan = load_sweep(file)
+        plan = load_sweep(file, seed=seed)
     except (ScenarioError, SweepError) as error:
         _fail(str(error))
     # Only a valid sweep file gets as far as the heavy imports.
@@ -271,7 +279,8 @@ def sweep(
 
     target = out_dir or Path("results") / plan.name
     start = time.monotonic()
-    resume_command = f"forumsim sweep {file} --out {target} --resume"
+    resume_command = (f"forumsim sweep {file} --out {target}"
+                      + (f" --seed {seed}" if seed is not None else "") + " --resume")
     try:  # Ctrl-C and SIGTERM (a batch system's time limit) end the sweep cleanly
         with handled(), _sweep_progress(plan, quiet) as update:
             outcome = run_sweep(plan, target, sweep_file=file, resume=resume,
@@ -353,7 +362,7 @@ def report(
     from forumsim.analysis.sweep_report import ReportError, parse_goal, write_report
 
     try:
-        goals = dict(parse_goal(g) for g in goal or [])
+        goals = [parse_goal(g) for g in goal or []]
         with _stoppable(f"the report in {folder} was not finished (its figures written so "
                         "far are whole; report.md and report.html are as they were)"):
             paths = write_report(folder, reference=reference, all_pairs=all_pairs, goals=goals)
@@ -369,7 +378,7 @@ def report(
 def discover(
     folder: Annotated[Path, typer.Argument(help="Results folder of a sweep.")],
     outcome: Annotated[str, typer.Option(help="The outcome (a column of summary.parquet), "
-                                              "e.g. iv0_lasting_loss.")],
+                                              "e.g. policy_lasting_loss.")],
     below: Annotated[float | None, typer.Option(help="Runs of interest: the outcome is "
                                                      "below this.")] = None,
     above: Annotated[float | None, typer.Option(help="Runs of interest: the outcome is "
@@ -558,7 +567,8 @@ def describe_sweep(plan: Plan) -> str:
         for name, fields in sweep.levers().items():
             shown = (_flow(fields["interventions"]) if list(fields) == ["interventions"]
                      else _flow(fields))
-            lines.append(f"#   {name}: {shown}")
+            label = sweep.policy_label(name)
+            lines.append(f"#   {name}{f' ({label!r})' if label != name else ''}: {shown}")
     kind = "uncertainties (sampled into scenarios)" if sweep.uncertainties else "parameters"
     lines.append(f"# {kind}:")
     for name, space in sweep.space.items():
@@ -589,6 +599,10 @@ def validate(
                                                    "than 5 test means, as --quick does).",
                                                    show_default="10")] = None,
     workers: Annotated[int, typer.Option(min=1, max=256, help="Worker processes.")] = 2,
+    seeds: Annotated[int, typer.Option(min=0, max=2**62, help="First seed of the replicates "
+                                       "(seeds START, START + 1, ...): check the model on "
+                                       "seeds of your choice.", metavar="START",
+                                       show_default="1000, the validation seeds")] = 1000,
     write: Annotated[Path | None, typer.Option(help="Also write the table as Markdown to "
                                                     "this file, e.g. docs/validation.md.",
                                                show_default="write nothing")] = None,
@@ -615,6 +629,8 @@ def validate(
     n = replicates or (QUICK_REPLICATES if quick else 10)
     command = "forumsim validate" + (f" --replicates {n}" if replicates else
                                      " --quick" if quick else "")
+    if seeds != 1000:
+        command += f" --seeds {seeds}"
     if write is not None:
         command += f" --write {write}"
         try:  # before the work, so a refused --write costs nothing
@@ -626,10 +642,10 @@ def validate(
             TimeRemainingColumn(), console=err) as bar:
         task = bar.add_task(f"validation: {n} replicates x 3 scenarios", total=3 * n)
         rows, seconds = timed_validate(
-            replicates=n, workers=workers,
+            replicates=n, workers=workers, first_seed=seeds,
             progress=lambda done, total: bar.update(task, completed=done))
-    table = Table(title=f"Validation against published patterns ({n} replicates, "
-                        f"{seconds:.0f} s)")
+    table = Table(title=f"Validation against published patterns ({n} replicates, seeds "
+                        f"{seeds} to {seeds + n - 1}, {seconds:.0f} s)")
     for column in ("pattern", "source", "target", "test", "simulated (95% CI)", "result"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -640,7 +656,7 @@ def validate(
     where = ""
     if write is not None:
         try:
-            write_report(rows, write, n, seconds, command, overwrite)
+            write_report(rows, write, n, seconds, command, seeds, overwrite)
         except StoreError as error:
             _fail(str(error))
         except OSError as error:  # e.g. the disk filled up meanwhile
@@ -654,7 +670,8 @@ def validate(
 data_app = typer.Typer(
     help="A community's posts table (CSV or Parquet, the format `run --export-posts` "
          "writes; see docs/data.md): check it, or summarise it into targets.",
-    no_args_is_help=True)
+    short_help="Check a community's posts table, or summarise it into targets.",
+    no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 TablePaths = Annotated[list[Path], typer.Argument(
     help="Posts, members and events tables (.csv or .parquet), or folders holding them "
@@ -711,6 +728,7 @@ def summarize(
         _fail(str(error))
     with _stoppable(f"nothing was written to {out_file}"):
         community = _load_community(paths)
+        from forumsim.experiment.targets import statistic_unit
         from forumsim.experiment.targets import summarize as summarize_community
 
         targets = summarize_community(community)
@@ -721,7 +739,7 @@ def summarize(
         except OSError as error:  # e.g. the disk filled up meanwhile
             _fail(f"--out {out_file}: cannot be written: {error.strerror or error}; nothing "
                   "was written.", code=1)
-    rows = [(name, _shown_statistic(value), "") for name, value in
+    rows = [(name, _shown_statistic(value), statistic_unit(name)) for name, value in
             targets["statistics"].items()]
     counts = targets["counts"]
     out.print(_figures_table(f"{counts['posts']:,} posts by {counts['authors']:,} authors on "
@@ -928,14 +946,18 @@ def _print_summary(summary: dict, target: Path) -> None:
     title = (f"forumsim run: {summary['scenario']} (seed {summary['seed']}, "
              f"{summary['days']} days, {summary['people']:,} people)")
     rows = [(key, _shown(key, value), _unit(key)) for key, value in metrics.items()
-            if key != "interventions"]
+            if key not in ("interventions", "policy")]
     rows.append(("wall time", f"{summary['wall_seconds']:.1f}", "s"))
     out.print(_figures_table(title, rows))
-    for record in metrics.get("interventions", []):
+    records = metrics.get("interventions", [])
+    for record in records + ([metrics["policy"]] if len(records) > 1 else []):
         rows = [(key, _shown(key, value), _unit(key)) for key, value in record.items()
-                if key not in ("type", "day", "target", "destinations")]
+                if key not in ("type", "day", "target", "destinations", "counterfactual")]
+        against = ("the same run without any shock" if record is metrics.get("policy") else
+                   "the same run without this shock" if len(records) > 1 else
+                   "the counterfactual")
         out.print(_figures_table(f"{record['type']} on day {record['day']} "
-                                 f"({record['target']}), against the counterfactual", rows))
+                                 f"({record['target']}), against {against}", rows))
     out.print(f"results written to [bold]{_shown_path(target)}/[/]")
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from forumsim.analysis.colours import forum_colour, forum_dashes
 from forumsim.experiment.runner import SMOOTHING_DAYS  # the same 7-day means as the run's metrics
 from forumsim.measures import metrics
 from forumsim.world.agents import State
@@ -22,14 +23,15 @@ from forumsim.world.interventions import Event
 from forumsim.world.model import ROLE_NAMES, Ecosystem
 
 MAX_POINTS = 200  # per plotted line: the browser redraws every day, keep it light
-ACCESS_COLOURS = {"open": "#4daf4a", "restricted": "#ff7f00", "closed": "#377eb8"}
-REGIMES = list(ACCESS_COLOURS)
-ROLE_COLOURS = dict(zip(ROLE_NAMES, ("#bdbdbd", "#74a9cf", "#fdae61", "#d7301f", "#54278f"),
-                        strict=True))
-# One colour per forum, by forum id, so a forum keeps its colour as others are founded.
-FORUM_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-                 "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939",
-                 "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+# Colour names a forum, in every chart (by forum id, as in a run's figures, so a forum
+# keeps its colour as others are founded). Access is a shape on the map; roles and the
+# ecosystem as a whole are drawn in greys and black, which name no forum.
+ACCESS_SYMBOLS = {"open": "circle", "restricted": "roundRect", "closed": "diamond"}
+REGIMES = list(ACCESS_SYMBOLS)
+ROLE_STYLES = dict(zip(ROLE_NAMES, (("#b8b8b8", "solid"), ("#8a8a8a", "dashed"),
+                                    ("#5a5a5a", "solid"), ("#2b2b2b", "dotted"),
+                                    ("#000000", "solid")), strict=True))
+SHOCK_LINE = "#333333"
 SHOCK_NAMES = {"takedown": "seizure", "arrests": "arrests", "outage": "outage",
                "infiltration": "infiltration", "bot_wave": "bot wave"}
 
@@ -87,15 +89,17 @@ def loss_so_far(actual: np.ndarray, counterfactual: np.ndarray, shock: int) -> f
     without = trailing_mean(counterfactual[:len(actual)])
     if not without[shock:].any():
         return None
-    return metrics.loss(trailing_mean(actual), without, shock)
+    return metrics.peak_loss(trailing_mean(actual), without, shock)
 
 
-def shock_figures(eco: Ecosystem, counterfactual: Ecosystem) -> ShockFigures | None:
-    """The live figures of the latest shock applied so far (None before any), measured
-    against `counterfactual`, the same ecosystem stepped alongside without the shocks."""
+def shock_figures(eco: Ecosystem, counterfactual: Ecosystem,
+                  event: Event | None = None) -> ShockFigures | None:
+    """The live figures of `event` (by default the latest shock applied so far; None
+    before any), measured against `counterfactual`, the same ecosystem stepped alongside
+    without the shocks."""
     if not eco.events:
         return None
-    event = eco.events[-1]
+    event = event or eco.events[-1]
     days = np.asarray(eco.datacollector.model_vars["day"])
     active = np.asarray(eco.datacollector.model_vars["active_people"], dtype=float)
     without = np.asarray(counterfactual.datacollector.model_vars["active_people"], dtype=float)
@@ -127,39 +131,42 @@ def shared_members(eco: Ecosystem) -> np.ndarray:
     return member.T @ member
 
 
+# What the map writes beside a forum that is not simply online ("closed" is an access
+# regime, so a forum that ended without staff is "shut down").
+STATUS_WORDS = {Status.SEIZED: "SEIZED", Status.CLOSED: "shut down", Status.DOWN: "down"}
+
+
 def _forum_node(forum: Forum, size: float) -> dict:
-    """One forum on the map: colour = access regime (its legend category); fill, outline
-    and label mark a forum that is down, seized, closed or infiltrated."""
-    style = {"borderColor": "#333", "borderWidth": 1}
-    mark = ""
-    if forum.status == Status.SEIZED:
-        style.update(color="#111", borderColor="#d00", borderWidth=4)
-        mark = "SEIZED"
-    elif forum.status == Status.CLOSED:
-        style.update(color="#999", borderColor="#555", borderType="dashed")
-        mark = "closed"
+    """One forum on the map: its colour is the forum's own (as in the charts), its shape
+    its access regime (the legend's category); outline, fading and label mark a forum
+    that is down, seized, shut down or infiltrated."""
+    style = {"color": forum_colour(forum.id), "borderColor": "#333", "borderWidth": 1}
+    mark = STATUS_WORDS.get(forum.status, "")
+    if forum.status in (Status.SEIZED, Status.CLOSED):
+        style.update(opacity=0.45, borderColor="#000", borderWidth=4, borderType="solid"
+                     if forum.status == Status.SEIZED else "dashed")
     elif forum.status == Status.DOWN:
         style.update(opacity=0.35, borderType="dashed", borderWidth=3)
-        mark = "down"
     if forum.infiltrated:
-        style.update(borderColor="#7b2cbf", borderWidth=5, borderType="dotted")
+        style.update(borderColor="#000", borderWidth=5, borderType="dotted")
         mark = "infiltrated"
     x, y = forum_position(forum.id)
     label = {"show": True, "formatter": f"{forum.name}: {mark}" if mark else forum.name}
-    if mark:  # a seized, closed or down forum has nobody active: keep it big enough to see
+    if mark:  # a seized, shut or down forum has nobody active: keep it big enough to see
         size = max(size, 28.0)
-        label.update(color="#d00", fontWeight="bold")
+        label.update(fontWeight="bold", color="#111", opacity=1)
+    status = STATUS_WORDS.get(forum.status, str(forum.status)).lower()
     return {"name": forum.name, "x": x, "y": y, "symbolSize": round(size, 1),
             "category": REGIMES.index(forum.access.name), "itemStyle": style, "label": label,
             "value": len(forum.visitors),
-            "tooltip": {"formatter": f"{forum.name}: {forum.access.name}, {forum.status}"
+            "tooltip": {"formatter": f"{forum.name}: {forum.access.name} access, {status}"
                                      f"<br>{len(forum.visitors)} active today, "
                                      f"{forum.members} members, {len(forum.staff)} staff"}}
 
 
 def forum_map(eco: Ecosystem) -> dict:
-    """Fora as nodes sized by today's active members, coloured by access regime;
-    edges weighted by shared members."""
+    """Fora as nodes sized by today's active members, in each forum's colour and shaped by
+    its access regime; edges weighted by shared members."""
     active = eco.datacollector.tables["forums"]["active_members"]
     largest = max(max(active, default=1), 1)  # largest ever, so sizes do not jump
     nodes = [_forum_node(f, 12.0 + 68.0 * math.sqrt(len(f.visitors) / largest))
@@ -177,16 +184,20 @@ def forum_map(eco: Ecosystem) -> dict:
     return {
         "animation": False,
         "title": {"text": f"Fora on day {eco.day}",
-                  "subtext": "size: active today · edges: shared members · colour: access",
-                  "textStyle": {"fontSize": 14}},
+                  "subtext": "colour: the forum, as in the charts · shape: access\n"
+                             "size: active today · lines: shared members",
+                  "textStyle": {"fontSize": 14}, "subtextStyle": {"lineHeight": 16}},
         "tooltip": {},
         # Top right, away from the labels under the nodes at the bottom of the map.
-        "legend": {"top": 0, "right": 0, "orient": "vertical", "data": REGIMES,
-                   "selectedMode": False},
-        "series": [{"type": "graph", "layout": "none", "roam": False, "top": 75,
+        "legend": {"top": 0, "right": 0, "orient": "vertical", "selectedMode": False,
+                   "data": [{"name": regime, "icon": symbol}
+                            for regime, symbol in ACCESS_SYMBOLS.items()],
+                   "formatter": "{name} access"},
+        "series": [{"type": "graph", "layout": "none", "roam": False, "top": 85,
                     "bottom": 40, "left": 70, "right": 70, "data": nodes, "links": links,
-                    "categories": [{"name": regime, "itemStyle": {"color": colour}}
-                                   for regime, colour in ACCESS_COLOURS.items()],
+                    "categories": [{"name": regime, "symbol": symbol,
+                                    "itemStyle": {"color": "#9e9e9e"}}
+                                   for regime, symbol in ACCESS_SYMBOLS.items()],
                     "lineStyle": {"color": "#888", "opacity": 0.5, "curveness": 0.1},
                     "label": {"position": "bottom"}}],
     }
@@ -194,8 +205,9 @@ def forum_map(eco: Ecosystem) -> dict:
 
 def tie_network(eco: Ecosystem, top: int = 60,
                 previous: dict[int, tuple[float, float]] | None = None) -> tuple[dict, dict]:
-    """The ties among the `top` most connected people in the ecosystem, coloured by role;
-    returns the ECharts option and the layout (pass it back so the drawing stays calm)."""
+    """The ties among the `top` most connected people in the ecosystem, shaded by role
+    (greys: colour names fora); returns the ECharts option and the layout (pass it back
+    so the drawing stays calm)."""
     degree = eco.ties.degree()
     degree[eco.people.state != State.ACTIVE] = 0
     people = np.flatnonzero(degree)
@@ -228,15 +240,17 @@ def tie_network(eco: Ecosystem, top: int = 60,
     option = {
         "animation": False,
         "title": {"text": f"Ties of the {len(nodes)} most connected people, day {eco.day}",
-                  "subtext": "colour: role · size: number of ties · edge: tie strength",
+                  "subtext": "shade: role (darker: higher) · size: number of ties · "
+                             "edge: tie strength",
                   "textStyle": {"fontSize": 14}},
         "tooltip": {},
-        "legend": {"bottom": 0, "data": list(ROLE_NAMES)},
+        "legend": {"bottom": 0, "data": list(ROLE_NAMES), "selectedMode": False},
         "series": [{"type": "graph", "layout": "none", "top": 70, "bottom": 40,
                     "data": nodes, "links": links,
-                    "categories": [{"name": role, "itemStyle": {"color": colour}}
-                                   for role, colour in ROLE_COLOURS.items()],
-                    "lineStyle": {"color": "#999", "opacity": 0.6}}],
+                    "categories": [{"name": role, "itemStyle": {
+                        "color": colour, "borderColor": "#000", "borderWidth": 0.5}}
+                        for role, (colour, _) in ROLE_STYLES.items()],
+                    "lineStyle": {"color": "#bbb", "opacity": 0.6}}],
     }
     return option, layout
 
@@ -254,11 +268,12 @@ def trailing_mean(values: np.ndarray, days: int = SMOOTHING_DAYS) -> np.ndarray:
 
 
 def _points(days: np.ndarray, values: np.ndarray, digits: int = 1) -> list:
-    """[day, value] pairs, thinned to at most MAX_POINTS (always keeping the last day);
-    missing values are None. Rounded with numpy: this runs for every line every day."""
-    step = max(1, math.ceil(len(days) / MAX_POINTS))
-    keep = np.arange(len(days) - 1, -1, -step)[::-1]
-    shown = np.round(np.asarray(values, dtype=float)[keep], digits)
+    """[day, value] pairs, thinned to at most MAX_POINTS by keeping the lowest and the
+    highest day of each stretch (so a one-day peak survives) and the last day; missing
+    values are None. Vectorised: this runs for every line every day."""
+    values = np.asarray(values, dtype=float)
+    keep = _extremes(values, (MAX_POINTS - 1) // 2)
+    shown = np.round(values[keep], digits)
     missing = np.isnan(shown)
     numbers = (shown.astype(np.int64) if digits == 0 and not missing.any() else shown).tolist()
     if missing.any():
@@ -266,13 +281,31 @@ def _points(days: np.ndarray, values: np.ndarray, digits: int = 1) -> list:
     return [list(pair) for pair in zip(np.asarray(days)[keep].tolist(), numbers, strict=True)]
 
 
+def _extremes(values: np.ndarray, stretches: int) -> np.ndarray:
+    """Indices of the lowest and highest value of each of `stretches` equal stretches of
+    `values`, and of the last value, in order (every index if there are few)."""
+    n = len(values)
+    if n <= 2 * stretches + 1:
+        return np.arange(n)
+    size = math.ceil(n / stretches)
+    grid = np.full(size * math.ceil(n / size), np.nan)
+    grid[:n] = values
+    grid = grid.reshape(-1, size)
+    starts = np.arange(len(grid)) * size
+    missing = np.isnan(grid)
+    low = np.argmin(np.where(missing, np.inf, grid), axis=1)
+    high = np.argmax(np.where(missing, -np.inf, grid), axis=1)
+    keep = np.unique(np.concatenate([starts + low, starts + high, [n - 1]]))
+    return keep[keep < n]
+
+
 def shock_markers(eco: Ecosystem) -> dict:
     """Dashed vertical lines at the days of the shocks so far (an ECharts markLine)."""
     lines = [{"xAxis": e.day, "label": {"formatter": SHOCK_NAMES.get(e.type, e.type)}}
              for e in eco.events]
     return {"symbol": "none", "silent": True, "data": lines,
-            "lineStyle": {"type": "dashed", "color": "#c00", "width": 1.5},
-            "label": {"position": "insideEndTop", "color": "#c00"}}
+            "lineStyle": {"type": "dashed", "color": SHOCK_LINE, "width": 1.5},
+            "label": {"position": "insideEndTop", "color": SHOCK_LINE}}
 
 
 def _line_chart(eco: Ecosystem, title: str, series: list[dict], y_name: str,
@@ -306,30 +339,28 @@ def legend_rows(n: int) -> int:
 def activity_chart(eco: Ecosystem) -> dict:
     """Active people per forum per day (7-day means), every forum in the legend, with
     markers at shocks."""
-    title = "Active people per forum (7-day mean)"
     table = eco.datacollector.tables["forums"]
-    days = np.asarray(table["day"])
-    if not len(days):
-        return _line_chart(eco, title, [], "people")
+    days = np.asarray(table["day"], dtype=np.int64)
     index = {f.name: f.id for f in eco.fora}
     forum = np.fromiter((index[name] for name in table["forum"]), dtype=np.int64,
                         count=len(days))
-    first = int(days.min())
-    grid = np.full((int(days.max()) - first + 1, len(eco.fora)), np.nan)
+    first = int(days.min()) if len(days) else 0
+    grid = np.full((int(days.max()) - first + 1 if len(days) else 0, len(eco.fora)), np.nan)
     grid[days - first, forum] = table["active_members"]
     all_days = np.arange(first, first + len(grid))
-    series = []
+    series = []  # every forum, even before its first day: the legend shows its colour
     for f in eco.fora:
         column = grid[:, f.id]
         alive = ~np.isnan(column)  # a forum founded later has no rows before it
         smooth = np.full(len(column), np.nan)
         smooth[alive] = trailing_mean(column[alive])
-        start = int(np.argmax(alive))
-        colour = FORUM_COLOURS[f.id % len(FORUM_COLOURS)]
+        start = int(np.argmax(alive)) if alive.any() else len(column)
         series.append({"type": "line", "name": f.name, "showSymbol": False,
                        "data": _points(all_days[start:], smooth[start:]),
-                       "itemStyle": {"color": colour}, "lineStyle": {"width": 1.5}})
-    return _line_chart(eco, title, series, "people", legend_rows=legend_rows(len(series)))
+                       "itemStyle": {"color": forum_colour(f.id)},
+                       "lineStyle": {"width": 1.5, "type": forum_dashes(f.id)}})
+    return _line_chart(eco, "Active people per forum (7-day mean)", series, "people",
+                       legend_rows=legend_rows(len(series)))
 
 
 def counterfactual_chart(eco: Ecosystem, counterfactual: Ecosystem) -> dict:
@@ -337,8 +368,8 @@ def counterfactual_chart(eco: Ecosystem, counterfactual: Ecosystem) -> dict:
     (stepped alongside with the same random numbers): daily values and 7-day means."""
     days = np.asarray(eco.datacollector.model_vars["day"])
     series = []
-    for label, model, colour in (("with the shocks", eco, "#c0392b"),
-                                 ("without the shocks", counterfactual, "#555555")):
+    for label, model, colour in (("with the shocks", eco, "#000000"),
+                                 ("without the shocks", counterfactual, "#8a8a8a")):
         daily = np.asarray(model.datacollector.model_vars["active_people"],
                            dtype=float)[:len(days)]
         series += [{"type": "line", "name": label, "showSymbol": False,
@@ -357,12 +388,12 @@ def roles_chart(eco: Ecosystem) -> dict:
     data = eco.datacollector.model_vars
     days = np.asarray(data["day"])
     series = []
-    for role, colour in ROLE_COLOURS.items():
+    for role, (colour, dashes) in ROLE_STYLES.items():
         counts = np.asarray(data[role], dtype=float)
         counts[counts <= 0] = np.nan  # a log axis has no zero
         series.append({"type": "line", "name": role, "showSymbol": False,
                        "data": _points(days, counts, 0), "itemStyle": {"color": colour},
-                       "lineStyle": {"width": 2}})
+                       "lineStyle": {"width": 2, "type": dashes}})
     return _line_chart(eco, "People by role (log scale)", series, "people", log=True)
 
 
@@ -372,7 +403,7 @@ def registrations_chart(eco: Ecosystem) -> dict:
     days = np.asarray(data["day"])
     series = [{"type": "line", "name": name.replace("_", " "), "showSymbol": False,
                "data": _points(days, np.asarray(data[name], dtype=float), 0),
-               "itemStyle": {"color": colour}, "lineStyle": {"width": 1.5}}
-              for name, colour in (("registrations", "#1b9e77"),
-                                   ("failed_visits", "#d95f02"))]
+               "itemStyle": {"color": colour}, "lineStyle": {"width": 1.5, "type": dashes}}
+              for name, colour, dashes in (("registrations", "#000000", "solid"),
+                                           ("failed_visits", "#8a8a8a", "dashed"))]
     return _line_chart(eco, "Registrations and failed visits per day", series, "per day")

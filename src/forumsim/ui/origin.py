@@ -42,6 +42,26 @@ def exposure_warning(host: str, port: int) -> str | None:
             "default --host 127.0.0.1 unless other machines must reach it.")
 
 
+def reachable_addresses(host: str) -> list[str]:
+    """The addresses other machines can open the page at, for a page bound to `host`: the
+    machine's own non-loopback, non-link-local addresses for a wildcard (IPv6 ones only
+    for '::'), else `host` itself."""
+    if host not in WILDCARDS:
+        return [host]
+    import psutil
+
+    found = []
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family not in (socket.AF_INET, socket.AF_INET6) or (
+                    address.family == socket.AF_INET6 and host != "::"):
+                continue
+            ip = ipaddress.ip_address(address.address.split("%")[0])
+            if not (ip.is_loopback or ip.is_link_local or ip.is_unspecified):
+                found.append(str(ip))
+    return sorted(set(found), key=lambda a: (":" in a, a))
+
+
 def _is_ip(name: str) -> bool:
     try:
         ipaddress.ip_address(name)

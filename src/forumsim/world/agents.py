@@ -11,6 +11,7 @@ Per-person Python runs only on rare events (a promotion, an invitation, a foundi
 from __future__ import annotations
 
 import copy
+import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,11 +20,15 @@ from typing import TYPE_CHECKING, ClassVar
 import mesa
 import numpy as np
 
+from forumsim.world.draws import Purpose
 from forumsim.world.forum import Address, Membership, Rank
 
 if TYPE_CHECKING:
     from forumsim.world.forum import Forum
     from forumsim.world.scenario import Behaviour
+
+
+THANKS_PER_SHARE_MAX = 1 << 20  # bound of a share's thanks, to address each thanks' draw
 
 
 class State:
@@ -204,7 +209,8 @@ class Person(mesa.Agent):
     @classmethod
     def explorers(cls, eco: mesa.Model, visits: Visits) -> np.ndarray:
         """The few visitors who will also look for another forum whose address they know."""
-        curious = eco.rng.random(len(visits)) < eco.behaviour.join_other_prob_per_visit
+        curious = eco.draws.chance(Purpose.EXPLORE, eco.day, visits.people,
+                                   eco.behaviour.join_other_prob_per_visit)
         return visits.people[curious]
 
 
@@ -218,7 +224,8 @@ class Lurker(Person):
     def speak(cls, eco: mesa.Model, visits: Visits, lurking: np.ndarray) -> np.ndarray:
         """Who posts on this visit (at `communicate`). A lurker who posts becomes a
         Member there first, and so posts as a member."""
-        posting = eco.rng.random(len(visits)) < eco.people.communicate[visits.people]
+        posting = eco.draws.chance(Purpose.POST, eco.day, visits.people,
+                                   eco.people.communicate[visits.people])
         first = lurking & posting
         if first.any():
             eco.set_rank(visits.rows[first], Rank.MEMBER)
@@ -232,7 +239,8 @@ class Lurker(Person):
             return
         at_home = visits.forums == eco.people.home[visits.people]
         dry = at_home & (eco.pull[visits.forums] < b.dry_pull)
-        leaving = dry & (eco.rng.random(len(visits)) < b.dry_leave_prob_per_visit)
+        leaving = dry & eco.draws.chance(Purpose.DRY, eco.day, visits.people,
+                                         b.dry_leave_prob_per_visit)
         if leaving.any():
             eco.desist(visits.people[leaving])
 
@@ -252,10 +260,11 @@ class Member(Person):
             return
         standing = eco.memberships.table.rank[visits.rows] >= Rank.VIP
         chance = b.invite_prob_per_visit * np.where(standing, 1.0, b.member_invite_factor)
-        inviting = closed & (eco.rng.random(len(visits)) < chance)
+        inviting = closed & eco.draws.chance(Purpose.INVITE, eco.day, visits.people, chance)
         if not inviting.any():
             return
-        owner, contacts = eco.ties.neighbours_of(visits.people[inviting])
+        inviters = visits.people[inviting]
+        owner, contacts = eco.ties.neighbours_of(inviters)
         forums = visits.forums[inviting][owner]
         # Only contacts in the ecosystem, not yet members and not banned there.
         eligible = ((eco.people.state[contacts] == State.ACTIVE)
@@ -264,11 +273,13 @@ class Member(Person):
         owner, contacts, forums = owner[eligible], contacts[eligible], forums[eligible]
         if not len(owner):
             return
-        # Each inviter picks one of their eligible contacts at random.
-        first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        counts = np.diff(np.r_[first, len(owner)])
-        picked = first + eco.rng.integers(counts)
-        picked = picked[Admin.vet_invitations(eco, forums[picked])]
+        # Each inviter picks one of their eligible contacts at random: the one with the
+        # smallest draw, addressed by the pair (the same pick in paired runs while the
+        # contact is eligible in both).
+        key = eco.draws.uniform(Purpose.INVITE_PICK, eco.day, inviters[owner], contacts)
+        order = np.lexsort((key, owner))
+        picked = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+        picked = picked[Admin.vet_invitations(eco, contacts[picked], forums[picked])]
         eco.known[contacts[picked], forums[picked]] = Address.INVITED
         eco.invite(contacts[picked], forums[picked])
 
@@ -276,10 +287,11 @@ class Member(Person):
     def contribute(cls, eco: mesa.Model, visits: Visits, posting: np.ndarray) -> None:
         """Posts (new threads or replies) of the `posting` visits, and shares, which
         anyone may make (lurkers too: sharing is not posting)."""
-        rng, people = eco.rng, eco.people
+        people = eco.people
         posts = visits.where(posting)
         cls.post(eco, posts)
-        sharing = rng.random(len(visits)) < people.share[visits.people] * cls.status(eco, visits)
+        sharing = eco.draws.chance(Purpose.SHARE, eco.day, visits.people,
+                                   people.share[visits.people] * cls.status(eco, visits))
         cls.share(eco, visits.where(sharing))
         for forum_id, authors in visits.where(posting | sharing).by_forum():
             eco.fora[forum_id].remember_authors(authors)
@@ -298,11 +310,11 @@ class Member(Person):
         """Count the posts, tie repliers to the people they answer, queue rule violations."""
         if not len(posts):
             return
-        b, rng = eco.behaviour, eco.rng
+        b, draws, day = eco.behaviour, eco.draws, eco.day
         eco.memberships.table.posts[posts.rows] += 1
         eco.people.posts[posts.people] += 1
         eco.count_per_forum("posts", posts.forums)
-        replies = posts.where(rng.random(len(posts)) < b.reply_share)
+        replies = posts.where(draws.chance(Purpose.REPLY, day, posts.people, b.reply_share))
         repliers, answered = [], []
         for forum_id, here in replies.by_forum():
             authors = eco.fora[forum_id].recent_authors
@@ -311,7 +323,8 @@ class Member(Person):
                               & (eco.memberships.row_of[authors, forum_id] >= 0)]
             if len(authors):
                 repliers.append(here)
-                answered.append(authors[rng.integers(len(authors), size=len(here))])
+                answered.append(draws.pick_points(Purpose.ANSWER, day, authors,
+                                                  Purpose.AUTHOR_POINT, here))
         if eco.post_log is not None:  # opt-in: every post with its thread (world/posts.py)
             eco.post_log.record(eco, posts, repliers, answered)
         if repliers:
@@ -320,14 +333,16 @@ class Member(Person):
                 # After enforcement news people deal mostly with trusted contacts (ties still
                 # strong after decay); a reply to anyone else rarely forms or feeds a tie.
                 trusted = eco.ties.trusted(repliers, answered, eco.day)
-                keep = trusted | (rng.random(len(repliers)) < b.threat_new_tie_factor)
+                keep = trusted | draws.chance(Purpose.CAUTIOUS_TIE, day, repliers,
+                                              b.threat_new_tie_factor)
                 repliers, answered = repliers[keep], answered[keep]
             # A private exchange after a reply makes the tie three times as strong.
-            private = rng.random(len(repliers)) < b.private_exchange_prob
+            private = draws.chance(Purpose.PRIVATE, day, repliers, b.private_exchange_prob)
             eco.ties.interact(repliers, answered, eco.day, strength=np.where(private, 3.0, 1.0))
             eco.people.add_replies(answered, eco.day, b.material_days)
             eco.bound_activity(answered)  # replies raise their wish to come back
-        breaking = rng.random(len(posts)) < eco.people.rule_breaking[posts.people]
+        breaking = draws.chance(Purpose.BREAK, day, posts.people,
+                                eco.people.rule_breaking[posts.people])
         for forum_id, row in zip(posts.forums[breaking].tolist(), posts.rows[breaking].tolist(),
                                  strict=True):
             eco.fora[forum_id].reports.append(row)
@@ -354,12 +369,13 @@ class Member(Person):
         if not len(rows):
             return
         b, table = eco.behaviour, eco.memberships.table
-        thanks = eco.rng.poisson(b.thanks_per_share, len(rows)).astype(np.int32)
+        sharers = table.person[rows].astype(np.int64)
+        forums = table.forum[rows].astype(np.int64)
+        thanks = eco.draws.poisson(Purpose.THANKS, eco.day, sharers, b.thanks_per_share,
+                                   eco.forum_keys[forums]).astype(np.int32)
         table.contributions[rows] += 1
         table.thanks[rows] += thanks
-        sharers = table.person[rows].astype(np.int64)
         eco.people.thanks[sharers] += thanks
-        forums = table.forum[rows].astype(np.int64)
         weight = np.where(table.rank[rows] >= Rank.VIP, b.vip_material_weight, 1.0)
         material = np.bincount(forums, weights=weight, minlength=len(eco.fora))
         for forum_id in np.flatnonzero(material).tolist():
@@ -376,15 +392,26 @@ class Member(Person):
               thanks: np.ndarray) -> None:
         """Thanks given by today's visitors (lurkers too) tie them weakly to the sharer:
         how most non-posters come to have a contact."""
-        givers = eco.rng.binomial(thanks, eco.behaviour.thanks_tie_prob)
+        if not len(sharers):
+            return
+        draws, day = eco.draws, eco.day
+        # Each thanks is a draw of its own, addressed by the sharer, the forum and its rank
+        # among the share's thanks.
+        unit = np.repeat(np.arange(len(sharers)), thanks)
+        rank = np.arange(len(unit)) - np.repeat(np.cumsum(thanks) - thanks, thanks)
+        address = eco.forum_keys[forums[unit]] * THANKS_PER_SHARE_MAX + rank
+        from_visitor = draws.chance(Purpose.THANK_TIE, day, sharers[unit],
+                                    eco.behaviour.thanks_tie_prob, address)
+        unit, address = unit[from_visitor], address[from_visitor]
         thankers, thanked = [], []
-        for forum_id in np.unique(forums[givers > 0]).tolist():
+        for forum_id in np.unique(forums[unit]).tolist():
             visitors = eco.fora[forum_id].visitors
-            here = (forums == forum_id) & (givers > 0)
+            here = forums[unit] == forum_id
             if len(visitors):
-                n = givers[here]
-                thankers.append(visitors[eco.rng.integers(len(visitors), size=int(n.sum()))])
-                thanked.append(np.repeat(sharers[here], n))
+                thanked.append(sharers[unit[here]])
+                thankers.append(draws.pick_points(Purpose.THANKER, day, visitors,
+                                                  Purpose.VISITOR_POINT, thanked[-1],
+                                                  address[here]))
         if thankers:  # tied at the end of the day, all at once (`tie_thankers`)
             eco.thanks_given.append((np.concatenate(thankers), np.concatenate(thanked)))
 
@@ -399,7 +426,8 @@ class Member(Person):
         eco.thanks_given = []
         if eco.cautious:
             keep = (eco.ties.trusted(thankers, thanked, eco.day)
-                    | (eco.rng.random(len(thankers)) < eco.behaviour.threat_new_tie_factor))
+                    | eco.draws.chance(Purpose.CAUTIOUS_THANK, eco.day, thankers,
+                                       eco.behaviour.threat_new_tie_factor, thanked))
             thankers, thanked = thankers[keep], thanked[keep]
         eco.ties.interact(thankers, thanked, eco.day, strength=0.5)
 
@@ -424,17 +452,15 @@ class Moderator(VIP):
     def screen_applicants(cls, eco: mesa.Model, forum: Forum, capacity: int) -> int:
         """Review queued contributions of applicants; accepted ones get full access."""
         table = eco.memberships.table
-        rows = _take(forum.applications, capacity)
-        credited = []
-        for row in rows:
-            if eco.memberships.row_of[table.person[row], forum.id] != row:
-                continue  # no longer a member (banned meanwhile)
-            if table.full_access[row]:  # accepted meanwhile: an ordinary contribution now
-                credited.append(row)
-            elif eco.rng.random() < eco.behaviour.application_accept_prob:
-                table.full_access[row] = True
-                credited.append(row)
-        Member.credit(eco, np.array(credited, dtype=np.int64))
+        rows = np.array(_take(forum.applications, capacity), dtype=np.int64)
+        people = table.person[rows].astype(np.int64)
+        rows_now = rows[eco.memberships.row_of[people, forum.id] == rows]  # not banned since
+        people = table.person[rows_now].astype(np.int64)
+        # Accepted meanwhile: an ordinary contribution now.
+        accepted = table.full_access[rows_now] | eco.draws.chance(
+            Purpose.ACCEPT, eco.day, people, eco.behaviour.application_accept_prob, forum.key)
+        table.full_access[rows_now[accepted]] = True
+        Member.credit(eco, rows_now[accepted])
         return len(rows)
 
     @classmethod
@@ -469,9 +495,12 @@ class Admin(Moderator):
         if forum.online and forum.admins:
             skill = float(eco.people.skill[forum.admins].max())
             lost = forum.understaffing()
-            # Draws from the forum's own stream keep outages in step between paired runs.
-            outage, length = forum.rng.random(), int(forum.rng.geometric(1 / b.outage_days_mean))
-            closing = forum.rng.random()
+            # Draws addressed by the forum keep outages in step between paired runs.
+            draws, day = eco.draws, eco.day
+            outage, closing = (draws.one(Purpose.OUTAGE, day, forum.key),
+                               draws.one(Purpose.CLOSURE, day, forum.key))
+            length = _geometric(draws.one(Purpose.OUTAGE_LENGTH, day, forum.key),
+                                1 / b.outage_days_mean)
             risk = b.outage_rate_per_day * (1.0 - skill) * (1.0 + b.understaffed_outage_factor
                                                             * lost)
             if outage < risk:
@@ -482,12 +511,14 @@ class Admin(Moderator):
                 eco.close(forum)
 
     @classmethod
-    def vet_invitations(cls, eco: mesa.Model, forums: np.ndarray) -> np.ndarray:
-        """Which of today's invitations (to closed fora `forums`) the admins let through:
-        as many as their vetting capacity left, chosen at random; the rest are turned down.
-        A closed forum's growth is therefore bounded by its admins, not by its size."""
+    def vet_invitations(cls, eco: mesa.Model, people: np.ndarray,
+                        forums: np.ndarray) -> np.ndarray:
+        """Which of today's invitations (of `people` to closed fora `forums`) the admins
+        let through: as many as their vetting capacity left, chosen at random; the rest
+        are turned down. A closed forum's growth is therefore bounded by its admins, not
+        by its size."""
         allowed = np.zeros(len(forums), dtype=bool)
-        order = eco.rng.permutation(len(forums))
+        order = np.argsort(eco.draws.uniform(Purpose.VET, eco.day, people), kind="stable")
         for forum_id in np.unique(forums).tolist():
             forum = eco.fora[forum_id]
             mine = order[forums[order] == forum_id]
@@ -537,7 +568,8 @@ class Admin(Moderator):
         rows = eco.memberships.row_of[forum.visitors, forum.id]
         # A visitor banned earlier today has no membership row any more: no vouching.
         ranks = np.where(rows >= 0, eco.memberships.table.rank[np.maximum(rows, 0)], Rank.LURKER)
-        draws = eco.rng.random((len(allies), len(forum.visitors)))
+        draws = eco.draws.uniform(Purpose.CROSS, eco.day, forum.visitors[None, :],
+                                  eco.forum_keys[allies][:, None])
         for ally, draw in zip(allies, draws, strict=True):
             told = draw < eco.behaviour.cross_promotion_prob
             # A shared admin vouches for trusted members (VIPs, staff) on a closed ally.
@@ -557,6 +589,11 @@ class Admin(Moderator):
             return  # law enforcement keeps the doors open
         if forum.backlog_days >= eco.behaviour.tighten_backlog_days and forum.access.name == "open":
             eco.change_access(forum, "restricted")
+
+
+def _geometric(u: float, p: float) -> int:
+    """The number of daily trials up to the first success of chance `p`, from a uniform."""
+    return 1 if p >= 1 else max(1, math.ceil(math.log1p(-u) / math.log1p(-p)))
 
 
 def _take(queue: deque, capacity: int) -> list[int]:

@@ -55,7 +55,7 @@ class Forum:
     access: AccessPolicy
     founded: int
     founder: int = -1
-    rng: np.random.Generator = field(default_factory=np.random.default_rng, repr=False)
+    key: int = 0  # a stable number for its name, to address its random draws (world/draws.py)
     status: str = Status.ONLINE
     down_until: int = -1
     ended: int = -1

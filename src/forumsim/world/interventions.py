@@ -10,6 +10,7 @@ import numpy as np
 
 from forumsim.measures import keyplayers
 from forumsim.world.agents import State, Visits
+from forumsim.world.draws import Purpose, name_key
 from forumsim.world.forum import Address, Forum, Rank, Status
 from forumsim.world.scenario import (
     ArrestsSpec,
@@ -96,6 +97,9 @@ class Intervention:
     def __init__(self, spec, index: int) -> None:
         self.spec, self.index = spec, index
         self.days = set(spec.days())
+        # Its random choices are addressed by what it is, not by its place in the list, so
+        # a paired run that drops another shock makes the same choices.
+        self.key = name_key(spec.model_dump_json())
 
     def due(self, day: int) -> bool:
         """Whether `apply` runs today."""
@@ -111,7 +115,7 @@ class Takedown(Intervention):
 
     def apply(self, eco: mesa.Model) -> None:
         spec: TakedownSpec = self.spec
-        forum = eco.resolve_forum(spec.target)
+        forum = eco.resolve_forum(spec.target, self.key)
         if forum is None:
             eco.record_event(self, None)
             return
@@ -123,7 +127,7 @@ class Takedown(Intervention):
             opsec = (p.skill[members] + p.risk_aversion[members]) / 2.0
             chance = spec.data_seized * (1.0 - eco.behaviour.hiding_effect * forum.hidden)
             caught = members[(opsec < eco.behaviour.poor_opsec_threshold)
-                             & (eco.streams.interventions.random(len(members)) < chance)]
+                             & eco.draws.chance(Purpose.SEIZED_DATA, eco.day, members, chance)]
             event.arrest(eco, caught)
         if spec.publicized:
             eco.deter()
@@ -145,7 +149,13 @@ class Arrests(Intervention):
         targets = self.select(eco, candidates, min(k, len(candidates)), forum)
         event = eco.record_event(self, forum)
         event.arrest(eco, np.asarray(targets, dtype=np.int64))
-        eco.alarm()
+        if event.arrested:  # arrests of nobody make no news
+            eco.alarm()
+
+    def generator(self, eco: mesa.Model) -> np.random.Generator:
+        """The numbers of today's choice of people: addressed by the shock and its
+        `draw` (another draw picks other people at random)."""
+        return eco.draws.generator(Purpose.ARRESTS, eco.day, self.key, self.spec.draw)
 
     def select(self, eco: mesa.Model, candidates: np.ndarray, k: int,
                forum: Forum | None) -> list[int]:
@@ -154,7 +164,8 @@ class Arrests(Intervention):
         if k <= 0:
             return []
         if strategy in ROLE_STRATEGIES:
-            return _by_role(eco, candidates, k, ROLE_STRATEGIES[strategy], forum)
+            return _by_role(eco, candidates, k, ROLE_STRATEGIES[strategy], forum,
+                            self.generator(eco))
         graph = eco.ties.to_networkx(people=candidates)
         capital = None
         if strategy == "network_capital":
@@ -162,7 +173,7 @@ class Arrests(Intervention):
             capital = dict(zip(candidates.tolist(),
                                (p.shares[candidates] + p.thanks[candidates]).tolist(),
                                strict=True))
-        return keyplayers.select_targets(strategy, graph, k, eco.streams.interventions,
+        return keyplayers.select_targets(strategy, graph, k, self.generator(eco),
                                          candidates=candidates.tolist(), capital=capital)
 
 
@@ -174,14 +185,14 @@ def _ranks(eco: mesa.Model, people: np.ndarray, forum: Forum | None) -> np.ndarr
 
 
 def _by_role(eco: mesa.Model, candidates: np.ndarray, k: int, ranks: tuple[Rank, ...],
-             forum: Forum | None) -> list[int]:
+             forum: Forum | None, rng: np.random.Generator) -> list[int]:
     """People holding one of `ranks` (on `forum`, or anywhere), highest rank first,
     at random within a rank."""
     held = _ranks(eco, candidates, forum)
     chosen: list[int] = []
     for rank in sorted(ranks, reverse=True):
         pool = candidates[held == rank]
-        chosen += eco.streams.interventions.permutation(pool)[: k - len(chosen)].tolist()
+        chosen += rng.permutation(pool)[: k - len(chosen)].tolist()
     return chosen
 
 
@@ -200,7 +211,7 @@ class Infiltration(Intervention):
     def apply(self, eco: mesa.Model) -> None:
         spec: InfiltrationSpec = self.spec
         if eco.day == spec.day:
-            self.forum = eco.resolve_forum(spec.target)
+            self.forum = eco.resolve_forum(spec.target, self.key)
             self.event = eco.record_event(self, self.forum)
             if self.forum is not None:
                 self.forum.infiltrated = True
@@ -219,10 +230,11 @@ class Infiltration(Intervention):
         b = eco.behaviour
         visitors = forum.visitors_yesterday
         chance = self.spec.identify_prob_per_day * (1.0 - b.hiding_effect * forum.hidden)
-        found = visitors[eco.streams.interventions.random(len(visitors)) < chance]
+        found = visitors[eco.draws.chance(Purpose.IDENTIFY, eco.day, visitors, chance)]
         self.identified = np.union1d(self.identified, found)
         skill = float(eco.people.skill[forum.staff].max()) if forum.staff else 0.0
-        if eco.streams.interventions.random() < b.undercover_detection_prob_per_day * skill:
+        if (eco.draws.one(Purpose.DETECT, eco.day, forum.key)
+                < b.undercover_detection_prob_per_day * skill):
             forum.infiltrated = False
             self.event.detected = eco.day
             eco.change_access(forum, "stricter")
@@ -242,7 +254,7 @@ class Outage(Intervention):
 
     def apply(self, eco: mesa.Model) -> None:
         spec: OutageSpec = self.spec
-        forum = eco.resolve_forum(spec.target)
+        forum = eco.resolve_forum(spec.target, self.key)
         eco.record_event(self, forum)
         if forum is not None and forum.status == Status.ONLINE:
             forum.status = Status.DOWN
@@ -260,7 +272,7 @@ class BotWave(Intervention):
     def apply(self, eco: mesa.Model) -> None:
         spec: BotWaveSpec = self.spec
         if eco.day in spec.days():
-            self.forum = eco.resolve_forum(spec.target)
+            self.forum = eco.resolve_forum(spec.target, self.key)
             eco.record_event(self, self.forum)
         forum = self.forum
         if forum is None or forum.gone:

@@ -24,6 +24,7 @@ from forumsim.world.agents import (
     State,
     Visits,
 )
+from forumsim.world.draws import Draws, Purpose, name_key
 from forumsim.world.forum import Address, Forum, Memberships, Rank, Status
 from forumsim.world.interventions import KINDS, Event, Intervention, build
 from forumsim.world.posts import PostLog
@@ -31,32 +32,14 @@ from forumsim.world.scenario import InterventionSpec, Scenario, embedded_scenari
 from forumsim.world.ties import Ties
 
 
-class Streams:
-    """Independent random streams derived from the scenario's seed, one per process that
-    must stay in step between paired runs (common random numbers): daily activity, each
-    forum's outages, new fora, and the choices of interventions. Everything else uses
-    the model's own `rng`, seeded from the same seed."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-        activity, founding, interventions, entry = np.random.SeedSequence(seed).spawn(4)
-        self.activity = np.random.default_rng(activity)
-        self.founding = np.random.default_rng(founding)
-        self.interventions = np.random.default_rng(interventions)
-        self.entry = np.random.default_rng(entry)  # newcomers and returners
-
-    def trait(self, name: str) -> np.random.Generator:
-        """The stream of the personal trait called `name`. Each trait has its own, so a
-        sweep that changes one trait's parameter leaves everyone's other traits as they
-        were (common random numbers across a sweep's points)."""
+def trait_stream(seed: int):
+    """The stream of each personal trait, by the trait's name. Each trait has its own, so a
+    sweep that changes one trait's parameter leaves everyone's other traits as they were
+    (common random numbers across a sweep's points)."""
+    def stream(name: str) -> np.random.Generator:
         key = zlib.crc32(name.encode())
-        return np.random.default_rng(np.random.SeedSequence([self.seed, 2_000_003, key]))
-
-    def forum(self, name: str) -> np.random.Generator:
-        """The stream of the forum called `name` (its outages). Keyed by name, not by id,
-        so a forum keeps its stream when a shock adds other fora before it."""
-        key = zlib.crc32(name.encode())
-        return np.random.default_rng(np.random.SeedSequence([self.seed, 1_000_003, key]))
+        return np.random.default_rng(np.random.SeedSequence([seed, 2_000_003, key]))
+    return stream
 
 
 INVITATION_DAYS = 90  # an invitation not taken up within this many days lapses
@@ -91,12 +74,12 @@ class Ecosystem(mesa.Model):
                              "forumsim.experiment.start_from), and only such a scenario")
         super().__init__(rng=scenario.seed)
         self.config = scenario  # mesa.Model.scenario is Mesa's own
-        self.streams = Streams(scenario.seed)
-        self._draw_buffer = np.empty(scenario.people, dtype=np.float32)
+        # Every draw after day 0 is addressed by (purpose, day, who): see world/draws.py.
+        self.draws = Draws(scenario.seed)
         self.behaviour = b = scenario.behaviour
         self.day = 0
         n = scenario.people
-        self.people = Population(n, b, self.streams.trait)
+        self.people = Population(n, b, trait_stream(scenario.seed))
         # Mesa agents of people who entered the ecosystem (see `persons`); ids 1..n are
         # theirs (person i has unique_id i + 1), other agents get ids above n.
         self._persons: dict[int, Person] = {}
@@ -123,11 +106,14 @@ class Ecosystem(mesa.Model):
         self.deterred_on: int | None = None
         self._successors: dict[int, list[tuple[Forum, list[int], Event]]] = defaultdict(list)
         self.pull = np.ones(0)
+        self.forum_keys = np.zeros(0, dtype=np.int64)  # each forum's `key`, by id
+        self._everyone = np.arange(n, dtype=np.int64)  # read-only: forks share it
+        self._everyone.flags.writeable = False
         self.expected_material = 0.0
         # Invitations not yet taken up: who, to which forum, on which day.
         self._invited = np.empty((0, 3), dtype=np.int64)
         self.thanks_given: list[tuple[np.ndarray, np.ndarray]] = []  # today's, tied at night
-        self._desisted: list[np.ndarray] = []  # who may come back one day
+        self._return_day = np.full(n, -1, dtype=np.int32)  # when the desisted come back
         self._active_history: list[int] = []
         self.post_log: PostLog | None = None  # set to a PostLog to keep every post
         # With an observed start: the person of each observed person.
@@ -291,10 +277,10 @@ class Ecosystem(mesa.Model):
         p = self.people
         if self.day % 7 == 1:
             self._tighten_activity_bounds()
-        # One uniform per person and day from a stream nothing else uses, so a person is
-        # active on the same days in paired runs unless the shock changed them.
-        draw = self.streams.activity.random(p.n, dtype=np.float32, out=self._draw_buffer)
-        candidates = np.flatnonzero(draw < p.p_max * np.float32(pull.largest_offer_factor(self)))
+        # One number per person and day, addressed by both, so a person is active on the
+        # same days in paired runs unless the shock changed their chance.
+        draw = self.draws.uniform(Purpose.ACTIVITY, self.day, self._everyone)
+        candidates = np.flatnonzero(draw < p.p_max * pull.largest_offer_factor(self))
         chance = np.minimum(p.activity[candidates] * self._novelty(candidates)
                             * pull.visit_factor(self, candidates), 1.0)
         if self.deterred_on is not None:
@@ -360,8 +346,8 @@ class Ecosystem(mesa.Model):
                            b.home_loyalty)
         # People with a choice to make, and no home or no wish to go home today, choose.
         choosing = n_usable > 1
-        choosing[choosing] = ~(has_home[choosing] & (self.rng.random(int(choosing.sum()))
-                                                      < loyalty[choosing]))
+        choosing[choosing] = ~(has_home[choosing] & self.draws.chance(
+            Purpose.LOYALTY, self.day, people[choosing], loyalty[choosing]))
         choosing |= ~has_home & (n_usable == 1)
         if choosing.any():
             weight = np.maximum(self.pull[:n_fora], 1e-3) * usable[choosing]
@@ -370,11 +356,8 @@ class Ecosystem(mesa.Model):
             weight[elsewhere, home[choosing][elsewhere]] = 0.0
             alone = weight.sum(axis=1) == 0  # only home is usable
             weight[alone] = usable[choosing][alone]
-            # Weighted choice of one: the largest u^(1/w), i.e. the largest log(u)/w.
-            with np.errstate(divide="ignore"):
-                keys = np.log(self.rng.random(weight.shape)) / weight
-            keys[weight == 0] = -np.inf
-            forums[choosing] = np.argmax(keys, axis=1)
+            forums[choosing] = self.draws.race(Purpose.CHOICE, self.day, people[choosing],
+                                               weight, self.forum_keys)
             self._move_home(people[choosing], home[choosing], forums[choosing],
                             has_home[choosing])
         chosen = rows[np.arange(len(people)), np.maximum(forums, 0)]
@@ -386,7 +369,8 @@ class Ecosystem(mesa.Model):
         more than home does."""
         pulls = self.pull
         better = has_home & (chosen != home) & (pulls[chosen] > pulls[np.maximum(home, 0)])
-        drift = better & (self.rng.random(len(people)) < self.behaviour.drift_prob)
+        drift = better & self.draws.chance(Purpose.DRIFT, self.day, people,
+                                           self.behaviour.drift_prob)
         move = ~has_home | drift
         self.people.home[people[move]] = chosen[move]
 
@@ -462,9 +446,13 @@ class Ecosystem(mesa.Model):
                                 axis=0)
         for forum_id in np.flatnonzero(back).tolist():
             self.fora[forum_id].members += int(back[forum_id])
-        careers = self.rng.exponential(self.behaviour.career_days_mean, len(people))
-        self.schedule_career_end(people, self.day + np.maximum(np.ceil(careers), 1)
-                                 .astype(np.int64))
+        self.schedule_career_end(people, self.day + self.new_careers(people))
+
+    def new_careers(self, people: np.ndarray, index: int = 0) -> np.ndarray:
+        """Days of a fresh career for each of `people`, starting today (at least one)."""
+        careers = self.draws.exponential(Purpose.CAREER, self.day, people,
+                                         self.behaviour.career_days_mean, index)
+        return np.maximum(np.ceil(careers), 1).astype(np.int64)
 
     def set_rank(self, rows: np.ndarray, rank: int) -> None:
         """Raise the rank of memberships `rows`; a person's class follows their highest rank."""
@@ -543,9 +531,9 @@ class Ecosystem(mesa.Model):
         """Whether enforcement news is recent enough to make people wary of strangers."""
         return self.day <= self.cautious_until
 
-    def resolve_forum(self, target: str) -> Forum | None:
-        """The forum a shock aims at: by name, or the largest / most central / a random
-        forum among those not gone (None if there is none)."""
+    def resolve_forum(self, target: str, key: int = 0) -> Forum | None:
+        """The forum a shock (addressed by `key`) aims at: by name, or the largest / most
+        central / a random forum among those not gone (None if there is none)."""
         alive = [f for f in self.fora if not f.gone]
         if target not in ("largest", "most_central", "random"):
             forum = self.forum(target)
@@ -555,7 +543,7 @@ class Ecosystem(mesa.Model):
         if target == "largest":
             return max(alive, key=lambda f: (f.members, -f.id))
         if target == "random":
-            return alive[int(self.streams.interventions.integers(len(alive)))]
+            return alive[int(self.draws.one(Purpose.TARGET, self.day, key) * len(alive))]
         return max(alive, key=lambda f: (self.shared_members(f), -f.id))
 
     def shared_members(self, forum: Forum) -> int:
@@ -620,8 +608,8 @@ class Ecosystem(mesa.Model):
         self.deterred_on = self.day
         p, b = self.people, self.behaviour
         active = np.flatnonzero(p.state == State.ACTIVE)
-        quits = (self.streams.interventions.random(len(active))
-                 < b.deterrence_desist_prob * p.risk_aversion[active])
+        quits = self.draws.chance(Purpose.DETER, self.day, active,
+                                  b.deterrence_desist_prob * p.risk_aversion[active])
         relocation.desist(self, active[quits])
 
     def desist(self, people: np.ndarray) -> None:
@@ -637,12 +625,13 @@ class Ecosystem(mesa.Model):
     def add_forum(self, name: str, access: str, founder: int = -1) -> Forum:
         """A new forum comes online today."""
         forum = Forum(id=len(self.fora), name=name, access=policy(access), founded=self.day,
-                      founder=founder, rng=self.streams.forum(name))
+                      founder=founder, key=name_key(name))
         self.memberships.ensure_forum_slot(forum.id)
         if forum.id >= self.known.shape[1]:
             self.known = np.hstack([self.known, np.zeros_like(self.known)])
         self.fora.append(forum)
         self.pull = np.append(self.pull, 1.0)  # a new forum starts as an average one
+        self.forum_keys = np.append(self.forum_keys, forum.key)
         return forum
 
     # ----- day 0 ---------------------------------------------------------------------------
@@ -687,8 +676,11 @@ class Ecosystem(mesa.Model):
         for forum in self.fora:
             forum.new_day()
         # Not-yet-registered people arrive as newcomers, in a random order (`relocation.newcomers`).
+        # Each arrives when the ecosystem's cumulative entry intensity passes their epoch
+        # (`relocation.newcomers`): the same people arrive in the same order in paired runs.
         outside = rng.permutation(np.flatnonzero(p.state == State.OUTSIDE))
-        self._entry_queue, self._entry_next = outside, 0
+        self._entry_queue, self._entry_next, self._entry_clock = outside, 0, 0.0
+        self._entry_epochs = np.cumsum(self.draws.exponential(Purpose.ENTRY, 0, outside, 1.0))
         self.listed_at_start = sum(f.access.publicly_listed for f in self.fora)
         # What people expect a visit to offer: the material per visit of the day-0 members.
         registered = np.flatnonzero(p.state == State.ACTIVE)
@@ -801,10 +793,10 @@ class Ecosystem(mesa.Model):
         fork makes its own when they are first read, see `_register_agents`)."""
         twin = type(self).__new__(type(self))
         memo[id(self)] = twin
-        for shared in (self.config, self.behaviour):  # immutable in use
+        for shared in (self.config, self.behaviour, self._everyone):  # immutable in use
             memo[id(shared)] = shared
         special = {"_persons", "_unregistered", "_all_agents", "_agents_by_type",
-                   "subscribers", "ties", "datacollector", "_draw_buffer"}
+                   "subscribers", "ties", "datacollector"}
         collecting = gc.isenabled()
         gc.disable()  # a copy makes many objects that all survive: nothing to collect
         try:
@@ -812,7 +804,6 @@ class Ecosystem(mesa.Model):
                 if name not in special:
                     twin.__dict__[name] = copy.deepcopy(value, memo)
             twin.subscribers = defaultdict(list)  # a fork starts unobserved
-            twin._draw_buffer = np.empty_like(self._draw_buffer)
             twin.ties = self.ties.copy()
             twin.datacollector = _copy_collector(self.datacollector)
             # The fork's Mesa agents are made when first read, like those of newcomers.

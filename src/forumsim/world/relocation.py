@@ -14,6 +14,7 @@ import numpy as np
 
 from forumsim.world.access import stricter
 from forumsim.world.agents import State
+from forumsim.world.draws import Purpose
 from forumsim.world.forum import Address, Rank
 
 if TYPE_CHECKING:
@@ -62,10 +63,8 @@ def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
     can = total > 0
     if not can.any():
         return 0
-    cumulative = np.cumsum(weight[can], axis=1)
-    pick = eco.rng.random(int(can.sum())) * total[can]
-    choice = (cumulative <= pick[:, None]).sum(axis=1)
     joined = people[can]
+    choice = eco.draws.race(Purpose.JOIN, eco.day, joined, weight[can], eco.forum_keys)
     came_invited = invited[can]
     for forum_id in np.unique(choice).tolist():
         chose = choice == forum_id
@@ -92,11 +91,13 @@ def join_if_allowed(eco: mesa.Model, people: np.ndarray, forum: Forum) -> int:
 
 
 def newcomers(eco: mesa.Model) -> np.ndarray:
-    """Today's newcomers, next in line among those who never registered. Their number is
-    drawn around `entry_rate_per_day` x those who never registered (so entries slow as
-    fewer are left to come, rather than stopping at once), scaled by the ecosystem's
-    visibility: the share of the day-0 listed fora still listed and online, raised by
-    recent growth."""
+    """Today's newcomers, next in line among those who never registered. They arrive as a
+    Poisson process whose intensity is `entry_rate_per_day` x those who never registered
+    (so entries slow as fewer are left to come, rather than stopping at once), scaled by
+    the ecosystem's visibility: the share of the day-0 listed fora still listed and
+    online, raised by recent growth. Each person in the queue has an arrival epoch on the
+    scale of the cumulative intensity, so a shock that changes the intensity changes when
+    people arrive, not who arrives next."""
     b = eco.behaviour
     listed = sum(f.online and f.access.publicly_listed for f in eco.fora)
     visibility = listed / max(eco.listed_at_start, 1)
@@ -107,23 +108,19 @@ def newcomers(eco: mesa.Model) -> np.ndarray:
             visibility *= 1.0 + b.visibility_growth_weight * max(0.0, now / before - 1.0)
     start = eco._entry_next
     waiting = len(eco._entry_queue) - start
-    k = int(eco.streams.entry.poisson(b.entry_rate_per_day * waiting * visibility))
-    eco._entry_next = min(start + k, len(eco._entry_queue))
+    eco._entry_clock += b.entry_rate_per_day * waiting * visibility
+    eco._entry_next = int(np.searchsorted(eco._entry_epochs, eco._entry_clock, side="right"))
     return eco._entry_queue[start:eco._entry_next]
 
 
 def returners(eco: mesa.Model) -> np.ndarray:
-    """People who desisted and come back today (at `return_prob_per_day` each); they look
-    for a forum, starting from the ones they belonged to."""
-    b = eco.behaviour
-    if not eco._desisted or b.return_prob_per_day == 0:
-        return np.empty(0, dtype=np.int64)
-    pool = np.concatenate(eco._desisted)
-    k = min(int(eco.streams.entry.poisson(b.return_prob_per_day * len(pool))), len(pool))
-    picked = eco.streams.entry.choice(len(pool), size=k, replace=False)
-    back = pool[picked]
-    eco._desisted = [np.delete(pool, picked)]
+    """People who desisted and come back today (each on the day drawn when they left,
+    `return_prob_per_day` a day); they look for a forum, starting from the ones they
+    belonged to."""
+    back = np.flatnonzero(eco._return_day == eco.day)
+    back = back[eco.people.state[back] == State.DESISTED]
     if len(back):
+        eco._return_day[back] = -1
         eco.come_back(back)
     return back
 
@@ -196,11 +193,10 @@ def end_careers(eco: mesa.Model, people: np.ndarray) -> None:
         return
     status = np.where(p.role[people] >= Rank.VIP, b.status_retention, 0.0)
     embedded = 1.0 - np.exp(-b.tie_retention * eco.ties.degree_of(people))
-    stays = eco.rng.random(len(people)) < 1.0 - (1.0 - status) * (1.0 - embedded)
+    stays = eco.draws.chance(Purpose.CARRY_ON, eco.day, people,
+                             1.0 - (1.0 - status) * (1.0 - embedded))
     if stays.any():
-        careers = eco.rng.exponential(b.career_days_mean, int(stays.sum()))
-        eco.schedule_career_end(people[stays], eco.day + np.maximum(np.ceil(careers), 1)
-                                .astype(np.int64))
+        eco.schedule_career_end(people[stays], eco.day + eco.new_careers(people[stays], 1))
     desist(eco, people[~stays])
 
 
@@ -245,21 +241,25 @@ def found_forum(eco: mesa.Model, founder: int, access: str, name: str | None = N
 
 def maybe_found_forum(eco: mesa.Model) -> int | None:
     """Now and then a skilled, active person founds a new forum (weighted by skill)."""
-    b = eco.behaviour
-    stream = eco.streams.founding
-    if stream.random() >= b.founding_rate_per_day:
+    b, day = eco.behaviour, eco.day
+    if eco.draws.one(Purpose.FOUNDING, day) >= b.founding_rate_per_day:
         return None
     p = eco.people
     candidates = np.flatnonzero((p.state == State.ACTIVE) & (p.skill >= b.founder_min_skill)
                                 & (p.role >= Rank.MEMBER))
     if not len(candidates):
         return None
-    weight = p.skill[candidates].astype(np.float64)
-    founder = int(stream.choice(candidates, p=weight / weight.sum()))
+    # Weighted by skill: an exponential race, so the founder is the same in paired runs
+    # whenever they are a candidate in both.
+    clock = eco.draws.exponential(Purpose.FOUNDER, day, candidates, 1.0) / p.skill[candidates]
+    founder = int(candidates[np.argmin(clock)])
     mix = b.new_forum_access
     # Each takedown halves the appeal of open access to founders.
     weights = np.array([mix.open * 0.5 ** eco.takedowns, mix.restricted, mix.closed])
-    access = str(stream.choice(["open", "restricted", "closed"], p=weights / weights.sum()))
+    cumulative = np.cumsum(weights / weights.sum())
+    pick = int(np.searchsorted(cumulative, eco.draws.one(Purpose.FOUNDED_ACCESS, day),
+                               side="right"))
+    access = ("open", "restricted", "closed")[min(pick, 2)]
     return found_forum(eco, founder, access)
 
 
@@ -271,8 +271,8 @@ def desist(eco: mesa.Model, people: np.ndarray, state: int = State.DESISTED) -> 
         return
     p.state[people] = state
     p.p_max[people] = 0.0
-    if state == State.DESISTED:
-        eco._desisted.append(people)
+    if state == State.DESISTED and eco.behaviour.return_prob_per_day > 0:
+        eco._return_day[people] = eco.day + _days_until_return(eco, people)
     # They no longer count as members of the fora they belonged to.
     n_fora = len(eco.fora)
     leaving = np.count_nonzero(np.take(eco.memberships.row_of, people, axis=0)[:, :n_fora] >= 0,
@@ -287,6 +287,14 @@ def desist(eco: mesa.Model, people: np.ndarray, state: int = State.DESISTED) -> 
                 eco.leave_staff(person, forum)
 
 
+def _days_until_return(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
+    """Days until each of `people`, desisting today, comes back: geometric with daily
+    chance `return_prob_per_day` (at least one; beyond any run's horizon is never)."""
+    u = eco.draws.uniform(Purpose.RETURN, eco.day, people)
+    days = np.ceil(np.log1p(-u) / np.log1p(-eco.behaviour.return_prob_per_day))
+    return np.clip(days, 1, 10**9).astype(np.int32)
+
+
 def give_up(eco: mesa.Model, people: np.ndarray) -> None:
     """Displaced people who still found no forum today may desist for good."""
     p = eco.people
@@ -294,7 +302,8 @@ def give_up(eco: mesa.Model, people: np.ndarray) -> None:
     rows = np.take(eco.memberships.row_of, people, axis=0)[:, : len(eco.fora)]
     gone = np.array([f.gone for f in eco.fora], dtype=bool)
     stranded = people[~((rows >= 0) & ~gone).any(axis=1)]
-    quits = eco.rng.random(len(stranded)) < eco.behaviour.displaced_desist_prob
+    quits = eco.draws.chance(Purpose.GIVE_UP, eco.day, stranded,
+                             eco.behaviour.displaced_desist_prob)
     desist(eco, stranded[quits])
 
 
@@ -303,7 +312,7 @@ def plan_successor(eco: mesa.Model, forum: Forum, event) -> None:
     for a more skilled founder."""
     b = eco.behaviour
     staff = [s for s in forum.staff if eco.people.state[s] == State.ACTIVE]
-    if not staff or eco.rng.random() >= b.successor_prob:
+    if not staff or eco.draws.one(Purpose.SUCCESSOR, eco.day, forum.key) >= b.successor_prob:
         return
     skill = float(eco.people.skill[staff].max())
     delay = max(1, int(np.ceil(b.successor_delay_days * (1.0 - skill / 2.0))))
@@ -321,7 +330,7 @@ def found_successor(eco: mesa.Model, old: Forum, staff: list[int],
     survivors.sort(key=lambda s: (-float(eco.people.skill[s]), s))
     founder = survivors[0]
     access = old.access.name
-    if eco.rng.random() < eco.behaviour.successor_stricter_prob:
+    if eco.draws.one(Purpose.STRICTER, eco.day, old.key) < eco.behaviour.successor_stricter_prob:
         access = stricter(old.access).name
     lineage = old.name.split(" (")[0]
     generation = sum(f.name == lineage or f.name.startswith(f"{lineage} (") for f in eco.fora)

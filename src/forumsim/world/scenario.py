@@ -353,11 +353,15 @@ class Measurement(Strict):
         180, ge=1, le=36_500, description="days after a shock over which its loss, triangle "
                                           "and key-player dependence are measured")
     recovery_tolerance: Probability = Field(
-        0.1, description="relative gap (7-day means) within which activity counts as "
-                         "recovered")
+        0.1, description="relative gap (7-day means) within which, above or below, activity "
+                         "counts as recovered")
     recovery_hold_days: int = Field(
         28, ge=1, le=3650, description="days the gap must stay within the tolerance for the "
                                        "shock to count as recovered from")
+    random_arrest_draws: int = Field(
+        5, ge=2, le=100, description="random draws of as many arrests as a targeted "
+                                     "strategy made, each a paired run, for the key-player "
+                                     "dependence and its interval")
 
 
 ForumTarget = Annotated[str, Field(
@@ -407,6 +411,9 @@ class ArrestsSpec(Scheduled):
     k: int | None = Field(None, ge=1, le=10_000_000, description="people arrested each time")
     share: Probability | None = Field(None, description="or: share of the candidates arrested")
     forum: str | None = Field(None, description="only among members of this forum (by name)")
+    draw: int = Field(0, ge=0, le=1_000_000, description="which draw of the random choices "
+                      "(at random, within a rank, sampled betweenness): another draw picks "
+                      "other people")
 
     @model_validator(mode="after")
     def _k_or_share(self) -> ArrestsSpec:
