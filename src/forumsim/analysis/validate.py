@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from forumsim.experiment import interrupts
 from forumsim.experiment.executors import open_pool
 from forumsim.experiment.files import read_bytes
 from forumsim.experiment.folders import check_output_file, write_output_file
@@ -346,7 +347,9 @@ def validate(replicates: int = 10, people: int | None = None, workers: int = 2,
              for kind in ("baseline", "takedown", "key_players")]
     values: dict[str, list[float]] = {}
     with open_pool("process", workers) as pool:  # stopped at once by Ctrl-C or SIGTERM
-        for done, result in enumerate(pool.executor.map(_one, tasks), start=1):
+        with interrupts.held():  # workers being started are ones the pool knows of
+            results = pool.executor.map(_one, tasks)
+        for done, result in enumerate(results, start=1):
             for key, value in result.items():
                 values.setdefault(key, []).append(value)
             if progress is not None:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forumsim.experiment import runner
+from forumsim.experiment import interrupts, runner
 from forumsim.experiment.folders import check_writable, claimed
 from forumsim.experiment.plan import Plan, PlannedRun
 from forumsim.experiment.resources import check_memory, check_workers_memory
@@ -394,7 +394,8 @@ def _fill(pending: dict, todo: Iterator[PlannedRun], plan: Plan, pool: Pool) -> 
         if run is None:
             return
         task = RunTask(run, plan.scenario(run), plan.sweep.keep_series)
-        pending[pool.executor.submit(run_task, task)] = run
+        with interrupts.held():  # a worker being started is one the pool knows of
+            pending[pool.executor.submit(run_task, task)] = run
 
 
 def _outcome(future: Future, run: PlannedRun) -> RunOutcome:
@@ -466,7 +467,7 @@ def _start_worker(slots: object, taken: object) -> None:
     global _SLOTS
     # Ctrl-C reaches the whole process group; only the sweep itself should react to it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent()  # the forkserver, which ends as soon as the sweep does
+    die_with_parent()  # the forkserver, which dies with the sweep (pool_server.py)
     with taken.get_lock():
         index = taken.value
         taken.value += 1
@@ -544,7 +545,7 @@ def open_pool(kind: str = "process", workers: int | None = None,
         yield Pool(InlineExecutor(), "this process", lambda: 1)
     else:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["forumsim.experiment.executors"])
+        context.set_forkserver_preload(["forumsim.experiment.pool_server"])
         slots = context.Array("q", 2 * workers, lock=False)
         taken = context.Value("i", 0)
         executor = ProcessPoolExecutor(
