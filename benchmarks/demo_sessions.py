@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -102,7 +101,7 @@ def main() -> None:
             after = settled(server.pid, 180)
             browser.close()
     finally:
-        server.send_signal(signal.SIGINT)
+        server.terminate()
         server.wait(timeout=30)
     print(f"server at start: {started[0]:.0f} MB, {started[1]} threads")
     print(f"after one warm-up tab: {before[0]:.0f} MB, {before[1]} threads")

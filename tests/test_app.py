@@ -238,7 +238,8 @@ def test_a_page_for_the_whole_network_prints_an_address_students_can_open() -> N
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "forumsim.ui.cli", "demo", "--host", "0.0.0.0", "--port",
-         str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         first = server.stdout.readline()
     finally:
@@ -262,6 +263,12 @@ def test_a_taken_port_stops_with_one_clear_line(capsys: pytest.CaptureFixture) -
 
 
 # --- the page in a browser -----------------------------------------------------------------
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """In a server's process: SIGINT stops it, as Ctrl-C does (a test run started in the
+    background ignores SIGINT, and its children would inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _free_port() -> int:
@@ -329,7 +336,8 @@ def test_page_survives_play_pause_shocks_and_ties_in_any_order_in_an_offline_bro
     with server_log.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "forumsim.ui.cli", "demo", "--port", str(port)],  # loopback
-            stdout=subprocess.PIPE, stderr=log, text=True, cwd=tmp_path, env=env)
+            stdout=subprocess.PIPE, stderr=log, text=True, cwd=tmp_path, env=env,
+            preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         address = server.stdout.readline()
         assert f"http://127.0.0.1:{port}/" in address, server_log.read_text()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -122,5 +121,5 @@ def test_a_full_page_says_so_and_a_closed_tabs_place_and_threads_are_freed(tmp_p
             first.locator(".forumsim-day").get_by_text("Day 1").wait_for(timeout=10_000)
             browser.close()
     finally:
-        server.send_signal(signal.SIGINT)
+        server.terminate()
         server.wait(timeout=30)
