@@ -200,6 +200,7 @@ def write_output(out: Path, mode: str, marker_name: str, fields: dict,
     interrupted before the move, nothing is left behind and `out` is as it was."""
     staging = staging_folder(out, mode)
     try:
+        staging.mkdir()  # here, so that it goes however the command ends; with the umask
         fill(staging)
         write_marker(staging, marker_name, fields)
         files = sorted(out / p for p, kind in entries(staging).items()
@@ -217,15 +218,13 @@ def write_output(out: Path, mode: str, marker_name: str, fields: dict,
 
 
 def staging_folder(out: Path, mode: str) -> Path:
-    """A new hidden folder to write the output for `out` in, on the same file system (so
-    that it can be renamed into place): inside `out` if it is an empty folder, else
-    beside it. Made with mkdir, so it gets the user's usual permissions (umask)."""
+    """The name of a new hidden folder to write the output for `out` in, on the same file
+    system (so that it can be renamed into place): inside `out` if it is an empty folder,
+    else beside it (whose missing parents are made here)."""
     if mode == "new":
         out.parent.mkdir(parents=True, exist_ok=True)
     home = out if mode == "into" else out.parent
-    staging = home / f".{out.name}.forumsim-{secrets.token_hex(4)}"
-    staging.mkdir()
-    return staging
+    return home / f".{out.name}.forumsim-{secrets.token_hex(4)}"
 
 
 def move_into_place(staging: Path, target: Path, mode: str, marker_name: str) -> Path | None:
