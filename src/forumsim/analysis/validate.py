@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from forumsim.analysis.validation_table import TITLE, earlier_table
 from forumsim.experiment import interrupts
 from forumsim.experiment.executors import open_pool
-from forumsim.experiment.files import read_bytes
-from forumsim.experiment.folders import check_output_file, write_output_file
+from forumsim.experiment.folders import write_output_file
 from forumsim.experiment.runner import run, simulate, smoothed
 from forumsim.measures import keyplayers
 from forumsim.measures import metrics as m
@@ -404,25 +404,6 @@ def markdown_table(rows: list[dict[str, object]], replicates: int, seconds: floa
                      f"{row['test']} | {simulated(row)} | {row['n']} | "
                      f"{'pass' if row['passed'] else '**FAIL**'} |")
     return "\n".join(lines) + "\n"
-
-
-TITLE = "# Validation against published patterns"
-
-
-def earlier_table(path: Path) -> bool:
-    """Whether `path` (a regular file) holds a table written by `forumsim validate`."""
-    try:
-        head = read_bytes(path, 4096).decode("utf-8", errors="replace")
-    except (OSError, ValueError):
-        return False
-    return head.startswith(f"{TITLE}\n\nProduced by `forumsim validate")
-
-
-def check_table_path(path: Path, overwrite: bool = False) -> None:
-    """Refuse, before the validation runs, a `--write` path that may not be written (see
-    `folders.check_output_file`): only a new file, or a table this command wrote earlier
-    with `overwrite`."""
-    check_output_file(path, overwrite, earlier_table, "validate", "--write")
 
 
 def write_report(rows, path: Path, replicates: int, seconds: float, command: str,

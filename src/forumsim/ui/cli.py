@@ -617,14 +617,20 @@ def validate(
     displacement after closures (ElBahrawy et al. 2020; Van Buskirk et al. 2017; Soska &
     Christin 2015) and key players (Bright et al. 2017; Borgatti 2006). The full run
     (10 replicates, interval tests) takes about 15 to 20 minutes on 2 cores."""
+    from forumsim.analysis.validation_table import check_table_path
+    from forumsim.experiment.folders import StoreError
+
+    if write is not None:
+        try:  # before anything heavy, so that a refused --write answers at once
+            check_table_path(write, overwrite)
+        except StoreError as error:
+            _fail(str(error))
     from forumsim.analysis.validate import (
         QUICK_REPLICATES,
-        check_table_path,
         simulated,
         timed_validate,
         write_report,
     )
-    from forumsim.experiment.folders import StoreError
 
     n = replicates or (QUICK_REPLICATES if quick else 10)
     command = "forumsim validate" + (f" --replicates {n}" if replicates else
@@ -633,10 +639,6 @@ def validate(
         command += f" --seeds {seeds}"
     if write is not None:
         command += f" --write {write}"
-        try:  # before the work, so a refused --write costs nothing
-            check_table_path(write, overwrite)
-        except StoreError as error:
-            _fail(str(error))
     with _stoppable("nothing was written"), Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
             TimeRemainingColumn(), console=err) as bar:
