@@ -365,3 +365,17 @@ def test_a_mistake_on_the_command_line_is_one_line(tmp_path, args, words):
     message = refused(forumsim(*args, cwd=tmp_path), words)
     assert message.endswith("--help)")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("address", ["ucx://127.0.0.1:9", "tls://127.0.0.1:9"])
+@pytest.mark.parametrize("command", ["sweep", "calibrate"])
+def test_a_scheduler_of_another_transport_is_refused_in_one_line(tmp_path, address, command):
+    (tmp_path / "calibration.yaml").write_text(
+        "base: small\nparameters: {behaviour.reply_share: {uniform: [0.2, 0.9]}}\n"
+        "targets: {published: {reply_share: {value: 0.5, tolerance: 0.1}}}\n"
+        "fit: [reply_share]\n")
+    file = (Path(__file__).parent / "data" / "tiny_sweep.yaml" if command == "sweep"
+            else tmp_path / "calibration.yaml")
+    refused(forumsim(command, file, "--out", "out", "--scheduler", address, cwd=tmp_path),
+            f"cannot reach the Dask scheduler at {address}")
+    assert not (tmp_path / "out").exists()

@@ -354,6 +354,8 @@ def execute(plan: Plan, store: SweepStore, pool: Pool, tally: Tally, *,
                              [o.series for o in part if o.series is not None])
         last_write = time.monotonic()
 
+    if progress is not None:
+        progress(tally)  # the sweep has started
     try:
         _fill(pending, todo, plan, pool)
         while pending:

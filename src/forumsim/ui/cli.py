@@ -301,20 +301,26 @@ def sweep(
 
 @contextlib.contextmanager
 def _sweep_progress(plan: Plan, quiet: bool) -> Iterator[Callable[[Tally], None]]:
+    """The progress bar of a sweep, shown from its first report on (once the sweep has
+    started: a sweep refused before that ends in its one line alone)."""
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("[red]{task.fields[failed]}[/] failed"),
                TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
-    with Progress(*columns, console=err, disable=quiet) as bar:
-        task = bar.add_task(f"sweep {plan.name}", total=len(plan.runs), failed=0, rate="")
-        start = time.monotonic()
+    bar = Progress(*columns, console=err, disable=quiet)
+    task = bar.add_task(f"sweep {plan.name}", total=len(plan.runs), failed=0, rate="")
+    start = time.monotonic()
 
-        def update(tally: Tally) -> None:
-            elapsed = time.monotonic() - start
-            rate = f"{tally.done / elapsed * 60:,.1f} runs/min" if tally.done else ""
-            bar.update(task, completed=tally.earlier + tally.done, failed=tally.failed,
-                       rate=rate)
+    def update(tally: Tally) -> None:
+        bar.start()  # nothing once it runs
+        elapsed = time.monotonic() - start
+        rate = f"{tally.done / elapsed * 60:,.1f} runs/min" if tally.done else ""
+        bar.update(task, completed=tally.earlier + tally.done, failed=tally.failed,
+                   rate=rate)
 
+    try:
         yield update
+    finally:
+        bar.stop()
 
 
 def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float) -> int:
