@@ -238,7 +238,8 @@ def test_a_page_for_the_whole_network_prints_an_address_students_can_open() -> N
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "forumsim.ui.cli", "demo", "--host", "0.0.0.0", "--port",
-         str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         first = server.stdout.readline()
     finally:
@@ -262,6 +263,12 @@ def test_a_taken_port_stops_with_one_clear_line(capsys: pytest.CaptureFixture) -
 
 
 # --- the page in a browser -----------------------------------------------------------------
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """In a server's process: SIGINT stops it, as Ctrl-C does (a test run started in the
+    background ignores SIGINT, and its children would inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _free_port() -> int:
@@ -329,7 +336,8 @@ def test_page_survives_play_pause_shocks_and_ties_in_any_order_in_an_offline_bro
     with server_log.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "forumsim.ui.cli", "demo", "--port", str(port)],  # loopback
-            stdout=subprocess.PIPE, stderr=log, text=True, cwd=tmp_path, env=env)
+            stdout=subprocess.PIPE, stderr=log, text=True, cwd=tmp_path, env=env,
+            preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         address = server.stdout.readline()
         assert f"http://127.0.0.1:{port}/" in address, server_log.read_text()
@@ -439,3 +447,87 @@ def test_page_survives_play_pause_shocks_and_ties_in_any_order_in_an_offline_bro
             server.kill()
             raise AssertionError("the server did not stop on Ctrl-C") from None
     assert "Traceback" not in server_log.read_text(), server_log.read_text()
+
+
+# --- a page a classroom cannot knock over ----------------------------------------------------
+
+
+def _rendered_controls(room: Classroom):
+    """The sidebar of `room` rendered in a session of its own, as the server renders it."""
+    import contextlib
+
+    import solara
+    from solara.server import kernel, kernel_context
+
+    from forumsim.ui.app import Controls, View
+
+    session = kernel_context.VirtualKernelContext(id="test", kernel=kernel.Kernel(),
+                                                  session_id="test")
+    with session:
+        view = View(room.snapshot, contextlib.nullcontext())
+        _, rendered = solara.render(Controls(room, view), handle_error=False)
+    return session, rendered
+
+
+def test_the_page_takes_no_value_its_controls_do_not_offer() -> None:
+    import ipyvuetify as v
+
+    room = Classroom(Settings(people=1000))
+    session, rendered = _rendered_controls(room)
+    try:
+        with session:
+            sliders = {(s.widget.min, s.widget.max): s.widget for s in rendered.find(v.Slider)}
+            people, seed, pace = sliders[1000, 20_000], sliders[0, 100], sliders[0, 500]
+            # What a crafted WebSocket message can make the widgets report:
+            people.v_model = 21_000
+            people.v_model = 1500  # not a step of the slider
+            seed.v_model = 101
+            pace.v_model = 10**9
+            for select in rendered.find(v.Select):
+                select.widget.v_model = "anything"
+            rendered.find(v.Btn, children=["Reset"]).widget.click()
+            _wait_until(lambda: room.snapshot.seq > 1, 10, "the reset")
+        assert room.eco.config.people == 1000 and room.eco.config.seed == Settings().seed
+        assert room.interval_ms == 50 and room.settings == Settings(people=1000)
+    finally:
+        room.close()
+        with session:
+            rendered.close()
+
+
+def test_settings_and_shocks_no_control_offers_are_refused() -> None:
+    for wrong in ({"people": 500_000}, {"people": 20_000_000}, {"people": 1500},
+                  {"seed": -1}, {"preset": "Every forum at once"},
+                  {"access": ("open",) * 4 + ("wide open",)}):
+        with pytest.raises(ValueError, match="no control of the page offers"):
+            Settings(**wrong)
+    room = Classroom(Settings(people=1000))
+    try:
+        room.set_interval(10**9)
+        room.shock(ArrestsSpec(type="arrests", day=1, strategy="degree", k=10**6))
+        room.shock(TakedownSpec(type="takedown", day=1, target="No Such Forum"))
+        room.step()
+        _wait_until(lambda: room.snapshot.day == 1, 10, "a day")
+        assert room.interval_ms == 50 and room.eco.events == [] and room.snapshot.error is None
+    finally:
+        room.close()
+
+
+def test_a_reset_the_memory_cannot_hold_keeps_the_run_and_says_so(monkeypatch) -> None:
+    from forumsim.ui import app
+
+    room = Classroom(Settings(people=1000))
+    try:
+        monkeypatch.setattr(app, "available_memory", lambda: 30 << 20)
+        room.reset(Settings(people=20_000))
+        _wait_until(lambda: room.snapshot.error is not None, 10, "the refusal")
+        assert room.snapshot.error.startswith("Not enough memory for an ecosystem of 20,000")
+        assert room.eco.config.people == 1000  # the run goes on
+        room.step()
+        _wait_until(lambda: room.snapshot.day == 1, 10, "a day")
+        monkeypatch.setattr(app, "available_memory", lambda: None)
+        room.reset(Settings(people=2000))
+        _wait_until(lambda: room.eco.config.people == 2000, 20, "the reset")
+        assert room.snapshot.error is None
+    finally:
+        room.close()

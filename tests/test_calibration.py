@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -218,7 +224,6 @@ def test_the_predictive_check_says_when_a_target_falls_outside(tmp_path):
 @pytest.mark.slow
 def test_the_tiny_calibration_runs_to_its_last_generation(tmp_path):
     # How long it takes is measured, not tested: docs/calibration.md gives the time.
-    from pathlib import Path
 
     tiny = Path(__file__).parent / "data" / "tiny_calibration.yaml"
     result = runner.invoke(app, ["calibrate", str(tiny), "--out", str(tmp_path / "cal"),
@@ -309,3 +314,108 @@ def test_calibration_recovers_known_values_of_a_synthetic_community(tmp_path):
         shown = f"{name}: posterior {median:.3g} [{five:.3g}, {ninety_five:.3g}] (prior scale)"
         assert abs(median - scale(truth[name])) < abs(prior_median - scale(truth[name])), shown
         assert ninety_five - five < 0.75 * 0.9 * (scale(high) - scale(low)), shown
+
+
+# --- one writer, exact resumes, no stray workers: through the real command ----------------
+
+SRC = str(Path(__file__).parents[1] / "src")
+
+
+def _calibrate(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": SRC}
+    return subprocess.Popen([sys.executable, "-m", "forumsim.ui.cli", "calibrate",
+                             *map(str, args)], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def _wait_for(path, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, f"timed out waiting for {path}"
+        time.sleep(0.01)
+
+
+LONGER = {"generations": 3, "predictive": 0}
+
+
+def test_a_second_calibration_into_a_running_ones_folder_is_refused(tmp_path):
+    file = _file(tmp_path, LONGER)
+    out = tmp_path / "cal"
+    first = _calibrate(file, "--out", out, cwd=tmp_path)
+    _wait_for(out / "history.db", first)
+    second = _calibrate(file, "--out", out, "--resume", cwd=tmp_path)
+    _, stderr = second.communicate(timeout=120)
+    assert second.returncode == 2 and stderr.count("\n") == 1, stderr
+    assert "another forumsim calibrate is writing here" in stderr
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    posterior = pd.read_parquet(out / "posterior.parquet")
+    assert posterior.groupby("generation").size().tolist() == [5, 5, 5]  # no mixture
+
+
+def test_a_killed_calibration_resumes_to_what_an_uninterrupted_one_gives(tmp_path):
+    file = _file(tmp_path, LONGER)
+    whole = _calibrate(file, "--out", tmp_path / "whole", cwd=tmp_path)
+    assert whole.wait(timeout=300) == 0
+    out = tmp_path / "killed"
+    killed = _calibrate(file, "--out", out, cwd=tmp_path)
+    _wait_for(out / "posterior.parquet", killed)  # generation 0 is stored
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert len(pd.read_parquet(out / "posterior.parquet")["generation"].unique()) < 3
+    resumed = _calibrate(file, "--out", out, "--resume", cwd=tmp_path)
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "posterior.parquet"),
+                                  pd.read_parquet(tmp_path / "whole" / "posterior.parquet"))
+    assert (out / "calibrated.yaml").read_text() == \
+        (tmp_path / "whole" / "calibrated.yaml").read_text().replace("whole", "killed")
+
+
+def test_a_history_two_calibrations_wrote_into_is_not_resumed(tmp_path):
+    import pyabc
+
+    out = tmp_path / "cal"
+    assert runner.invoke(app, ["calibrate", str(_file(tmp_path, {"predictive": 0})),
+                               "--out", str(out)]).exit_code == 0
+    history = pyabc.History(f"sqlite:///{out / 'history.db'}")
+    history.id = 1
+    history.append_population(0, 1.0, history.get_population(t=0), 10, ["model"])
+    longer = _file(tmp_path, LONGER, name="longer.yaml")
+    result = runner.invoke(app, ["calibrate", str(longer), "--out", str(out), "--resume"])
+    assert result.exit_code == 2
+    assert "two populations for generation 0" in " ".join(result.output.split())
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_workers_of_a_killed_calibration_end_with_it(tmp_path):
+    out = tmp_path / "cal"
+    slow = {**LONGER, "fixed": {"people": 30_000, "days": 730}}  # each simulation: ~20 s
+    process = _calibrate(_file(tmp_path, slow), "--out", out, "--workers", "2", cwd=tmp_path)
+    _wait_for(out / "history.db", process)
+    time.sleep(1.0)  # the workers of generation 0 are running
+
+    def group() -> list[int]:
+        alive = []
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[2]) == process.pid and fields[0] != "Z":
+                alive.append(int(entry))
+        return alive
+
+    assert len(group()) >= 3  # the command and its two workers
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 3  # they used to run on to the end of their simulation
+    while group() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = group()
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "workers outlived the calibration"

@@ -50,6 +50,16 @@ def _dask(*args: str, log: Path) -> subprocess.Popen:
 @pytest.fixture
 def loopback_cluster(tmp_path):
     """`dask scheduler` and two `dask worker` processes on 127.0.0.1."""
+    yield from _cluster(tmp_path)
+
+
+@pytest.fixture
+def small_workers(tmp_path):
+    """A scheduler and two workers of 500 MB each, on 127.0.0.1."""
+    yield from _cluster(tmp_path, "--memory-limit", "500MB")
+
+
+def _cluster(tmp_path, *worker_options: str):
     address_file = tmp_path / "scheduler.json"
     processes = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                        "--scheduler-file", str(address_file), log=tmp_path / "scheduler.log")]
@@ -63,7 +73,7 @@ def loopback_cluster(tmp_path):
         address = json.loads(address_file.read_text())["address"]
         for i in range(2):
             processes.append(_dask("worker", address, "--nthreads", "1", "--nworkers", "1",
-                                   "--host", "127.0.0.1", "--no-dashboard",
+                                   "--host", "127.0.0.1", "--no-dashboard", *worker_options,
                                    log=tmp_path / f"worker{i}.log"))
         from distributed import Client
 
@@ -90,3 +100,18 @@ def test_a_sweep_on_a_scheduler_with_two_loopback_workers_matches_the_process_po
     assert session["executor"] == f"the Dask cluster at {loopback_cluster}"
     workers = set(pd.read_parquet(out / "runs")["worker"])
     assert len(workers) == 2  # both workers ran runs
+
+
+def test_runs_a_clusters_workers_cannot_hold_are_refused_before_any_starts(small_workers,
+                                                                         tmp_path):
+    sweep = tmp_path / "big.yaml"
+    sweep.write_text(TINY.read_text().replace("people: 400", "people: 400000"))
+    env = {**os.environ, "PYTHONPATH": SRC}
+    done = subprocess.run([sys.executable, "-m", "forumsim.ui.cli", "sweep", str(sweep),
+                           "--out", str(tmp_path / "out"), "--scheduler", small_workers, "-q"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    message = " ".join(done.stderr.split())
+    assert "400,000 people and 3 fora" in message
+    assert "2 of the cluster's 2 workers cannot hold that" in message
+    assert not (tmp_path / "out").exists()

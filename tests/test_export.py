@@ -68,7 +68,12 @@ def test_an_earlier_export_is_replaced_only_when_asked(folder, tmp_path):
     assert runner.invoke(app, ["export", str(folder), "--out", str(out)]).exit_code == 0
     result = runner.invoke(app, ["export", str(folder), "--out", str(out)])
     assert result.exit_code == 2 and "add --overwrite" in result.output
-    (out / "runs.csv").write_text("changed")
+    (out / "runs.csv").write_text("changed")  # edited in a spreadsheet: no longer ours
+    result = runner.invoke(app, ["export", str(folder), "--out", str(out), "--overwrite"])
+    assert result.exit_code == 2 and "changed since it wrote them (runs.csv)" in " ".join(
+        result.output.split())
+    assert (out / "runs.csv").read_text() == "changed"
+    (out / "runs.csv").unlink()
     assert runner.invoke(app, ["export", str(folder), "--out", str(out),
                                "--overwrite"]).exit_code == 0
     assert (out / "runs.csv").read_text().startswith("run,point,replicate,seed")

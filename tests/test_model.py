@@ -14,8 +14,8 @@ from forumsim.world.forum import Rank
 
 def test_same_seed_gives_identical_parquet_files(small_scenario, tmp_path):
     scenario = small_scenario.overridden(days=90)
-    first = write_run(run(scenario), tmp_path / "first")
-    second = write_run(run(scenario), tmp_path / "second")
+    first = write_run(run(scenario), tmp_path / "first").folder
+    second = write_run(run(scenario), tmp_path / "second").folder
     for name in ("ecosystem.parquet", "forums.parquet"):
         assert (first / name).read_bytes() == (second / name).read_bytes()
 

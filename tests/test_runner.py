@@ -157,7 +157,8 @@ def test_forked_paired_runs_write_what_runs_from_day_0_write(small_scenario, sho
     forked, scratch = run(scenario), _from_scratch(scenario)
     assert json.dumps(forked.metrics) == json.dumps(scratch.metrics)
     assert forked.counterfactual.equals(scratch.counterfactual)
-    a, b = write_run(forked, tmp_path / "forked"), write_run(scratch, tmp_path / "scratch")
+    a, b = (write_run(result, tmp_path / name).folder
+            for result, name in ((forked, "forked"), (scratch, "scratch")))
     for name in ("ecosystem.parquet", "forums.parquet", "counterfactual.parquet",
                  "scenario.yaml"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name

@@ -21,13 +21,12 @@ import pytest
 
 from forumsim.experiment import runner as runner_module
 from forumsim.experiment.executors import run_sweep
+from forumsim.experiment.folders import StoreError, WriterLock
 from forumsim.experiment.plan import load_sweep
 from forumsim.experiment.runner import run
 from forumsim.experiment.store import (
     LOCK,
     RUN_MARKER,
-    StoreError,
-    SweepLock,
     SweepStore,
     check_run_folder,
     write_run,
@@ -50,7 +49,7 @@ def test_a_failing_write_leaves_no_results_folder(short_result, tmp_path):
 
 
 def test_a_failing_rewrite_keeps_the_previous_results(short_result, tmp_path):
-    out = write_run(short_result, tmp_path / "out")
+    out = write_run(short_result, tmp_path / "out").folder
     before = (out / "summary.json").read_text()
 
     def broken(result, folder):
@@ -64,7 +63,7 @@ def test_a_failing_rewrite_keeps_the_previous_results(short_result, tmp_path):
 
 def test_overwrite_replaces_an_earlier_run_whole(short_result, tmp_path):
     out = write_run(short_result, tmp_path / "out", lambda result, folder: [
-        (folder / "old.png").write_bytes(b"png")])
+        (folder / "old.png").write_bytes(b"png")]).folder
     write_run(short_result, out, overwrite=True)
     assert not (out / "figures").exists()
     assert json.loads((out / "summary.json").read_text())["days"] == 20
@@ -73,7 +72,7 @@ def test_overwrite_replaces_an_earlier_run_whole(short_result, tmp_path):
 
 
 def test_an_earlier_run_is_not_replaced_without_overwrite(short_result, tmp_path):
-    out = write_run(short_result, tmp_path / "out")
+    out = write_run(short_result, tmp_path / "out").folder
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     with pytest.raises(StoreError, match="holds an earlier run .scenario 'small'.*--overwrite"):
         write_run(short_result, out)
@@ -81,9 +80,9 @@ def test_an_earlier_run_is_not_replaced_without_overwrite(short_result, tmp_path
 
 
 def test_a_users_file_inside_an_earlier_run_stops_the_overwrite(short_result, tmp_path):
-    out = write_run(short_result, tmp_path / "out")
+    out = write_run(short_result, tmp_path / "out").folder
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(StoreError, match=r"files forumsim did not write \(notes.txt\)"):
+    with pytest.raises(StoreError, match=r"files or folders forumsim did not write.*\(notes.txt\)"):
         write_run(short_result, out, overwrite=True)
     assert (out / "notes.txt").read_text() == "mine" and (out / "summary.json").exists()
 
@@ -117,7 +116,7 @@ def test_an_empty_folder_is_written_into_and_stays_the_users(short_result, tmp_p
 def test_results_folders_get_the_users_usual_permissions(short_result, tmp_path):
     old = os.umask(0o027)
     try:
-        out = write_run(short_result, tmp_path / "run")
+        out = write_run(short_result, tmp_path / "run").folder
         run_sweep(load_sweep(TINY), tmp_path / "sweep", executor="inline")
     finally:
         os.umask(old)
@@ -349,7 +348,7 @@ def test_the_pool_exits_within_seconds_when_the_sweep_is_killed(killable):
     assert left == [], "pool processes outlived the sweep"
     # The killed sweep's lock is stale: the next writer takes it over.
     assert (out / LOCK).exists()
-    SweepLock.acquire(out).release()
+    WriterLock.acquire(out, LOCK, "sweep").release()
 
 
 def test_a_killed_worker_ends_the_sweep_with_one_line_and_the_resume_command(killable):
@@ -374,7 +373,7 @@ def test_a_killed_worker_ends_the_sweep_with_one_line_and_the_resume_command(kil
 def test_a_second_writer_is_refused_while_the_first_holds_the_folder(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    with SweepLock.acquire(out):
+    with WriterLock.acquire(out, LOCK, "sweep"):
         with pytest.raises(StoreError, match=rf"another forumsim sweep is writing here "
                                              rf"\(process {os.getpid()} on "):
             run_sweep(load_sweep(TINY), out, executor="inline")
@@ -390,14 +389,14 @@ def test_a_stale_lock_is_taken_over_and_another_hosts_lock_is_respected(tmp_path
                           capture_output=True, text=True, check=True)
     (tmp_path / LOCK).write_text(json.dumps({"pid": int(gone.stdout), "host": socket.gethostname(),
                                              "started": "earlier"}))
-    SweepLock.acquire(tmp_path).release()  # its process is gone
+    WriterLock.acquire(tmp_path, LOCK, "sweep").release()  # its process is gone
     (tmp_path / LOCK).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                                              "process_start": "0", "started": "earlier"}))
-    SweepLock.acquire(tmp_path).release()  # the pid now belongs to another process
+    WriterLock.acquire(tmp_path, LOCK, "sweep").release()  # the pid is another process now
     (tmp_path / LOCK).write_text(json.dumps({"pid": 1, "host": "elsewhere.example",
                                              "started": "earlier"}))
     with pytest.raises(StoreError, match="process 1 on elsewhere.example.*delete"):
-        SweepLock.acquire(tmp_path)
+        WriterLock.acquire(tmp_path, LOCK, "sweep")
 
 
 def test_an_unreachable_scheduler_leaves_nothing_and_the_plain_command_then_works(tmp_path):

@@ -25,6 +25,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["text.parse_math"] = False  # names from users' tables drawn as written
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -100,12 +101,14 @@ def _simulate_all(problem: Problem, draws: list[tuple[dict, int]], workers: int,
         return results
     from concurrent.futures import as_completed
 
+    from forumsim.experiment import interrupts
     from forumsim.experiment.executors import open_pool
 
     with open_pool("process", workers=workers, scheduler=scheduler) as pool:
-        futures: dict[Future, int] = {
-            pool.executor.submit(statistics, problem, values, seed): k
-            for k, (values, seed) in enumerate(draws)}
+        with interrupts.held():  # workers being started are ones the pool knows of
+            futures: dict[Future, int] = {
+                pool.executor.submit(statistics, problem, values, seed): k
+                for k, (values, seed) in enumerate(draws)}
         results: list[dict | None] = [None] * len(draws)
         for done, future in enumerate(as_completed(futures), start=1):
             results[futures[future]] = future.result()

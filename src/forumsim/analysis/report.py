@@ -11,6 +11,7 @@ slide. Outages, closures, seizures and foundings are marked where they happen.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
+matplotlib.rcParams["text.parse_math"] = False  # names from users' tables drawn as written
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -50,8 +52,14 @@ def run_figures(result: RunResult, folder: Path) -> list[Path]:
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    """Save `fig` as `path` whole (through a temporary file: never half a figure)."""
+    staging = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(staging, format=path.suffix.lstrip("."), dpi=110, bbox_inches="tight")
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+        plt.close(fig)
     return path
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 import os
 import warnings
@@ -20,6 +19,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["text.parse_math"] = False  # names from users' tables drawn as written
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -29,6 +29,12 @@ from forumsim.analysis import labels as names_of  # noqa: E402
 from forumsim.analysis.labels import parameter  # noqa: E402
 from forumsim.analysis.report import _save  # noqa: E402
 from forumsim.experiment.plan import unit_sample  # noqa: E402
+from forumsim.experiment.store import (  # noqa: E402
+    StoreError,
+    read_manifest,
+    read_series,
+    read_summary,
+)
 from forumsim.experiment.sweep import Goal, Sweep  # noqa: E402
 from forumsim.measures.metrics import bootstrap_ci  # noqa: E402
 
@@ -66,8 +72,11 @@ class SweepResults:
         return self.summary[self.summary["status"] == "ok"]
 
     def series(self) -> pd.DataFrame | None:
-        parts = list((self.folder / "series").glob("part-*.parquet"))
-        return pd.read_parquet(self.folder / "series") if parts else None
+        try:
+            series = read_series(self.folder)
+        except StoreError as error:
+            raise ReportError(str(error)) from None
+        return None if series is None else series.to_pandas()
 
     def labels(self) -> pd.Series:
         """A short label per point, e.g. 'home_loyalty=0.6, interventions=takedown'."""
@@ -163,8 +172,11 @@ def load_results(folder: str | Path) -> SweepResults:
     if not (folder / "summary.parquet").is_file():
         raise ReportError(f"{folder}: no summary.parquet yet; finish (or --resume) the sweep "
                           "first.")
-    manifest = json.loads((folder / "manifest.json").read_text())
-    summary = pd.read_parquet(folder / "summary.parquet")
+    try:
+        manifest = read_manifest(folder)
+        summary = read_summary(folder).to_pandas()
+    except StoreError as error:
+        raise ReportError(str(error)) from None
     if summary.empty:
         raise ReportError(f"{folder}: no run has finished yet; nothing to report.")
     try:
@@ -788,5 +800,8 @@ def _html(blocks: list[tuple], title: str, folder: Path) -> str:
 
 def _write_text(path: Path, text: str) -> None:
     staging = path.with_name(f".{path.name}.tmp")
-    staging.write_text(text)
-    os.replace(staging, path)
+    try:
+        staging.write_text(text)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)

@@ -15,12 +15,15 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from forumsim.analysis.validation_table import TITLE, earlier_table
+from forumsim.experiment import interrupts
+from forumsim.experiment.executors import open_pool
+from forumsim.experiment.folders import write_output_file
 from forumsim.experiment.runner import run, simulate, smoothed
 from forumsim.measures import keyplayers
 from forumsim.measures import metrics as m
@@ -410,8 +413,10 @@ def validate(replicates: int = 10, people: int | None = None, workers: int = 2,
     tasks = [(kind, first_seed + i, people) for i in range(replicates)
              for kind in KINDS]
     values: dict[str, list[float]] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for done, result in enumerate(pool.map(_one, tasks), start=1):
+    with open_pool("process", workers) as pool:  # stopped at once by Ctrl-C or SIGTERM
+        with interrupts.held():  # workers being started are ones the pool knows of
+            results = pool.executor.map(_one, tasks)
+        for done, result in enumerate(results, start=1):
             for key, value in result.items():
                 values.setdefault(key, []).append(value)
             if progress is not None:
@@ -452,7 +457,7 @@ def simulated(row: dict[str, object]) -> str:
 def markdown_table(rows: list[dict[str, object]], replicates: int, seconds: float,
                    command: str, first_seed: int = FIRST_SEED) -> str:
     """The validation table as Markdown, with how it was produced."""
-    lines = ["# Validation against published patterns", "",
+    lines = [TITLE, "",
              f"Produced by `{command}` in {seconds:.0f} s ({replicates} replicates per "
              f"scenario, seeds {first_seed} to {first_seed + replicates - 1}; 95% "
              "t-intervals over replicates, cut to the range of their unit). Each row's "
@@ -469,14 +474,11 @@ def markdown_table(rows: list[dict[str, object]], replicates: int, seconds: floa
 
 
 def write_report(rows, path: Path, replicates: int, seconds: float, command: str,
-                 first_seed: int = FIRST_SEED) -> Path:
-    """Write the Markdown table (atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(markdown_table(rows, replicates, seconds, command, first_seed))
-    partial.replace(path)
-    return path
+                 first_seed: int = FIRST_SEED, overwrite: bool = False) -> Path:
+    """Write the Markdown table whole, where `check_table_path` allows it."""
+    write_output_file(path, markdown_table(rows, replicates, seconds, command, first_seed),
+                      overwrite, earlier_table, "validate", "--write")
+    return Path(path)
 
 
 def timed_validate(**kwargs) -> tuple[list[dict[str, object]], float]:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from forumsim.experiment.files import load_scenario
+from forumsim.experiment.files import inside, load_scenario, read_bytes
 from forumsim.experiment.files import read_yaml as read_guarded
 from forumsim.world.scenario import EMBEDDED, Scenario, ScenarioError, embedded_scenario, quoted
 
@@ -33,6 +33,8 @@ STATISTICS = (
     "reply_transitivity", "fora", "multi_forum_author_share", "forum_size_gini",
     "largest_forum_share")
 MARKER = "calibration.json"  # marks a calibration folder and what it was made from
+LOCK = ".forumsim-calibrate.lock"  # one calibration writes a folder at a time
+MAX_TARGETS_BYTES = 64 << 20  # a targets file is a few kilobytes
 TAKEDOWN = re.compile(r"takedown_\d+_(drop|recovery_days|moved_share|top_destination_share)")
 
 
@@ -150,6 +152,13 @@ class Problem:
                   for path, v in parameters.items()}
         return self.base.overridden(source=f"{self.source}, parameters", seed=seed, **values)
 
+    def extremes(self) -> list[Scenario]:
+        """The base scenario, and the scenario at each bound of each prior (among them the
+        largest run the calibration can make, for the memory check)."""
+        return [self.base, *(self.scenario({name: bound})
+                             for name, prior in self.calibration.parameters.items()
+                             for bound in prior.bounds)]
+
     def seed_of(self, parameters: dict[str, float]) -> int:
         """A simulation's seed, from the root seed and its parameter values: the same
         particle always gives the same simulation."""
@@ -227,7 +236,9 @@ def _base(calibration: Calibration, path: Path) -> Scenario:
         if calibration.base in EMBEDDED:
             base = embedded_scenario(calibration.base)
         else:
-            base = load_scenario(path.parent / calibration.base)
+            base = load_scenario(inside(path.parent / calibration.base, path.parent,
+                                        f"{path}: field 'base'", calibration.base),
+                                 root=path.parent)
         base = base.overridden(source=f"{path}, fixed", seed=calibration.seed,
                                **calibration.fixed)
     except ScenarioError as error:
@@ -241,13 +252,22 @@ def _targets(calibration: Calibration, path: Path) -> tuple[dict, dict]:
     if calibration.targets.file is not None:
         where = path.parent / calibration.targets.file
         try:
-            loaded = json.loads(where.read_text(encoding="utf-8"))
-            statistics = loaded["statistics"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            data = read_bytes(where, MAX_TARGETS_BYTES)
+            if len(data) > MAX_TARGETS_BYTES:
+                raise ValueError(f"is larger than {MAX_TARGETS_BYTES >> 20} MiB")
+            statistics = json.loads(data)["statistics"]
+            if not isinstance(statistics, dict):
+                raise TypeError("its 'statistics' is not a mapping of names to values")
+        except FileNotFoundError:
             raise CalibrationError(f"{path}: targets.file {where}: not a targets file of "
-                                   f"forumsim data summarize ({error}).") from None
+                                   "forumsim data summarize (no such file).") from None
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            reason = f"no {error}" if isinstance(error, KeyError) else str(error)
+            raise CalibrationError(f"{path}: targets.file {where}: not a targets file of "
+                                   f"forumsim data summarize ({reason}).") from None
         for name, value in statistics.items():
-            if isinstance(value, int | float):
+            if isinstance(value, int | float) and not isinstance(value, bool) \
+                    and math.isfinite(value):
                 values[name], scales[name] = float(value), abs(float(value)) or 1.0
     for name, published in calibration.targets.published.items():
         values[name], scales[name] = published.value, published.tolerance
@@ -270,7 +290,7 @@ def check_folder(out: Path, problem: Problem, resume: bool) -> None:
     calibration without `resume`, or (with `resume`) the folder of another calibration."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise CalibrationFolderError(f"--out {out}: is a file or a link; give a folder.")
-    if not out.exists() or not any(out.iterdir()):
+    if not out.exists() or not any(p.name != LOCK for p in out.iterdir()):
         if resume:
             raise CalibrationFolderError(f"--out {out}: holds no calibration to resume; leave "
                                          "out --resume to start one.")

@@ -6,6 +6,7 @@ run's result depends only on its scenario and seed, so every executor gives the 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import difflib
 import hashlib
 import json
@@ -14,7 +15,6 @@ import os
 import platform
 import signal
 import socket
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -27,16 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forumsim.experiment import runner
+from forumsim.experiment import interrupts, runner
+from forumsim.experiment.folders import check_writable, claimed
 from forumsim.experiment.plan import Plan, PlannedRun
-from forumsim.experiment.resources import check_memory
-from forumsim.experiment.store import (
-    SweepLock,
-    SweepStore,
-    check_writable,
-    process_alive,
-    process_start,
-)
+from forumsim.experiment.resources import check_memory, check_workers_memory
+from forumsim.experiment.store import LOCK, SweepStore
 from forumsim.experiment.sweep import SweepError
 from forumsim.world.scenario import Scenario
 
@@ -184,11 +179,12 @@ class SweepSetupError(ValueError):
 
 @dataclass
 class SweepOutcome:
-    """Where the results are, what this session did, and whether it was interrupted."""
+    """Where the results are, what this session did, and the signal that interrupted it
+    (None if none did)."""
 
     store: SweepStore
     tally: Tally
-    interrupted: bool = False
+    interrupted: int | None = None
 
 
 DEPENDENCIES = ("numpy", "pandas", "pyarrow", "mesa", "networkx", "scipy", "SALib", "pydantic",
@@ -257,8 +253,9 @@ def run_sweep(plan: Plan, out: str | Path, *, sweep_file: str | Path | None = No
     summary.parquet at the end, also after an interrupt (from the runs finished so far).
 
     Everything that can be checked is checked before anything is written: the folder,
-    its room, the memory the runs need; the folder is then locked against a second
-    writer, and nothing is left on disk if the executor cannot start."""
+    its room, the memory the runs need (on a Dask cluster, in each worker); the folder is
+    then locked against a second writer, and nothing is left on disk if the executor
+    cannot start."""
     check_outcomes(plan)
     if sweep_file is None and Path(plan.source).is_file():
         sweep_file = plan.source
@@ -270,24 +267,28 @@ def run_sweep(plan: Plan, out: str | Path, *, sweep_file: str | Path | None = No
                                                      len(plan.runs))
         check_memory([plan.largest or plan.base], at_once, plan.source)
     check_writable(folder, folder, sweep_room(plan))
-    store, interrupted = None, False
+    store, interrupted = None, None
     tally = Tally(len(plan.runs), 0)
-    with _claimed(folder):
+    with claimed(folder, LOCK, "sweep"):
         try:
             with open_pool(executor, workers, scheduler) as pool:
+                if pool.workers is not None:  # a Dask cluster: each worker's own memory
+                    check_workers_memory([plan.largest or plan.base], pool.workers(),
+                                         plan.source)
                 store = SweepStore.open(folder, planned, resume)
                 session = {"started": _now(), "ended": None, "status": "running", "runs": 0,
                            "failed": 0, "executor": pool.label}
                 store.update_manifest(sessions=[*store.manifest.get("sessions", []), session])
                 execute(plan, store, pool, tally, retry_failed=retry_failed,
                         runs_per_part=runs_per_part, progress=progress)
-        except SweepInterrupted:
-            interrupted = True
+        except SweepInterrupted as stop:
+            interrupted = stop.signum
         finally:
             if store is not None:
                 complete = len(store.finished()) == len(plan.runs)
                 session.update(ended=_now(), runs=tally.done, failed=tally.failed,
-                               status="finished" if complete else "interrupted" if interrupted
+                               status="finished" if complete
+                               else "interrupted" if interrupted is not None
                                else "stopped")
                 store.update_manifest(sessions=store.manifest["sessions"],
                                       ended=_now() if complete else None)
@@ -303,30 +304,16 @@ def sweep_room(plan: Plan) -> int:
     return (16 << 20) + len(plan.runs) * per_run
 
 
-@contextlib.contextmanager
-def _claimed(folder: Path) -> Iterator[SweepLock]:
-    """Create `folder` if needed and hold its lock; on the way out release the lock and
-    remove the folders made here if nothing was written into them."""
-    made = []
-    missing = folder
-    while not missing.exists():
-        made.append(missing)
-        missing = missing.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        with SweepLock.acquire(folder) as lock:
-            yield lock
-    finally:
-        for path in made:  # deepest first; a folder holding anything stays
-            with contextlib.suppress(OSError):
-                path.rmdir()
-
-
 # --- the loop ---------------------------------------------------------------------------
 
 
 class SweepInterrupted(Exception):  # noqa: N818 - it is what happened, not an error
-    """Ctrl-C (or SIGTERM) stopped the sweep; finished runs were kept."""
+    """Ctrl-C (or SIGTERM) stopped the sweep; finished runs were kept. `signum` is the
+    signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 class BrokenPoolError(RuntimeError):
@@ -367,6 +354,8 @@ def execute(plan: Plan, store: SweepStore, pool: Pool, tally: Tally, *,
                              [o.series for o in part if o.series is not None])
         last_write = time.monotonic()
 
+    if progress is not None:
+        progress(tally)  # the sweep has started
     try:
         _fill(pending, todo, plan, pool)
         while pending:
@@ -385,7 +374,7 @@ def execute(plan: Plan, store: SweepStore, pool: Pool, tally: Tally, *,
             if progress is not None:
                 progress(tally)
         write()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         for future in pending:  # keep runs that finished meanwhile
             if future.done() and not future.cancelled() and future.exception() is None:
                 batch.append(future.result())
@@ -393,7 +382,7 @@ def execute(plan: Plan, store: SweepStore, pool: Pool, tally: Tally, *,
             else:
                 future.cancel()
         write()
-        raise SweepInterrupted from None
+        raise SweepInterrupted(getattr(stop, "signum", signal.SIGINT)) from None
     except BrokenPoolError:
         write()
         raise
@@ -407,7 +396,8 @@ def _fill(pending: dict, todo: Iterator[PlannedRun], plan: Plan, pool: Pool) -> 
         if run is None:
             return
         task = RunTask(run, plan.scenario(run), plan.sweep.keep_series)
-        pending[pool.executor.submit(run_task, task)] = run
+        with interrupts.held():  # a worker being started is one the pool knows of
+            pending[pool.executor.submit(run_task, task)] = run
 
 
 def _outcome(future: Future, run: PlannedRun) -> RunOutcome:
@@ -441,11 +431,13 @@ class InlineExecutor(Executor):
 
 @dataclass
 class Pool:
-    """An executor, a description for the user, and how many runs it can run at once."""
+    """An executor, a description for the user, how many runs it can run at once, and
+    for a Dask cluster the scheduler's description of each worker (memory, threads)."""
 
     executor: Executor
     label: str
     capacity: Callable[[], int]
+    workers: Callable[[], dict[str, dict]] | None = None
 
 
 # --- the workers of a local process pool -------------------------------------------------
@@ -453,16 +445,31 @@ class Pool:
 # In a worker: the shared table of (pid, run id) slots and this worker's slot, so that the
 # sweep can say which run a worker that died was running.
 _SLOTS: tuple | None = None
-_WATCH_SECONDS = 0.5
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
-def _start_worker(parent: int, parent_start: str | None, slots: object,
-                  taken: object) -> None:
-    """Initializer of each pool worker: ignore Ctrl-C (the sweep handles it), take a slot
-    to report its run in, and exit as soon as the sweep's process is gone."""
+def die_with_parent() -> None:
+    """Have the kernel kill this process the moment its parent dies (Linux's parent-death
+    signal), so that no worker outlives a command that was killed; its unfinished work is
+    done again on --resume. A worker whose parent died before it asked exits at once.
+    Elsewhere than on Linux, nothing."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _start_worker(slots: object, taken: object) -> None:
+    """Initializer of each pool worker: ignore Ctrl-C (the sweep handles it), die with the
+    pool's process, and take a slot to report its run in."""
     global _SLOTS
     # Ctrl-C reaches the whole process group; only the sweep itself should react to it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()  # the forkserver, which dies with the sweep (pool_server.py)
     with taken.get_lock():
         index = taken.value
         taken.value += 1
@@ -470,16 +477,30 @@ def _start_worker(parent: int, parent_start: str | None, slots: object,
         slots[2 * index] = os.getpid()
         slots[2 * index + 1] = -1
         _SLOTS = (slots, index)
-    threading.Thread(target=_watch_parent, args=(parent, parent_start), daemon=True,
-                     name="forumsim-parent-watch").start()
 
 
-def _watch_parent(parent: int, parent_start: str | None) -> None:
-    """End this worker when the sweep's process has died (e.g. SIGKILL), so no idle or
-    busy worker outlives it; its unfinished run is run again on --resume."""
-    while process_alive(parent, parent_start):
-        time.sleep(_WATCH_SECONDS)
-    os._exit(1)
+_FORKING_WORKERS = {"on": False}
+
+
+def _forked_worker() -> None:
+    if _FORKING_WORKERS["on"]:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the command
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the command's clean stop
+        die_with_parent()
+
+
+os.register_at_fork(after_in_child=_forked_worker)
+
+
+@contextlib.contextmanager
+def forked_workers_die_with_us() -> Iterator[None]:
+    """Processes forked from this one meanwhile (the workers of pyabc's multicore sampler)
+    ignore Ctrl-C, which the command handles, and die with this process if it is killed."""
+    _FORKING_WORKERS["on"] = True
+    try:
+        yield
+    finally:
+        _FORKING_WORKERS["on"] = False
 
 
 def _mark_running(run_id: int) -> None:
@@ -526,12 +547,12 @@ def open_pool(kind: str = "process", workers: int | None = None,
         yield Pool(InlineExecutor(), "this process", lambda: 1)
     else:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["forumsim.experiment.executors"])
+        context.set_forkserver_preload(["forumsim.experiment.pool_server"])
         slots = context.Array("q", 2 * workers, lock=False)
         taken = context.Value("i", 0)
         executor = ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_worker,
-            initargs=(os.getpid(), process_start(os.getpid()), slots, taken))
+            initargs=(slots, taken))
         processes: list = []
         _POOLS.append((processes, slots))
 
@@ -572,9 +593,12 @@ def connect(stack: contextlib.ExitStack, scheduler: str):
 
     try:
         return stack.enter_context(Client(scheduler, timeout="20s"))
-    except (OSError, TimeoutError, ValueError) as error:
-        raise SchedulerUnreachableError(f"cannot reach the Dask scheduler at {scheduler}: {error}. "
-                                   "Is it running, and is the address tcp://HOST:PORT?") from None
+    except (OSError, TimeoutError, ValueError, TypeError, ImportError) as error:
+        # TypeError, ImportError: tls:// without Dask's TLS settings, ucx:// without UCX
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise SchedulerUnreachableError(
+            f"cannot reach the Dask scheduler at {scheduler}: {reason}. Is it running, and is "
+            "the address tcp://HOST:PORT (or tls:// with Dask's TLS settings)?") from None
 
 
 @contextlib.contextmanager
@@ -601,4 +625,5 @@ def _dask_pool(scheduler: str | None = None, workers: int = 1) -> Iterator[Pool]
         def capacity() -> int:
             return max(1, sum(client.nthreads().values()))
 
-        yield Pool(client.get_executor(pure=False), label, capacity)
+        yield Pool(client.get_executor(pure=False), label, capacity,
+                   lambda: client.scheduler_info()["workers"])

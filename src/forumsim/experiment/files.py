@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import stat
 from pathlib import Path
 
 import yaml
@@ -49,10 +50,12 @@ class GuardedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
         self._sizes: dict[int, int] = {}  # id(node) -> values it holds once aliases expand
+        self._aliases = False  # whether the document repeats anything by an alias
 
     def compose_node(self, parent: object, index: object) -> yaml.Node:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
+            self._aliases = True
             node = super().compose_node(parent, index)
             if id(node) not in self._sizes:
                 raise Refused(problem=f"the alias *{event.anchor} refers to a node that "
@@ -74,8 +77,10 @@ class GuardedLoader(yaml.SafeLoader):
             children = []
         size = 1 + sum(self._sizes[id(child)] for child in children)
         if size > MAX_NODES:
-            raise Refused(problem=f"expands to more than {MAX_NODES:,} values (aliases repeat "
-                          "what their anchor holds)", problem_mark=event.start_mark)
+            how = ("expands to more than {:,} values (aliases repeat what their anchor holds)"
+                   if self._aliases else "holds more than {:,} values, where a scenario or "
+                   "sweep file holds a few hundred")
+            raise Refused(problem=how.format(MAX_NODES), problem_mark=event.start_mark)
         self._sizes[id(node)] = size
         return node
 
@@ -114,6 +119,29 @@ GuardedLoader.add_constructor("tag:yaml.org,2002:timestamp",
                               GuardedLoader.construct_yaml_timestamp)
 
 
+def read_bytes(path: Path, limit: int) -> bytes:
+    """The first `limit` + 1 bytes of the regular file `path` (so that a caller can tell a
+    file over `limit`); ValueError with a one-line reason for a folder, a pipe, socket or
+    device (refused at once, never waited on or read without end) or a file that cannot
+    be read; FileNotFoundError if there is none."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise ValueError(f"cannot be read: {error.strerror}") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise ValueError("is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise ValueError("is not a regular file (a device, socket or pipe)")
+        try:
+            return handle.read(limit + 1)
+        except OSError as error:
+            raise ValueError(f"cannot be read: {error.strerror}") from None
+
+
 def _text(path: Path, what: str) -> str:
     """The file's text, or a one-line reason why it is not a readable UTF-8 file."""
     if path.is_dir():
@@ -123,11 +151,7 @@ def _text(path: Path, what: str) -> str:
     if not path.is_file():
         raise ValueError(f"is not a regular file (a device, socket or pipe); give a {what} "
                          "file")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as error:
-        raise ValueError(f"cannot be read: {error.strerror}") from None
+    data = read_bytes(path, MAX_BYTES)
     if len(data) > MAX_BYTES:
         raise ValueError(f"is larger than {MAX_BYTES >> 20} MiB; a {what} file is a few "
                          "kilobytes of YAML")
@@ -186,9 +210,15 @@ def _merged(base: dict, override: dict) -> dict:
     return merged
 
 
-def _resolved(path: Path, chain: tuple[Path, ...] = ()) -> object:
-    """A scenario file's mapping with its `extends:` chain resolved."""
+def _resolved(path: Path, root: Path, chain: tuple[Path, ...] = (),
+              referred: bool = False) -> object:
+    """A scenario file's mapping with its `extends:` chain resolved. Every file the chain
+    names must lie in `root`'s folder tree; a file that is `referred` to (by `extends:`
+    or a `base:`) must be a scenario, so that nothing of another kind of file is shown."""
     data = read_yaml(path)
+    if referred and isinstance(data, dict) and not data.keys() & SCENARIO_KEYS:
+        raise ScenarioError(f"{path}: is not a scenario file (none of its keys is a field of "
+                            "a scenario).")
     if isinstance(data, dict) and isinstance(data.get("start_from"), str):
         # A table named in a scenario file is found next to that file.
         data["start_from"] = os.path.normpath(path.parent / data["start_from"])
@@ -201,7 +231,7 @@ def _resolved(path: Path, chain: tuple[Path, ...] = ()) -> object:
     if parent in EMBEDDED:
         base = embedded_scenario(parent).model_dump(mode="json")
     else:
-        parent_path = (path.parent / parent).resolve()
+        parent_path = inside(path.parent / parent, root, f"{path}: field 'extends'", parent)
         if not parent_path.exists():
             raise ScenarioError(f"{path}: field 'extends' names {quoted(parent, bare=True)}: "
                                 f"no such scenario file ({parent_path}); give a file next to "
@@ -211,7 +241,7 @@ def _resolved(path: Path, chain: tuple[Path, ...] = ()) -> object:
         if len(chain) >= MAX_DEPTH:
             raise ScenarioError(f"{path}: 'extends' chains more than {MAX_DEPTH} files.")
         try:
-            base = _resolved(parent_path, (*chain, parent_path))
+            base = _resolved(parent_path, root, (*chain, parent_path), referred=True)
         except ScenarioError as error:
             raise ScenarioError(f"{path}: field 'extends': {error}") from None
         if not isinstance(base, dict):
@@ -219,11 +249,30 @@ def _resolved(path: Path, chain: tuple[Path, ...] = ()) -> object:
     return _merged(base, data)
 
 
-def load_scenario(path: str | Path) -> Scenario:
+SCENARIO_KEYS = {*Scenario.model_fields, "extends"}
+
+
+def inside(path: Path, root: Path, where: str, given: str) -> Path:
+    """`path` resolved (links followed), if it lies in `root`'s folder tree; otherwise a
+    ScenarioError naming `where` it was `given`. A scenario file may only build on files
+    of its own folder tree, so that no file elsewhere on the machine is ever read as one."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise ScenarioError(f"{where} names {quoted(given, bare=True)}, which is outside "
+                            f"{root.resolve()}; a file there, in a folder below it, or one of "
+                            f"{', '.join(EMBEDDED)} is allowed.")
+    return resolved
+
+
+def load_scenario(path: str | Path, root: Path | None = None) -> Scenario:
     """Read and validate a YAML scenario file (or the name of an embedded scenario).
-    A file may start from another with `extends: other.yaml` (or an embedded name); a
-    relative `start_from` path is taken from the folder of the file that names it."""
+    A file may start from another with `extends: other.yaml` (or an embedded name) in its
+    own folder tree; a relative `start_from` path is taken from the folder of the file
+    that names it. With `root` (the folder of a sweep or calibration file naming this one
+    as its `base`), the file itself must be a scenario in that folder's tree."""
     if str(path) in EMBEDDED:
         return embedded_scenario(str(path))
     path = Path(path)
-    return parse_scenario(_resolved(path.resolve(), (path.resolve(),)), source=str(path))
+    resolved = path.resolve()
+    data = _resolved(resolved, root or path.parent, (resolved,), referred=root is not None)
+    return parse_scenario(data, source=str(path))

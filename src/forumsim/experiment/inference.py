@@ -7,8 +7,11 @@ A calibration folder holds history.db (pyabc's history, from which `--resume`
 continues), posterior.parquet (every generation's particles and weights),
 calibrated.yaml (the base scenario at the posterior median, a scenario `forumsim run`
 accepts), check.json (the held-out statistics against their posterior predictive
-intervals) and calibration.json (what the folder was made from). pyabc takes seconds to
-import: it is imported only here, and only when a calibration runs.
+intervals), calibration.json (what the folder was made from) and random_state.json
+(numpy's global generator, from which pyabc draws its particles, as each generation was
+stored: a resumed calibration continues exactly where an uninterrupted one would). One
+calibration writes a folder at a time (a lock file). pyabc takes seconds to import: it is
+imported only here, and only when a calibration runs.
 """
 
 from __future__ import annotations
@@ -28,15 +31,24 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from forumsim.experiment.calibration import MARKER, Problem, check_folder
-from forumsim.experiment.executors import connect
+from forumsim.experiment.calibration import (
+    LOCK,
+    MARKER,
+    CalibrationFolderError,
+    Problem,
+    check_folder,
+)
+from forumsim.experiment.executors import connect, forked_workers_die_with_us
+from forumsim.experiment.folders import claimed
 from forumsim.experiment.forum_data import exported_community
+from forumsim.experiment.resources import check_workers_memory
 from forumsim.experiment.runner import simulate
 from forumsim.experiment.targets import summarize
 from forumsim.version import __version__
 
 HISTORY = "history.db"
 GENERATIONS = "generations.json"  # epsilon and simulations per generation
+RANDOM_STATE = "random_state.json"  # numpy's global generator as each generation was stored
 
 
 @dataclass
@@ -77,24 +89,39 @@ def _summarised(problem: Problem, parameters: dict[str, float], seed: int) -> di
 
 def calibrate(problem: Problem, out: Path, workers: int = 1, resume: bool = False,
               progress: Callable[[Generation], None] | None = None,
-              scheduler: str | None = None) -> list[Generation]:
+              scheduler: str | None = None,
+              started: Callable[[], None] | None = None) -> list[Generation]:
     """Run (or, with `resume`, continue) the calibration into `out`, up to its number of
     generations, on `workers` local processes or the Dask cluster at `scheduler`; write
-    the results after each generation."""
+    the results after each generation. Holds the folder's lock throughout: a second
+    calibration into it is refused (StoreError); `started` is called once it holds it."""
+    from sqlalchemy.exc import OperationalError  # pyabc's history is a SQLite database
+
     check_folder(out, problem, resume)
-    with contextlib.ExitStack() as stack:
-        sampler = _sampler(workers, scheduler, stack)
-        return _calibrate(problem, out, sampler, resume, progress)
+    with claimed(out, LOCK, "calibrate"), contextlib.ExitStack() as stack:
+        check_folder(out, problem, resume)  # again: nobody else can change it now
+        sampler = _sampler(problem, workers, scheduler, stack)
+        if started is not None:
+            started()
+        try:
+            return _calibrate(problem, out, sampler, resume, progress)
+        except OperationalError as error:  # e.g. a full disk: the history cannot be written
+            raise OSError(f"{HISTORY}: {error.orig}") from None
 
 
-def _sampler(workers: int, scheduler: str | None, stack: contextlib.ExitStack):
+def _sampler(problem: Problem, workers: int, scheduler: str | None,
+             stack: contextlib.ExitStack):
     """pyabc's sampler: one process, a local process pool, or a Dask cluster's workers."""
     import pyabc  # seconds to import: only when calibrating
 
     if scheduler is not None:
-        return pyabc.sampler.DaskDistributedSampler(dask_client=connect(stack, scheduler))
+        client = connect(stack, scheduler)
+        check_workers_memory(problem.extremes(), client.scheduler_info()["workers"],
+                             problem.source)
+        return pyabc.sampler.DaskDistributedSampler(dask_client=client)
     if workers == 1:
         return pyabc.sampler.SingleCoreSampler()
+    stack.enter_context(forked_workers_die_with_us())
     return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
 
 
@@ -116,12 +143,21 @@ def _calibrate(problem: Problem, out: Path, sampler, resume: bool,
                        lambda x, x0: problem.distance(x), population_size=calibration.population,
                        sampler=sampler)
     database = f"sqlite:///{(out / HISTORY).resolve()}"
+    observed = {name: problem.targets[name] for name in problem.targets}
     if resume:
-        abc.load(database, 1)
+        try:
+            abc.load(database, 1)
+        except ValueError:  # stopped before pyabc recorded the run: nothing to continue
+            (out / HISTORY).unlink(missing_ok=True)
+            abc.new(database, observed)
     else:
         write_json({"forumsim": __version__, "kind": "calibration", "name": problem.name,
                     "source": problem.source, "identity": problem.identity()}, out / MARKER)
-        abc.new(database, {name: problem.targets[name] for name in problem.targets})
+        abc.new(database, observed)
+    remaining = calibration.generations - abc.history.n_populations
+    if resume and remaining > 0:
+        _restore_random_state(abc.history, out)
+    _keep_random_state(abc.history, out)
     done: list[Generation] = []
     run_generation = abc.run_generation
     started = time.perf_counter()
@@ -146,10 +182,59 @@ def _calibrate(problem: Problem, out: Path, sampler, resume: bool,
         return outcome
 
     abc.run_generation = generation_and_results  # pyabc's run() calls it per generation
-    remaining = calibration.generations - abc.history.n_populations
     if remaining > 0:
         abc.run(max_nr_populations=remaining, minimum_epsilon=calibration.minimum_epsilon)
     return done
+
+
+def _keep_random_state(history, out: Path) -> None:
+    """Record numpy's global generator, from which pyabc draws (with one worker), each
+    time a generation is stored, just before it is: a resume from that generation starts
+    from the same state as the uninterrupted calibration's next generation did."""
+    path = out / RANDOM_STATE
+    states = _random_states(path)
+    append = history.append_population
+
+    def append_population(t: int, *args, **kwargs):
+        kind, keys, position, has_gauss, gauss = np.random.get_state()
+        states[str(t)] = [kind, keys.tolist(), position, has_gauss, gauss]
+        write_json(states, path)
+        return append(t, *args, **kwargs)
+
+    history.append_population = append_population
+
+
+def _random_states(path: Path) -> dict:
+    try:
+        states = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return states if isinstance(states, dict) else {}
+
+
+def _restore_random_state(history, out: Path) -> None:
+    """Set numpy's global generator to where the uninterrupted calibration had it after
+    its last stored generation; refuse a history that cannot be continued exactly."""
+    populations = history.get_all_populations()
+    generations = populations.loc[populations["t"] >= 0, "t"]
+    doubled = generations[generations.duplicated()]
+    if len(doubled):
+        raise CalibrationFolderError(
+            f"--out {out}: its history holds two populations for generation "
+            f"{int(doubled.iloc[0])} (two calibrations wrote into it at once), so its posterior "
+            "is a mixture; it cannot be resumed. Start the calibration again in a new --out.")
+    if history.max_t < 0:  # stopped before its first generation was stored: from the start
+        return
+    state = _random_states(out / RANDOM_STATE).get(str(history.max_t))
+    if not isinstance(state, list) or len(state) != 5:
+        raise CalibrationFolderError(
+            f"--out {out}: holds no record of the random state after generation "
+            f"{history.max_t} ({RANDOM_STATE}; calibrations written by forumsim before it kept "
+            "one lack it), so a resumed calibration would not be the one an uninterrupted run "
+            "gives. Its results stay as they are; to run more generations, start again in a "
+            "new --out.")
+    kind, keys, position, has_gauss, gauss = state
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, gauss))
 
 
 def write_results(problem: Problem, history, out: Path) -> None:

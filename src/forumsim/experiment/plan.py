@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from forumsim.experiment.files import load_scenario
-from forumsim.experiment.resources import run_memory
+from forumsim.experiment.files import inside, load_scenario
+from forumsim.experiment.resources import scenario_memory
 from forumsim.experiment.sweep import (
     MAX_RUNS,
     Levels,
@@ -122,13 +122,17 @@ def _tables_next_to(sweep: Sweep, path: Path) -> Sweep:
 def _load_base(base: str, sweep_path: Path) -> Scenario:
     if base in EMBEDDED:
         return embedded_scenario(base)
-    scenario_path = sweep_path.parent / base
+    try:
+        scenario_path = inside(sweep_path.parent / base, sweep_path.parent,
+                               f"{sweep_path}: field 'base'", base)
+    except ScenarioError as error:
+        raise SweepError(str(error)) from None
     if not scenario_path.exists():
         raise SweepError(f"{sweep_path}: field 'base' has value {quoted(base)}, but no "
                          f"such scenario file exists ({scenario_path}); give a path relative "
                          f"to the sweep file or one of {', '.join(EMBEDDED)}.")
     try:
-        return load_scenario(scenario_path)
+        return load_scenario(scenario_path, root=sweep_path.parent)
     except ScenarioError as error:
         raise SweepError(f"{sweep_path}: its base scenario is invalid: {error}") from None
 
@@ -175,8 +179,7 @@ def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
         most = max(most, len(scenario.interventions))
         if scenario.start_from is not None:
             scenario = _started(scenario, what, started_as, sweep)
-        if largest is None or run_memory(scenario.people, len(scenario.fora)) > run_memory(
-                largest.people, len(largest.fora)):
+        if largest is None or scenario_memory(scenario) > scenario_memory(largest):
             largest = scenario
     plan = Plan(sweep, name, base, points, labels, unit, source, most, largest,
                 tables=sorted({s.start_from for s in started_as.values()}))

@@ -1,21 +1,16 @@
 """Results on disk: summary.json, Parquet tables and figures, written atomically.
 
-A run's folder is first written under a temporary name and moved into place at the end,
-so an interrupted or failed write never leaves a half-written results folder behind.
-`forumsim` writes only into a folder that is new, empty, or an earlier run's results
-folder (marked by `.forumsim-run`, which lists the files it wrote), and replaces an
-earlier run only when asked to and only if the folder holds nothing else: it never
-deletes or replaces what it did not write.
+A run's folder is written whole (`folders.write_output`): under a temporary name, moved
+into place at the end, only into a folder that is new, empty, or an earlier run's results
+folder (marked by `.forumsim-run`, which lists the files it wrote), replacing an earlier
+run only when asked to, and never deleting what it did not write. A sweep's folder grows
+part by part, each written atomically, with one writer at a time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
-import shutil
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from forumsim.experiment.files import read_bytes
+from forumsim.experiment.folders import (
+    Output,
+    StoreError,
+    check_output_folder,
+    write_output,
+)
 from forumsim.version import __version__
 
 if TYPE_CHECKING:  # the runner pulls in the model; the checks here must stay light
@@ -32,11 +34,6 @@ if TYPE_CHECKING:  # the runner pulls in the model; the checks here must stay li
 
 RUN_MARKER = ".forumsim-run"
 RUN_ROOM = 32 << 20  # bytes free a run's results need (a few MB of Parquet and figures)
-
-
-class StoreError(ValueError):
-    """A results folder cannot be used as asked (it holds something else, or cannot be
-    written); the message says which folder and what to do."""
 
 
 def write_table(frame, path: Path) -> None:
@@ -49,8 +46,11 @@ def write_community(community: dict[str, dict], folder: Path) -> None:
     members.parquet and events.parquet, in the posts-table format of docs/data.md: times
     in UTC, an empty `reply_to` for a post that starts a thread. `reply_to` is a nullable
     integer that pandas reads back as such (Int64), so the tables saved again as CSV with
-    pandas keep whole-number ids."""
+    pandas keep whole-number ids. Marked as simulated, so that `forum_data` takes their
+    times as the model's calendar."""
     import pandas as pd
+
+    from forumsim.experiment.forum_data import SIMULATED
 
     for name, columns in community.items():
         frame = pd.DataFrame({
@@ -61,58 +61,9 @@ def write_community(community: dict[str, dict], folder: Path) -> None:
             for column, values in columns.items()})
         for column in frame.columns[frame.dtypes.map(lambda kind: kind.kind == "M")]:
             frame[column] = frame[column].dt.tz_localize("UTC")
-        write_table(frame, folder / f"{name}.parquet")
-
-
-def _listing(paths: list[str], limit: int = 4) -> str:
-    shown = ", ".join(paths[:limit])
-    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
-
-
-def _files_under(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir())
-
-
-def earlier_run(folder: Path) -> dict | None:
-    """The marker of an earlier `forumsim run` in `folder`, or None if it holds none."""
-    return folder_marker(folder, RUN_MARKER)
-
-
-def folder_marker(folder: Path, name: str) -> dict | None:
-    """The marker file `name` that forumsim left in `folder` (a mapping listing the files
-    it wrote), or None if there is none."""
-    try:
-        marker = json.loads((folder / name).read_text())
-    except (OSError, ValueError):
-        return None
-    return marker if isinstance(marker, dict) and isinstance(marker.get("files"), list) else None
-
-
-def _existing_ancestor(path: Path) -> Path:
-    while not path.exists() and not path.is_symlink() and path != path.parent:
-        path = path.parent
-    return path
-
-
-def check_writable(out: Path, place: Path, room: int) -> None:
-    """Refuse, before any work, an `out` whose folder `place` (where its files are made)
-    cannot be created or written, or has less than `room` bytes free."""
-    home = _existing_ancestor(place)
-    if not home.is_dir():
-        raise StoreError(f"--out {out}: cannot be created, because {home} is a file, not a "
-                         "folder; choose another --out.")
-    probe = home / f".forumsim-probe-{os.getpid()}-{secrets.token_hex(4)}"
-    try:
-        probe.mkdir()
-        probe.rmdir()
-    except OSError as error:
-        raise StoreError(f"--out {out}: cannot write in {home}: {error.strerror}; choose "
-                         "another --out.") from None
-    free = shutil.disk_usage(home).free
-    if free < room:
-        raise StoreError(f"--out {out}: only {free / 2**20:,.1f} MB free in {home}, and the "
-                         f"results need about {room / 2**20:,.0f} MB; free some space or "
-                         "choose another --out.")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table.replace_schema_metadata(
+            {**table.schema.metadata, SIMULATED: b"true"}), folder / f"{name}.parquet")
 
 
 def check_run_folder(out: Path, overwrite: bool = False, room: int = RUN_ROOM) -> str:
@@ -125,47 +76,9 @@ def check_run_folder(out: Path, overwrite: bool = False, room: int = RUN_ROOM) -
         lambda marker: f"scenario '{marker.get('scenario')}', written {marker.get('written')}")
 
 
-def check_output_folder(out: Path, overwrite: bool, room: int, marker_name: str, command: str,
-                        details: Callable[[dict], str]) -> str:
-    """How the output of `forumsim <command>` may go to `out` (see `check_run_folder`):
-    an earlier output is recognised by its marker file `marker_name`, and `details(marker)`
-    describes it in the message that asks for `overwrite`."""
-    if out.is_symlink():
-        raise StoreError(f"--out {out}: is a symbolic link; give the folder itself (forumsim "
-                         "does not write through links).")
-    mode = "new"
-    if out.exists():
-        if not out.is_dir():
-            raise StoreError(f"--out {out}: exists and is a file, not a folder; forumsim "
-                             "writes results into a folder and never replaces a file. Choose "
-                             "another --out.")
-        entries = _files_under(out)
-        marker = folder_marker(out, marker_name)
-        if not entries and not any(out.iterdir()):
-            mode = "into"
-        elif marker is None:
-            raise StoreError(f"--out {out}: is a folder that was not written by forumsim "
-                             f"{command} (it holds "
-                             f"{_listing(entries or sorted(os.listdir(out)))}); forumsim "
-                             "never deletes what it did not write. Choose another --out, or "
-                             "a new or empty folder.")
-        elif not overwrite:
-            raise StoreError(f"--out {out}: holds an earlier {command} ({details(marker)}); "
-                             "add --overwrite to replace it, or choose another --out.")
-        else:
-            foreign = sorted(set(entries) - set(marker["files"]) - {marker_name})
-            if foreign:
-                raise StoreError(f"--out {out}: holds an earlier {command}, but also files "
-                                 f"forumsim did not write ({_listing(foreign)}); move them "
-                                 "out first, or choose another --out.")
-            mode = "replace"
-    check_writable(out, out if mode == "into" else out.parent, room)
-    return mode
-
-
 def write_run(result: RunResult, out: Path,
               figures: Callable[[RunResult, Path], list[Path]] | None = None,
-              overwrite: bool = False) -> Path:
+              overwrite: bool = False) -> Output:
     """Write summary.json, scenario.yaml (the fully resolved scenario: rerunning it gives
     the same results), ecosystem.parquet, forums.parquet, counterfactual.parquet (with
     interventions), posts.parquet, members.parquet and events.parquet (with an exported
@@ -173,13 +86,8 @@ def write_run(result: RunResult, out: Path,
     the folder of an earlier run (see `check_run_folder`)."""
     out = Path(out)
     mode = check_run_folder(out, overwrite)
-    if mode == "new":
-        out.parent.mkdir(parents=True, exist_ok=True)
-    # Made with mkdir, so the folder gets the user's usual permissions (umask).
-    home = out if mode == "into" else out.parent
-    staging = home / f".{out.name}.forumsim-{secrets.token_hex(4)}"
-    staging.mkdir()
-    try:
+
+    def fill(staging: Path) -> None:
         (staging / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
         (staging / "scenario.yaml").write_text(
             yaml.safe_dump(result.scenario.model_dump(mode="json"), sort_keys=False))
@@ -192,33 +100,11 @@ def write_run(result: RunResult, out: Path,
         if figures is not None:
             (staging / "figures").mkdir()
             figures(result, staging / "figures")
-        marker = {"forumsim": __version__, "kind": "run", "scenario": result.scenario.name,
-                  "seed": result.scenario.seed,
-                  "written": datetime.now(UTC).isoformat(timespec="seconds"),
-                  "files": _files_under(staging)}
-        (staging / RUN_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-        _move_into_place(staging, out, mode)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out
 
-
-def _move_into_place(staging: Path, target: Path, mode: str) -> None:
-    """Move the staged results to `target`: renamed into place if new; moved into an empty
-    folder entry by entry (the folder itself stays the user's); swapped with an earlier
-    run, which is deleted only once the new one is in place."""
-    if mode == "new":
-        staging.rename(target)
-    elif mode == "into":
-        for entry in staging.iterdir():
-            entry.rename(target / entry.name)
-        staging.rmdir()
-    else:
-        old = target.with_name(f".{target.name}.old-{secrets.token_hex(4)}")
-        target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+    return write_output(out, mode, RUN_MARKER, {
+        "forumsim": __version__, "kind": "run", "scenario": result.scenario.name,
+        "seed": result.scenario.seed, "written": datetime.now(UTC).isoformat(timespec="seconds")},
+        fill)
 
 
 # --- a sweep's results folder -----------------------------------------------------------
@@ -259,126 +145,81 @@ def rows_table(rows: list[dict]) -> pa.Table:
     return pa.table({name: pa.array([row.get(name) for row in rows]) for name in columns})
 
 
+# What every reader of a sweep folder relies on in manifest.json, and its kind.
+MANIFEST_FIELDS = {"sweep": str, "parameters": list, "plan_sha256": str, "spec": dict,
+                   "base_scenario": dict, "design": str, "points": int, "replicates": int,
+                   "planned_runs": int}
+MAX_MANIFEST_BYTES = 64 << 20  # a manifest is kilobytes; its base scenario is the most
+
+
 def read_manifest(folder: Path) -> dict:
-    """A sweep folder's manifest.json, or a StoreError saying it cannot be read."""
+    """A sweep folder's manifest.json, with the fields every reader relies on, or a
+    StoreError saying why it is not a sweep's."""
+    folder = Path(folder)
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
+        data = read_bytes(folder / MANIFEST, MAX_MANIFEST_BYTES)
+        if len(data) > MAX_MANIFEST_BYTES:
+            raise ValueError(f"larger than {MAX_MANIFEST_BYTES >> 20} MiB")
+        manifest = json.loads(data)
+    except FileNotFoundError:
+        raise StoreError(f"{folder}: not a sweep's results folder (no {MANIFEST}); give the "
+                         "--out folder of `forumsim sweep`.") from None
     except (OSError, ValueError) as error:
         raise StoreError(f"{folder}: its {MANIFEST} cannot be read ({error}); it is not a "
-                         "usable sweep folder. Choose another --out folder.") from None
+                         "usable sweep folder.") from None
     if not isinstance(manifest, dict):
-        raise StoreError(f"{folder}: its {MANIFEST} is not a sweep's manifest; choose "
-                         "another --out folder.")
+        raise StoreError(f"{folder}: its {MANIFEST} is not a sweep's manifest (it holds a "
+                         f"{type(manifest).__name__}, not a mapping of fields).")
+    for key, kind in MANIFEST_FIELDS.items():
+        value = manifest.get(key)
+        wrong = not isinstance(value, kind) or isinstance(value, bool) or (
+            key == "parameters" and not all(isinstance(p, str) for p in value))
+        if wrong:
+            problem = "missing" if value is None else f"not a {kind.__name__}"
+            raise StoreError(f"{folder}: its {MANIFEST} is damaged or not a sweep's: field "
+                             f"'{key}' is {problem}.")
     return manifest
 
 
-# --- one writer per sweep folder ---------------------------------------------------------
-
-LOCK = ".forumsim-sweep.lock"
-
-
-def process_start(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot, Linux), to tell it from a later
-    process that got the same pid; None where /proc does not say."""
+def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file of a sweep folder (summary.parquet, a part of runs/ or series/), or a
+    StoreError saying it is damaged and how to get past it."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        reason = " ".join(str(error).split())[:200]
+        if path.name == SUMMARY:
+            advice = ("`forumsim sweep FILE --out FOLDER --resume` writes it again from the "
+                      "finished runs")
+        else:
+            advice = ("move it, and the part of the same name in runs/ or series/, out of the "
+                      "folder; `forumsim sweep FILE --out FOLDER --resume` runs those runs again")
+        raise StoreError(f"{path}: cannot be read ({reason}); {advice}.") from None
+
+
+def read_series(folder: Path) -> pa.Table | None:
+    """The daily series of a sweep folder (its series/ parts as one table), or None if the
+    sweep kept none; StoreError for a damaged part."""
+    parts = sorted((Path(folder) / "series").glob("part-*.parquet"))
+    if not parts:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    return pa.concat_tables([read_part(part) for part in parts], promote_options="permissive")
 
 
-def process_alive(pid: int, started: str | None = None) -> bool:
-    """Whether process `pid` of this machine is running (and is the one that started at
-    `started`, if given)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, under another user
-    now = process_start(pid)
-    return started is None or now is None or now == started
+def read_summary(folder: Path) -> pa.Table:
+    """A sweep folder's summary.parquet, with its id and status columns, or a StoreError."""
+    path = Path(folder) / SUMMARY
+    if not path.is_file():
+        raise StoreError(f"{folder}: no {SUMMARY} yet; finish (or --resume) the sweep first.")
+    table = read_part(path)
+    missing = [c for c in ("run_id", "status") if c not in table.column_names]
+    if missing:
+        raise StoreError(f"{path}: has no column '{missing[0]}'; it is not a sweep's summary. "
+                         "`forumsim sweep FILE --out FOLDER --resume` writes it again.")
+    return table
 
 
-class SweepLock:
-    """One writer per sweep folder: a lock file created exclusively (O_EXCL) holding the
-    writer's pid, host and start time. A lock left by a process of this host that is gone
-    (killed, crashed) is stale and taken over; one from another host is respected, since
-    its process cannot be checked from here."""
-
-    def __init__(self, path: Path, holder: dict) -> None:
-        self.path = path
-        self.holder = holder
-
-    @classmethod
-    def acquire(cls, folder: Path) -> SweepLock:
-        """Take the lock of `folder` (which must exist), or raise StoreError naming the
-        sweep that holds it."""
-        path = Path(folder) / LOCK
-        me = {"pid": os.getpid(), "host": socket.gethostname(),
-              "process_start": process_start(os.getpid()),
-              "started": datetime.now(UTC).isoformat(timespec="seconds")}
-        for _ in range(3):
-            try:
-                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = _lock_holder(path)
-                if holder is not None and _holds(holder):
-                    raise StoreError(
-                        f"{folder}: another forumsim sweep is writing here (process "
-                        f"{holder.get('pid')} on {holder.get('host')}, since "
-                        f"{holder.get('started')}); wait for it to finish or stop it first. "
-                        f"If no sweep runs there any more, delete {path}.") from None
-                _break_stale(path, holder)
-                continue
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(json.dumps(me) + "\n")
-            return cls(path, me)
-        raise StoreError(f"{folder}: cannot take the sweep lock {path}; another sweep keeps "
-                         "taking it. Try again.")
-
-    def release(self) -> None:
-        """Remove the lock file if it is still this process's."""
-        if _lock_holder(self.path) == self.holder:
-            self.path.unlink(missing_ok=True)
-
-    def __enter__(self) -> SweepLock:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _lock_holder(path: Path) -> dict | None:
-    try:
-        holder = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None  # half-written by a process killed while taking it, or gone
-    return holder if isinstance(holder, dict) else None
-
-
-def _holds(holder: dict) -> bool:
-    """Whether the lock's writer may still be running."""
-    if holder.get("host") != socket.gethostname():
-        return True
-    pid = holder.get("pid")
-    return isinstance(pid, int) and process_alive(pid, holder.get("process_start"))
-
-
-def _break_stale(path: Path, holder: dict | None) -> None:
-    """Remove a stale lock: renamed aside first, so that of two sweeps breaking it at once
-    only one removes it, and a fresh lock taken meanwhile is put back."""
-    aside = path.with_name(f"{path.name}.stale-{secrets.token_hex(4)}")
-    try:
-        path.rename(aside)
-    except FileNotFoundError:
-        return
-    if _lock_holder(aside) == holder:
-        aside.unlink(missing_ok=True)
-    else:
-        with contextlib.suppress(OSError):
-            os.link(aside, path)  # someone's fresh lock: back, unless another is there now
-        aside.unlink(missing_ok=True)
+LOCK = ".forumsim-sweep.lock"  # one writer per sweep folder (`folders.WriterLock`)
 
 
 class SweepStore:
@@ -425,7 +266,7 @@ class SweepStore:
     @classmethod
     def open(cls, folder: Path, manifest: dict, resume: bool) -> SweepStore:
         """Start a new sweep in `folder`, or continue the one there with `resume` (after
-        `check`, holding the folder's `SweepLock`)."""
+        `check`, holding the folder's `WriterLock`)."""
         folder = Path(folder)
         cls.check(folder, manifest, resume)
         if (folder / MANIFEST).is_file():
@@ -460,7 +301,7 @@ class SweepStore:
         """Ids of runs with a row on disk (only the successful ones unless `failed_too`)."""
         ids: set[int] = set()
         for part in self.parts():
-            table = pq.read_table(part, columns=["run_id", "status"])
+            table = read_part(part, columns=["run_id", "status"])
             for run_id, status in zip(table["run_id"].to_pylist(),
                                       table["status"].to_pylist(), strict=True):
                 if failed_too or status == "ok":
@@ -490,7 +331,7 @@ class SweepStore:
     def write_summary(self) -> Path:
         """Build summary.parquet (one row per run, by run id) from the parts, and give every
         runs/ part the same schema so that the folder reads as one dataset."""
-        tables = [pq.read_table(part) for part in self.parts()]
+        tables = [read_part(part) for part in self.parts()]
         schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive") \
             if tables else pa.schema([])
         tables = [_conform(t, schema) for t in tables]

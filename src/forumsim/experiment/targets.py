@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from forumsim.experiment.files import read_bytes
+from forumsim.experiment.folders import check_output_file, write_output_file
 from forumsim.experiment.forum_data import Community
 from forumsim.measures import community as stats
 from forumsim.version import __version__
@@ -49,10 +49,6 @@ def statistic_unit(name: str) -> str:
         if name.startswith(pattern) or (pattern.startswith("_") and name.endswith(pattern)):
             return unit
     return ""
-
-
-class TargetsError(ValueError):
-    """A targets file that cannot be written as asked; the message says what to do."""
 
 
 def summarize(community: Community) -> dict:
@@ -131,38 +127,24 @@ def _number(value):
     return value
 
 
+def earlier_targets(path: Path) -> bool:
+    """Whether `path` (a regular file) holds targets written by `forumsim data summarize`."""
+    try:
+        return json.loads(read_bytes(path, 64 << 20)).get("kind") == KIND
+    except (ValueError, AttributeError):
+        return False
+
+
 def check_targets_path(path: Path, overwrite: bool = False) -> None:
-    """Refuse a targets path that may not be written: a link, a folder, a missing folder,
-    a file forumsim did not write, or earlier targets without `overwrite`."""
-    path = Path(path)
-    if path.is_symlink() or path.is_dir():
-        raise TargetsError(f"--out {path}: is a {'link' if path.is_symlink() else 'folder'}; "
-                           "give the path of a new .json file.")
-    if path.exists():
-        try:
-            earlier = json.loads(path.read_text()).get("kind")
-        except (OSError, ValueError, AttributeError):
-            earlier = None
-        if earlier != KIND:
-            raise TargetsError(f"--out {path}: exists and was not written by forumsim data "
-                               "summarize; forumsim never replaces it. Choose another --out.")
-        if not overwrite:
-            raise TargetsError(f"--out {path}: holds earlier targets; add --overwrite to "
-                               "replace them, or choose another --out.")
-    if not path.parent.is_dir():
-        raise TargetsError(f"--out {path}: the folder {path.parent} does not exist.")
+    """Refuse, before any work, a targets path that may not be written: a link, a folder,
+    a pipe or device, a file forumsim did not write, or earlier targets without
+    `overwrite` (StoreError)."""
+    check_output_file(path, overwrite, earlier_targets, "data summarize")
 
 
 def write_targets(targets: dict, path: Path, overwrite: bool = False) -> None:
-    """Write targets.json atomically (through a temporary file renamed into place), where
-    `check_targets_path` allows it."""
-    path = Path(path)
-    check_targets_path(path, overwrite)
+    """Write targets.json whole (through a temporary file), where `check_targets_path`
+    allows it."""
     written = {**targets, "written": datetime.now(UTC).isoformat(timespec="seconds")}
-    staging = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        staging.write_text(json.dumps(written, indent=2) + "\n")
-        os.replace(staging, path)
-    except OSError as error:
-        staging.unlink(missing_ok=True)
-        raise TargetsError(f"--out {path}: cannot be written: {error.strerror}.") from None
+    write_output_file(path, json.dumps(written, indent=2) + "\n", overwrite, earlier_targets,
+                      "data summarize")

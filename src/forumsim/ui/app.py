@@ -32,8 +32,11 @@ import reacton.core
 import solara
 from solara.components.echarts import EchartsWidget
 
+from forumsim.experiment.export import spreadsheet_safe
+from forumsim.experiment.resources import NotEnoughMemoryError, available_memory, model_memory
 from forumsim.ui import demo_figures
 from forumsim.ui.origin import SameOrigin, exposure_warning, reachable_addresses
+from forumsim.ui.sessions import LINGER_SECONDS, MAX_SESSIONS, SessionLimit
 from forumsim.world.interventions import ROLE_STRATEGIES, Intervention
 from forumsim.world.model import Ecosystem
 from forumsim.world.scenario import (
@@ -162,13 +165,51 @@ _DEFAULT_FORA = embedded_scenario().fora
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """The values a slider of the page offers: `low` to `high` in steps of `step`. The
+    server takes no other, whatever a crafted message says the slider was set to."""
+
+    low: int
+    high: int
+    step: int = 1
+
+    def allows(self, value: object) -> bool:
+        return (isinstance(value, int) and not isinstance(value, bool)
+                and self.low <= value <= self.high and (value - self.low) % self.step == 0)
+
+
+PEOPLE = Bounds(1000, 20_000, 1000)
+SEED = Bounds(0, 100)
+INTERVAL_MS = Bounds(0, 500, 10)
+ARRESTS = Bounds(1, 50)
+
+
+def accepting(allowed: Callable[[object], bool], then: Callable[[object], None]
+              ) -> Callable[[object], None]:
+    """A control's `on_value` that passes on only what the control can send."""
+    def take(value: object) -> None:
+        if allowed(value):
+            then(value)
+        else:
+            log.warning("the teaching page ignored a value no control sends: %.60r", value)
+    return take
+
+
+@dataclass(frozen=True)
 class Settings:
-    """What the sidebar builds an ecosystem from (applied by Reset)."""
+    """What the sidebar builds an ecosystem from (applied by Reset); only values the
+    sidebar's controls offer."""
 
     preset: str = DEFAULT_PRESET
     people: int = 5000
     seed: int = DEFAULT_SEED
     access: tuple[str, ...] = tuple(spec.access for spec in _DEFAULT_FORA)
+
+    def __post_init__(self) -> None:
+        if (self.preset not in PRESETS or not PEOPLE.allows(self.people)
+                or not SEED.allows(self.seed) or len(self.access) != len(_DEFAULT_FORA)
+                or not set(self.access) <= set(demo_figures.REGIMES)):
+            raise ValueError(f"settings no control of the page offers: {self!r:.200}")
 
     def build(self) -> ClassroomEcosystem:
         """The ecosystem these settings describe, at day 0."""
@@ -205,7 +246,7 @@ class Snapshot:
     coming: tuple[str, ...]  # shocks scheduled and not yet applied
     fora: tuple[str, ...]  # fora not gone, largest first
     window: int  # rehoming window of the live figures, in days
-    error: str | None = None
+    error: str | None = None  # the model failed, or a new ecosystem could not be built
 
 
 DEFAULT_INTERVAL_MS = 50
@@ -256,20 +297,36 @@ class Classroom:
         self._request(lambda: None if self.playing or self._ended() else self._advance())
 
     def reset(self, settings: Settings) -> None:
-        """Pause and build a fresh ecosystem (and its counterfactual) from `settings`."""
+        """Pause and build a fresh ecosystem (and its counterfactual) from `settings`, if
+        the memory it needs is free (else the page says so and the run goes on)."""
         with self.lock:
             self.playing = False
-        self._request(lambda: self._build(settings))
+        self._request(lambda: self._rebuild(settings))
 
     def shock(self, spec: TakedownSpec | ArrestsSpec | OutageSpec) -> None:
-        """Schedule `spec` for the start of the next day (the ecosystem with shocks only)."""
-        self._request(lambda: self.eco.schedule(spec))
+        """Schedule `spec` for the start of the next day (the ecosystem with shocks only),
+        if the buttons could have asked for it: a forum that is not gone, or up to
+        ARRESTS.high arrests by one of the strategies."""
+        def schedule() -> None:
+            if isinstance(spec, ArrestsSpec):
+                allowed = ARRESTS.allows(spec.k) and spec.forum is None
+            else:
+                allowed = spec.target in {f.name for f in self.eco.fora if not f.gone}
+            if allowed:
+                self.eco.schedule(spec)
+            else:
+                log.warning("the teaching page ignored a shock no button asks for: %.200r",
+                            spec)
+        self._request(schedule)
 
     def set_interval(self, ms: int) -> None:
         """The time each day takes at least while playing, in milliseconds (the stepping,
         the figures and the drawing count towards it)."""
+        if not INTERVAL_MS.allows(ms):
+            log.warning("the teaching page ignored a time per day of %.60r", ms)
+            return
         with self.lock:
-            self.interval_ms = max(0, int(ms))
+            self.interval_ms = ms
             self.lock.notify_all()
 
     def set_ties(self, show: bool) -> None:
@@ -300,7 +357,7 @@ class Classroom:
             writer.writerow([*columns, "active_people_without_shocks", "shocks"])
             for i, day in enumerate(data["day"]):
                 writer.writerow([*(data[c][i] for c in columns), without[i],
-                                 " ".join(news.get(day, []))])
+                                 spreadsheet_safe(" ".join(news.get(day, [])))])
             return text.getvalue()
 
     # --- the stepping thread ---
@@ -313,11 +370,25 @@ class Classroom:
         return self.eco.day >= self.eco.config.days or self._error is not None
 
     def _build(self, settings: Settings) -> None:
+        need = model_memory(settings.people, len(settings.access))
+        available = available_memory()
+        if available is not None and need > available:
+            raise NotEnoughMemoryError(
+                f"Not enough memory for an ecosystem of {settings.people:,} people now: it "
+                f"needs about {need >> 20:,} MB, and the server has {available >> 20:,} MB "
+                "free. Choose fewer people, or try again once other tabs have closed.")
         self.settings = settings
         self.eco = settings.build()
         self.without = self.eco.counterfactual()
-        self._layout, self._error, self.playing = {}, None, False
+        self._layout, self._error, self._notice, self.playing = {}, None, None, False
         self._charts_at: tuple | None = None  # when the figures were last built, and them
+
+    def _rebuild(self, settings: Settings) -> None:
+        """Build from `settings`, or keep the current run and say why not."""
+        try:
+            self._build(settings)
+        except NotEnoughMemoryError as refusal:
+            self._notice = str(refusal)
 
     def _advance(self) -> None:
         try:
@@ -325,7 +396,9 @@ class Classroom:
             self.without.step()
         except Exception as error:  # a bug: say so on the page instead of dying silently
             log.exception("the teaching page's model failed")
-            self._error, self.playing = f"{type(error).__name__}: {error}", False
+            self._error = (f"The model stopped: {type(error).__name__}: {error}. Press Reset "
+                           "to start again.")
+            self.playing = False
         if self._ended():
             self.playing = False
 
@@ -387,7 +460,7 @@ class Classroom:
             news=tuple(demo_figures.shock_news(eco, e) for e in reversed(eco.events)),
             coming=tuple(describe(i) for i in eco.interventions if min(i.days) > eco.day),
             fora=tuple(f.name for f in alive), window=eco.behaviour.rehoming_window_days,
-            error=self._error)
+            error=self._error or self._notice)
 
 
 # --- the page's parts ------------------------------------------------------------------
@@ -511,7 +584,8 @@ def ShockButtons(room: Classroom, view: View) -> None:
     forum = target if target in names else (names[0] if names else "")
     with solara.Column(classes=["forumsim-shocks"], style={"padding": "8px"}):
         solara.Text("A shock hits at the start of the next day.")
-        solara.Select(label="Forum", values=names, value=forum, on_value=set_target)
+        solara.Select(label="Forum", values=names, value=forum,
+                      on_value=accepting(lambda name: name in names, set_target))
         with solara.Row():
             solara.Button("Seize forum", color="error", disabled=not forum,
                           on_click=lambda: room.shock(TakedownSpec(
@@ -520,8 +594,9 @@ def ShockButtons(room: Classroom, view: View) -> None:
                           on_click=lambda: room.shock(OutageSpec(
                               type="outage", day=1, target=forum)))
         solara.Select(label="Arrest strategy", values=list(STRATEGIES), value=strategy,
-                      on_value=set_strategy)
-        solara.SliderInt(f"People to arrest (k): {k}", value=k, min=1, max=50, on_value=set_k,
+                      on_value=accepting(lambda name: name in STRATEGIES, set_strategy))
+        solara.SliderInt(f"People to arrest (k): {k}", value=k, min=ARRESTS.low,
+                         max=ARRESTS.high, on_value=accepting(ARRESTS.allows, set_k),
                          thumb_label=False)
         solara.Button(f"Arrest {k} people", color="error",
                       on_click=lambda: room.shock(ArrestsSpec(
@@ -573,19 +648,25 @@ def Controls(room: Classroom, view: View) -> None:
         pace = f"at most {1000 // interval} days/s" if interval else "as fast as it goes"
         # The words above the slider: beside it, Vuetify leaves the track a sliver.
         solara.Text(f"Time per day: {interval} ms ({pace})")
-        solara.SliderInt("", value=interval, min=0, max=500, step=10,
-                         on_value=change_interval, thumb_label=False)
+        solara.SliderInt("", value=interval, min=INTERVAL_MS.low, max=INTERVAL_MS.high,
+                         step=INTERVAL_MS.step,
+                         on_value=accepting(INTERVAL_MS.allows, change_interval),
+                         thumb_label=False)
         solara.FileDownload(room.csv, filename="forumsim_run_so_far.csv",
                             label="Download the run so far (CSV)", mime_type="text/csv")
     with solara.Card("New ecosystem", subtitle="Press Reset to apply these settings."):
-        solara.Select(label="Preset", values=list(PRESETS), value=preset, on_value=set_preset)
-        solara.SliderInt(f"People: {people:,}", value=people, min=1000, max=20000, step=1000,
-                         on_value=set_people, thumb_label=False)
-        solara.SliderInt(f"Seed: {seed}", value=seed, min=0, max=100, on_value=set_seed,
+        solara.Select(label="Preset", values=list(PRESETS), value=preset,
+                      on_value=accepting(lambda name: name in PRESETS, set_preset))
+        solara.SliderInt(f"People: {people:,}", value=people, min=PEOPLE.low, max=PEOPLE.high,
+                         step=PEOPLE.step, on_value=accepting(PEOPLE.allows, set_people),
                          thumb_label=False)
+        solara.SliderInt(f"Seed: {seed}", value=seed, min=SEED.low, max=SEED.high,
+                         on_value=accepting(SEED.allows, set_seed), thumb_label=False)
         for i, spec in enumerate(_DEFAULT_FORA):
             solara.Select(label=f"{spec.name} access", values=demo_figures.REGIMES,
-                          value=access[i], on_value=lambda regime, i=i: set_regime(i, regime))
+                          value=access[i], on_value=accepting(
+                              lambda regime: regime in demo_figures.REGIMES,
+                              lambda regime, i=i: set_regime(i, regime)))
         solara.Button("Reset", color="primary", on_click=lambda: room.reset(
             Settings(preset=preset, people=int(people), seed=int(seed), access=access)))
 
@@ -600,10 +681,10 @@ def PresetCard(view: View) -> None:
 
 @solara.component
 def ErrorNote(view: View) -> None:
-    """Only if the model failed: what happened (the page keeps working)."""
+    """Only if the model failed, or Reset could not build: what happened (the page keeps
+    working)."""
     if view.error.value:
-        solara.Text(f"The model stopped: {view.error.value}. Press Reset to start again.",
-                    style={"font-weight": "bold"})
+        solara.Text(view.error.value, style={"font-weight": "bold"})
 
 
 @solara.component
@@ -644,6 +725,14 @@ def Dashboard(room: Classroom, view: View) -> None:
             Ties(room, view)
 
 
+def open_classroom() -> Classroom | str:
+    """A new tab's classroom, or why there is none (not enough memory for it)."""
+    try:
+        return Classroom()
+    except NotEnoughMemoryError as refusal:
+        return str(refusal)
+
+
 # Card titles wrap between words, never inside one ("ap / ply"); the live figures' tables
 # keep their columns apart.
 PAGE_STYLE = """
@@ -664,8 +753,18 @@ VUETIFY3_SIDEBAR_FIX = """
 
 @solara.component
 def Page() -> None:
-    """The teaching page; each browser tab gets its own classroom."""
-    room = solara.use_memo(Classroom, dependencies=[])
+    """The teaching page; each browser tab gets its own classroom, if the memory for it is
+    free (else it says so)."""
+    room = solara.use_memo(open_classroom, dependencies=[])
+    if isinstance(room, str):
+        solara.Text(room, style={"font-weight": "bold", "padding": "2em"})
+    else:
+        ClassroomPage(room)
+
+
+@solara.component
+def ClassroomPage(room: Classroom) -> None:
+    """The page of one tab's classroom: its controls, figures and buttons."""
     context = reacton.core.get_render_context()
     view = solara.use_memo(lambda: View(room.snapshot, context), dependencies=[])
 
@@ -709,8 +808,9 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve the teaching page on http://host:port, print the address, block until Ctrl-C."""
+def serve(host: str = "127.0.0.1", port: int = 8765, max_sessions: int = MAX_SESSIONS) -> None:
+    """Serve the teaching page on http://host:port to at most `max_sessions` tabs at once,
+    print the address, block until Ctrl-C."""
     # Solara reads the app to serve from the environment when its server module loads.
     os.environ["SOLARA_APP"] = "forumsim.ui.app:Page"
     import uvicorn
@@ -718,6 +818,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
 
     settings.main.mode = "production"
     settings.telemetry.mixpanel_enable = False  # no calls home: the page works offline
+    settings.kernel.cull_timeout = f"{LINGER_SECONDS}s"  # Solara keeps a silent tab a day
     settings.theme.show_banner = False  # its "runs on Solara" note covered a chart
     settings.theme.title = "forumsim teaching page"
     # Solara warns on every page load over plain http to a host other than "localhost"
@@ -738,8 +839,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     if len(urls) > 1:
         print(f"also at: {', '.join(urls[1:])}", flush=True)
     # Only requests to this page's own address, and WebSockets from the page itself.
-    config = uvicorn.Config(SameOrigin(solara_app, host, port), log_level="warning",
-                            timeout_graceful_shutdown=2)
+    config = uvicorn.Config(SameOrigin(SessionLimit(solara_app, max_sessions), host, port),
+                            log_level="warning", timeout_graceful_shutdown=2)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

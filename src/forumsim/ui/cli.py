@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import signal
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -25,6 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from typer.core import TyperGroup
 
 from forumsim.experiment.files import load_scenario
 from forumsim.version import __version__
@@ -34,6 +36,36 @@ if TYPE_CHECKING:  # imported for real only by the commands that need them (star
     from forumsim.experiment.executors import SweepOutcome, Tally
     from forumsim.experiment.plan import Plan
 
+err = Console(stderr=True)
+out = Console()
+
+
+# Click's base of command-line mistakes, whichever click typer uses (its own copy, lately).
+CommandLineError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class OneLineErrors(TyperGroup):
+    """The `forumsim` command: a mistake on the command line (an unknown option, a value out
+    of range) is one line on stderr and exit code 2, like every other error; typer would
+    draw it in a box."""
+
+    def main(self, *args: object, standalone_mode: bool = True, **kwargs: object) -> object:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except CommandLineError as error:
+            if type(error).__name__ == "NoArgsIsHelpError":  # a bare command: its help
+                error.show()
+                sys.exit(error.exit_code)
+            context = getattr(error, "ctx", None)
+            hint = f" (see {context.command_path} --help)" if context is not None else ""
+            err.print(f"[bold red]error:[/] {escape(printable(error.format_message()))}{hint}",
+                      highlight=False, soft_wrap=True)
+            sys.exit(error.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
     help="Agent-based simulation of darkweb forum ecosystems (no content: people, fora and "
          "posts are numbers).",
@@ -41,9 +73,8 @@ app = typer.Typer(
     # Click's own help: it rewraps each paragraph to the terminal and gives option help
     # the width left of a short option column (rich's table squeezes it to a sliver).
     rich_markup_mode=None,
+    cls=OneLineErrors,
 )
-err = Console(stderr=True)
-out = Console()
 
 
 def printable(text: str) -> str:
@@ -62,6 +93,32 @@ def _fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {escape(printable(message))}", highlight=False,
               soft_wrap=True)
     raise typer.Exit(code=code)
+
+
+@contextlib.contextmanager
+def _stoppable(unfinished: str) -> Iterator[None]:
+    """Ctrl-C or SIGTERM inside: whatever was half-written is removed on the way out, and
+    the command ends with one line saying so (`unfinished`: what became of the work) and
+    the shell's code for the signal (130, 143)."""
+    from forumsim.experiment.interrupts import Interrupted, handled
+
+    try:
+        with handled():
+            yield
+    except Interrupted as stop:
+        done = (f"the output was complete and is in {stop.written}" if stop.written
+                else unfinished)
+        err.print(f"[bold red]interrupted[/] ({stop.name}): {escape(printable(done))}.",
+                  highlight=False, soft_wrap=True)
+        raise typer.Exit(stop.exit_code) from None
+
+
+def _say_kept(written) -> None:
+    """Say where what the user put in the way of an output, while it was written, went."""
+    if written.kept is not None:
+        err.print(f"note: what appeared in {_shown_path(written.folder)} while forumsim "
+                  f"wrote it, where its own files go, was moved to "
+                  f"{_shown_path(written.kept)}.", highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -153,21 +210,24 @@ def run(
 
     prepare_kernels(quiet)
     runs = "" if not scenario.interventions else " + counterfactual"
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TaskProgressColumn(), TimeRemainingColumn(), console=err,
-                  disable=quiet) as bar:
-        task = bar.add_task(f"{scenario.name}: {scenario.people:,} people, "
-                            f"{scenario.days} days{runs}", total=1.0)
-        result = run_scenario(scenario, progress=lambda done: bar.update(task, completed=done),
-                              export_posts=export_posts)
-    try:
-        write_run(result, target, run_figures if figures else None, overwrite=overwrite)
-    except StoreError as error:  # the folder changed while the run ran
-        _fail(str(error))
-    except OSError as error:  # e.g. the disk filled up meanwhile; nothing was left behind
-        _fail(f"--out {target}: cannot write the results: {error.strerror or error}; "
-              "nothing was written.", code=1)
+    with _stoppable(f"nothing was written to {target}"):
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                      TaskProgressColumn(), TimeRemainingColumn(), console=err,
+                      disable=quiet) as bar:
+            task = bar.add_task(f"{scenario.name}: {scenario.people:,} people, "
+                                f"{scenario.days} days{runs}", total=1.0)
+            result = run_scenario(scenario, export_posts=export_posts,
+                                  progress=lambda done: bar.update(task, completed=done))
+        try:
+            written = write_run(result, target, run_figures if figures else None,
+                                overwrite=overwrite)
+        except StoreError as error:  # the folder changed while the run ran
+            _fail(str(error))
+        except OSError as error:  # e.g. the disk filled up meanwhile; nothing was left behind
+            _fail(f"--out {target}: cannot write the results: {error.strerror or error}; "
+                  "nothing was written.", code=1)
     _print_summary(result.summary(), target)
+    _say_kept(written)
 
 
 def prepare_kernels(quiet: bool = False) -> None:
@@ -228,16 +288,16 @@ def sweep(
         _fail(str(error))
     # Only a valid sweep file gets as far as the heavy imports.
     from forumsim.experiment.executors import BrokenPoolError, SweepSetupError, run_sweep
+    from forumsim.experiment.interrupts import handled
     from forumsim.experiment.resources import NotEnoughMemoryError
     from forumsim.experiment.store import StoreError
 
     target = out_dir or Path("results") / plan.name
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # e.g. a batch system's time limit
     start = time.monotonic()
     resume_command = (f"forumsim sweep {file} --out {target}"
                       + (f" --seed {seed}" if seed is not None else "") + " --resume")
-    try:
-        with _sweep_progress(plan, quiet) as update:
+    try:  # Ctrl-C and SIGTERM (a batch system's time limit) end the sweep cleanly
+        with handled(), _sweep_progress(plan, quiet) as update:
             outcome = run_sweep(plan, target, sweep_file=file, resume=resume,
                                 executor=executor.value, workers=workers, scheduler=scheduler,
                                 retry_failed=retry_failed, runs_per_part=runs_per_part,
@@ -251,31 +311,31 @@ def sweep(
         _fail(f"--out {target}: cannot write the results: {error.strerror or error}. The "
               f"runs written so far are kept; once there is room, continue with: "
               f"{resume_command}", code=1)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     raise typer.Exit(_report_sweep(outcome, file, target, time.monotonic() - start))
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def _sweep_progress(plan: Plan, quiet: bool) -> Iterator[Callable[[Tally], None]]:
+    """The progress bar of a sweep, shown from its first report on (once the sweep has
+    started: a sweep refused before that ends in its one line alone)."""
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("[red]{task.fields[failed]}[/] failed"),
                TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
-    with Progress(*columns, console=err, disable=quiet) as bar:
-        task = bar.add_task(f"sweep {plan.name}", total=len(plan.runs), failed=0, rate="")
-        start = time.monotonic()
+    bar = Progress(*columns, console=err, disable=quiet)
+    task = bar.add_task(f"sweep {plan.name}", total=len(plan.runs), failed=0, rate="")
+    start = time.monotonic()
 
-        def update(tally: Tally) -> None:
-            elapsed = time.monotonic() - start
-            rate = f"{tally.done / elapsed * 60:,.1f} runs/min" if tally.done else ""
-            bar.update(task, completed=tally.earlier + tally.done, failed=tally.failed,
-                       rate=rate)
+    def update(tally: Tally) -> None:
+        bar.start()  # nothing once it runs
+        elapsed = time.monotonic() - start
+        rate = f"{tally.done / elapsed * 60:,.1f} runs/min" if tally.done else ""
+        bar.update(task, completed=tally.earlier + tally.done, failed=tally.failed,
+                   rate=rate)
 
+    try:
         yield update
+    finally:
+        bar.stop()
 
 
 def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float) -> int:
@@ -295,11 +355,11 @@ def _report_sweep(outcome: SweepOutcome, file: str, target: Path, seconds: float
         out.print(table)
         if len(tally.failures) > 20:
             out.print(f"... and {len(tally.failures) - 20} more.")
-    if outcome.interrupted:
+    if outcome.interrupted is not None:
         err.print(f"interrupted: the {finished:,} finished runs are kept. Continue with\n"
                   f"  forumsim sweep {_shown_path(file)} --out {_shown_path(target)} --resume",
                   highlight=False)
-        return 130
+        return 128 + outcome.interrupted
     if finished:
         out.print(f"next, the report of the finished runs:\n  forumsim report {target}",
                   highlight=False, soft_wrap=True)  # one line, to copy whole
@@ -324,9 +384,13 @@ def report(
 
     try:
         goals = [parse_goal(g) for g in goal or []]
-        paths = write_report(folder, reference=reference, all_pairs=all_pairs, goals=goals)
+        with _stoppable(f"the report in {folder} was not finished (its figures written so "
+                        "far are whole; report.md and report.html are as they were)"):
+            paths = write_report(folder, reference=reference, all_pairs=all_pairs, goals=goals)
     except ReportError as error:
         _fail(str(error))
+    except OSError as error:  # e.g. a full disk
+        _fail(f"{folder}: cannot write the report: {error.strerror or error}.", code=1)
     out.print(f"report written: [bold]{paths[0]}[/], [bold]{paths[1]}[/] "
               f"({len(paths) - 2} figures in {folder / 'figures'}/)")
 
@@ -436,12 +500,17 @@ def export(
     from forumsim.experiment.store import StoreError
 
     target = out_dir or folder / "csv"
-    try:
-        written = export_csv(folder, target, overwrite=overwrite)
-    except StoreError as error:
-        _fail(str(error))
+    with _stoppable(f"nothing was written to {target}"):
+        try:
+            written = export_csv(folder, target, overwrite=overwrite)
+        except StoreError as error:
+            _fail(str(error))
+        except OSError as error:  # e.g. a full disk; nothing was left behind
+            _fail(f"--out {target}: cannot write the export: {error.strerror or error}; "
+                  "nothing was written.", code=1)
     out.print(f"exported to [bold]{_shown_path(target)}/[/]: "
-              + ", ".join(p.name for p in written))
+              + ", ".join(p.name for p in written.files))
+    _say_kept(written)
 
 
 @app.command()
@@ -558,15 +627,26 @@ def validate(
     write: Annotated[Path | None, typer.Option(help="Also write the table as Markdown to "
                                                     "this file, e.g. docs/validation.md.",
                                                show_default="write nothing")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a table written earlier by this "
+                         "command (never a file it did not write).")] = False,
 ) -> None:
     """Check the model against published patterns over replicates of the default scenario,
-    a takedown of its largest forum and 20 arrests by betweenness, and print the table;
+    a takedown of its largest forum (plain, and publicized with arrests from its seized
+    data) and 20 arrests by betweenness, and print the table;
     exit 0 only if all pass. Each pattern's source is given in the table: participation
     (van der Bruggen et al. 2022; da Cunha et al. 2020), forum sizes and lifetimes
     (da Cunha et al. 2020; Fonhof et al. 2019; van der Bruggen & Blokland 2020),
     displacement after closures (ElBahrawy et al. 2020; Van Buskirk et al. 2017; Soska &
     Christin 2015) and key players (Bright et al. 2017; Borgatti 2006). The full run
     (10 replicates, interval tests) takes about 15 to 20 minutes on 2 cores."""
+    from forumsim.analysis.validation_table import check_table_path
+    from forumsim.experiment.folders import StoreError
+
+    if write is not None:
+        try:  # before anything heavy, so that a refused --write answers at once
+            check_table_path(write, overwrite)
+        except StoreError as error:
+            _fail(str(error))
     from forumsim.analysis.validate import (
         KINDS,
         QUICK_REPLICATES,
@@ -582,8 +662,9 @@ def validate(
         command += f" --seeds {seeds}"
     if write is not None:
         command += f" --write {write}"
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                  TimeRemainingColumn(), console=err) as bar:
+    with _stoppable("nothing was written"), Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+            TimeRemainingColumn(), console=err) as bar:
         task = bar.add_task(f"validation: {n} replicates x {len(KINDS)} scenarios",
                             total=len(KINDS) * n)
         rows, seconds = timed_validate(
@@ -600,7 +681,13 @@ def validate(
     passed = sum(row["passed"] for row in rows)
     where = ""
     if write is not None:
-        write_report(rows, write, n, seconds, command, seeds)
+        try:
+            write_report(rows, write, n, seconds, command, seeds, overwrite)
+        except StoreError as error:
+            _fail(str(error))
+        except OSError as error:  # e.g. the disk filled up meanwhile
+            _fail(f"--write {write}: cannot be written: {error.strerror or error}; nothing "
+                  "was written.", code=1)
         where = f"; table written to {write}"
     out.print(f"{passed} of {len(rows)} patterns pass{where}")
     raise typer.Exit(0 if passed == len(rows) else 1)
@@ -658,21 +745,26 @@ def summarize(
     """Compute the statistics a researcher may share (posts per author, monthly activity
     and retention, threads and reply depth, the reply network, fora, takedowns) and write
     them to a targets file; no post, author or thread leaves, only aggregates."""
-    from forumsim.experiment.targets import TargetsError, check_targets_path, write_targets
+    from forumsim.experiment.folders import StoreError
+    from forumsim.experiment.targets import check_targets_path, write_targets
 
     try:  # before the work, so a refused --out costs nothing
         check_targets_path(out_file, overwrite)
-    except TargetsError as error:
+    except StoreError as error:
         _fail(str(error))
-    community = _load_community(paths)
-    from forumsim.experiment.targets import statistic_unit
-    from forumsim.experiment.targets import summarize as summarize_community
+    with _stoppable(f"nothing was written to {out_file}"):
+        community = _load_community(paths)
+        from forumsim.experiment.targets import statistic_unit
+        from forumsim.experiment.targets import summarize as summarize_community
 
-    targets = summarize_community(community)
-    try:
-        write_targets(targets, out_file, overwrite)
-    except TargetsError as error:
-        _fail(str(error))
+        targets = summarize_community(community)
+        try:
+            write_targets(targets, out_file, overwrite)
+        except StoreError as error:
+            _fail(str(error))
+        except OSError as error:  # e.g. the disk filled up meanwhile
+            _fail(f"--out {out_file}: cannot be written: {error.strerror or error}; nothing "
+                  "was written.", code=1)
     rows = [(name, _shown_statistic(value), statistic_unit(name)) for name, value in
             targets["statistics"].items()]
     counts = targets["counts"]
@@ -718,46 +810,69 @@ def calibrate(
     except CalibrationError as error:
         _fail(str(error))
     target = out_dir or Path("results") / problem.name
+    from forumsim.experiment.folders import StoreError, check_writable
+    from forumsim.experiment.resources import NotEnoughMemoryError, check_memory
+
     try:
         check_folder(target, problem, resume)
-    except CalibrationFolderError as error:
+        check_writable(target, target, CALIBRATION_ROOM)
+        if scheduler is None:
+            check_memory(problem.extremes(), workers, file)
+    except (CalibrationFolderError, StoreError, NotEnoughMemoryError) as error:
         _fail(str(error))
     from forumsim.experiment.executors import SchedulerUnreachableError
     from forumsim.experiment.inference import calibrate
     where = f"the Dask cluster at {scheduler}" if scheduler else f"{workers} workers"
-    err.print(f"calibrating {len(problem.calibration.parameters)} parameters of "
-              f"'{problem.base.name}' to {len(problem.calibration.fit)} statistics "
-              f"({problem.calibration.population} particles, up to "
-              f"{problem.calibration.generations} generations, {where})",
-              highlight=False)
+
+    def started() -> None:
+        err.print(f"calibrating {len(problem.calibration.parameters)} parameters of "
+                  f"'{problem.base.name}' to {len(problem.calibration.fit)} statistics "
+                  f"({problem.calibration.population} particles, up to "
+                  f"{problem.calibration.generations} generations, {where})",
+                  highlight=False)
 
     def line(generation) -> None:
         err.print(f"generation {generation.index}: epsilon {generation.epsilon:.4g}, "
                   f"acceptance {generation.acceptance:.1%}, {generation.simulations:,} "
                   f"simulations so far ({generation.seconds:.0f} s)", highlight=False)
 
-    try:
-        done = calibrate(problem, target, workers=workers, resume=resume, progress=line,
-                         scheduler=scheduler)
-    except (CalibrationFolderError, SchedulerUnreachableError) as error:
-        _fail(str(error))
-    if not done:
-        err.print(f"the calibration already has its {problem.calibration.generations} "
-                  "generations; raise 'generations' in the file to continue it.",
-                  highlight=False)
-    if not (target / "posterior.parquet").exists():
-        _fail(f"--out {target}: no generation was completed, so there is no posterior to "
-              "report.", code=1)
-    from forumsim.analysis.calibration_report import predictive, write_report
+    resume_command = f"forumsim calibrate {file} --out {target} --resume"
+    with _stoppable("the generations finished so far are kept; continue with: "
+                    + resume_command):
+        try:
+            done = calibrate(problem, target, workers=workers, resume=resume, progress=line,
+                             scheduler=scheduler, started=started)
+        except (CalibrationFolderError, SchedulerUnreachableError, StoreError,
+                NotEnoughMemoryError) as error:
+            _fail(str(error))
+        except OSError as error:  # a full or read-only disk while it ran
+            _fail(f"--out {target}: cannot write the calibration: {error.strerror or error}. "
+                  "The generations finished so far are kept; once it can be written, "
+                  f"continue with: {resume_command}", code=1)
+        if not done:
+            err.print(f"the calibration already has its {problem.calibration.generations} "
+                      "generations; raise 'generations' in the file to continue it.",
+                      highlight=False)
+        if not (target / "posterior.parquet").exists():
+            _fail(f"--out {target}: no generation was completed, so there is no posterior to "
+                  "report.", code=1)
+        from forumsim.analysis.calibration_report import predictive, write_report
 
-    draws = problem.calibration.predictive
-    if draws:
-        err.print(f"posterior predictive check: {draws} simulations at posterior draws",
-                  highlight=False)
-    report = write_report(problem, target, predictive(problem, target, workers=workers,
-                                                      scheduler=scheduler))
+        draws = problem.calibration.predictive
+        if draws:
+            err.print(f"posterior predictive check: {draws} simulations at posterior draws",
+                      highlight=False)
+        try:
+            report = write_report(problem, target, predictive(
+                problem, target, workers=workers, scheduler=scheduler))
+        except OSError as error:
+            _fail(f"--out {target}: cannot write the report: {error.strerror or error}; the "
+                  f"posterior is kept. Once it can be written: {resume_command}", code=1)
     _print_check(target)
     out.print(f"report written to [bold]{_shown_path(report)}[/]", highlight=False)
+
+
+CALIBRATION_ROOM = 64 << 20  # bytes free a calibration needs (its history and report)
 
 
 def _print_check(target: Path) -> None:
@@ -793,11 +908,20 @@ def demo(
     host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless the "
                                            "page must be reachable from other machines.")]
     = "127.0.0.1",
+    max_sessions: Annotated[int, typer.Option(min=1, max=1000, help="Browser tabs served at "
+                            "once (each runs its own ecosystem); the next visitor is told "
+                            "the page is full.")] = 40,
 ) -> None:
     """Start the interactive teaching page and print its address."""
+    if os.environ.get("PYTHONMALLOC") != "malloc":
+        # Python's own allocator keeps the memory of a closed tab's models in arenas that
+        # other objects still use; the system's gives it back (ui/sessions.py). It is
+        # chosen as Python starts: start again with it.
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]],
+                  {**os.environ, "PYTHONMALLOC": "malloc"})
     from forumsim.ui.app import serve
 
-    serve(host=host, port=port)
+    serve(host=host, port=port, max_sessions=max_sessions)
 
 
 UNITS = {
