@@ -49,7 +49,7 @@ def state_digests(eco: Ecosystem) -> dict[str, str]:
     """Digests of the model's collected rows and state after its run."""
     out = {"series": digest(eco.datacollector.get_model_vars_dataframe()),
            "forums": digest(eco.datacollector.get_table_dataframe("forums"))}
-    for name, column in eco.post_log.posts._columns.items():
+    for name in eco.post_log.posts._columns:
         out[f"posts.{name}"] = digest(getattr(eco.post_log.posts, name))
     for name in eco.memberships.table._columns:
         out[f"memberships.{name}"] = digest(getattr(eco.memberships.table, name))
