@@ -126,6 +126,7 @@ def prepare() -> float:
     base = np.uint64(1)
     uniform(base, who)
     uniform_pairs(base, who, who)
+    uniform_pairs(base, who, np.broadcast_to(who, who.shape))  # an index read-only
     uniform_grid(base, who, who)
     below(base, np.ones(1, dtype=np.float32), 1.0)
     pick_points(who, base, who, base, who, False)

@@ -371,8 +371,11 @@ class Ecosystem(mesa.Model):
 
     def count_per_forum(self, counter: str, forums: np.ndarray) -> None:
         """Add one to today's `counter` of each forum in `forums` (and the ecosystem's)."""
-        self.today[counter] += len(forums)
-        counts = np.bincount(forums, minlength=len(self.fora))
+        self.add_per_forum(counter, np.bincount(forums, minlength=len(self.fora)))
+
+    def add_per_forum(self, counter: str, counts: np.ndarray) -> None:
+        """Add today's `counts` (by forum id) to each forum's `counter` and the ecosystem's."""
+        self.today[counter] += int(counts.sum())
         for forum_id in np.flatnonzero(counts).tolist():
             forum = self.fora[forum_id]
             setattr(forum, counter, getattr(forum, counter) + int(counts[forum_id]))
