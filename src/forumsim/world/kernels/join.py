@@ -7,6 +7,7 @@ import numpy as np
 from numba import njit
 
 from forumsim.world.forum import Address
+from forumsim.world.kernels.choice import race
 
 BANNED, KNOWN, INVITED = int(Address.BANNED), int(Address.KNOWN), int(Address.INVITED)
 
@@ -26,26 +27,21 @@ def choose_forum(people, known, row_of, open_now, listed, by_invitation, contact
     n, n_fora = people.shape[0], open_now.shape[0]
     choice = np.full(n, -1, dtype=np.int64)
     invited = np.zeros(n, dtype=np.bool_)
+    weight = np.empty(n_fora)
+    invite = np.empty(n_fora, dtype=np.bool_)
     for i in range(n):
         person = people[i]
-        best, best_time, best_invited, any_weight = 0, np.inf, False, False
         for f in range(n_fora):
             address = known[person, f]
-            invite = address == INVITED or vouchers[i, f] > 0
-            weight = 0.0
+            invite[f] = address == INVITED or vouchers[i, f] > 0
+            weight[f] = 0.0
             if (open_now[f] and address != BANNED and row_of[person, f] < 0
                     and (listed[f] or address >= KNOWN or contacts[i, f] > 0)
-                    and (invite or not by_invitation[f])):
+                    and (invite[f] or not by_invitation[f])):
                 pull = contacts[i, f] + (1 if address >= KNOWN else 0)
-                weight = size[f] * (1.0 + contact_weight * pull) * bias[i, f]
-            time = np.inf
-            if weight > 0:
-                any_weight = True
-                time = clock[i, f] / weight
-            if f == 0 or time < best_time:
-                best, best_time, best_invited = f, time, invite
-        if any_weight and np.isfinite(best_time):
-            choice[i], invited[i] = best, best_invited
+                weight[f] = size[f] * (1.0 + contact_weight * pull) * bias[i, f]
+        choice[i] = race(clock[i], weight)
+        invited[i] = choice[i] >= 0 and invite[choice[i]]
     return choice, invited
 
 
