@@ -233,12 +233,12 @@ def run(
 def prepare_kernels(quiet: bool = False) -> None:
     """Compile the model's kernels, or load them from the disk cache: the first run after
     installing compiles them (some seconds) and says so while it does."""
-    from forumsim.world import hashing
+    from forumsim.world import kernels
 
     with err.status("Compiling the model's kernels (once after installing; cached on disk "
                     "for later runs)...", spinner="dots") if not quiet else \
             contextlib.nullcontext():
-        seconds = hashing.prepare()
+        seconds = kernels.prepare()
     if seconds > 1.0 and not quiet:
         err.print(f"Compiled the model's kernels in {seconds:.0f} s; later runs load them "
                   "from the cache.")

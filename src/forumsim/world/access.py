@@ -15,6 +15,7 @@ class AccessPolicy:
     publicly_listed: bool  # address on the public link list (semi-open market)
     full_access_on_join: bool  # False: full access only after an accepted contribution
     strictness: int  # ordering used when admins tighten access
+    by_invitation = False  # only the invited (or vouched for) may register
 
     def admits(self, invited: np.ndarray) -> np.ndarray:
         """Which of the candidates (who know the address) may register now."""
@@ -49,6 +50,7 @@ class ClosedAccess(AccessPolicy):
     publicly_listed = False
     full_access_on_join = True
     strictness = 2
+    by_invitation = True
 
     def admits(self, invited: np.ndarray) -> np.ndarray:
         return invited.astype(bool)

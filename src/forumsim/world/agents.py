@@ -22,13 +22,11 @@ import numpy as np
 
 from forumsim.world.draws import Purpose
 from forumsim.world.forum import Address, Membership, Rank
+from forumsim.world.kernels import stacked, visit
 
 if TYPE_CHECKING:
     from forumsim.world.forum import Forum
     from forumsim.world.scenario import Behaviour
-
-
-THANKS_PER_SHARE_MAX = 1 << 20  # bound of a share's thanks, to address each thanks' draw
 
 
 class State:
@@ -307,42 +305,34 @@ class Member(Person):
 
     @classmethod
     def post(cls, eco: mesa.Model, posts: Visits) -> None:
-        """Count the posts, tie repliers to the people they answer, queue rule violations."""
+        """Count the posts, tie repliers to the people they answer (one of their forum's
+        recent authors still there), queue rule violations."""
         if not len(posts):
             return
-        b, draws, day = eco.behaviour, eco.draws, eco.day
-        eco.memberships.table.posts[posts.rows] += 1
-        eco.people.posts[posts.people] += 1
-        eco.count_per_forum("posts", posts.forums)
-        replies = posts.where(draws.chance(Purpose.REPLY, day, posts.people, b.reply_share))
-        repliers, answered = [], []
-        for forum_id, here in replies.by_forum():
-            authors = eco.fora[forum_id].recent_authors
-            # Only authors still in the ecosystem and on this forum can be answered.
-            authors = authors[(eco.people.state[authors] == State.ACTIVE)
-                              & (eco.memberships.row_of[authors, forum_id] >= 0)]
-            if len(authors):
-                repliers.append(here)
-                answered.append(draws.pick_points(Purpose.ANSWER, day, authors,
-                                                  Purpose.AUTHOR_POINT, here))
+        b, draws, day, people = eco.behaviour, eco.draws, eco.day, eco.people
+        authors, start = stacked([f.recent_authors for f in eco.fora])
+        counts, repliers, answered, private, breaking = visit.post(
+            posts.people, posts.forums, posts.rows, len(eco.fora), eco.memberships.table.posts,
+            people.posts, people.state, eco.memberships.row_of, authors, start,
+            b.reply_share, b.private_exchange_prob, people.rule_breaking,
+            *draws.bases(day, Purpose.REPLY, Purpose.ANSWER, Purpose.AUTHOR_POINT,
+                         Purpose.PRIVATE, Purpose.BREAK))
+        eco.add_per_forum("posts", counts)
         if eco.post_log is not None:  # opt-in: every post with its thread (world/posts.py)
-            eco.post_log.record(eco, posts, repliers, answered)
-        if repliers:
-            repliers, answered = np.concatenate(repliers), np.concatenate(answered)
+            eco.post_log.record(eco, posts, [repliers] if len(repliers) else [],
+                                [answered] if len(answered) else [])
+        if len(repliers):
             if eco.cautious:
                 # After enforcement news people deal mostly with trusted contacts (ties still
                 # strong after decay); a reply to anyone else rarely forms or feeds a tie.
                 trusted = eco.ties.trusted(repliers, answered, eco.day)
                 keep = trusted | draws.chance(Purpose.CAUTIOUS_TIE, day, repliers,
                                               b.threat_new_tie_factor)
-                repliers, answered = repliers[keep], answered[keep]
+                repliers, answered, private = repliers[keep], answered[keep], private[keep]
             # A private exchange after a reply makes the tie three times as strong.
-            private = draws.chance(Purpose.PRIVATE, day, repliers, b.private_exchange_prob)
             eco.ties.interact(repliers, answered, eco.day, strength=np.where(private, 3.0, 1.0))
-            eco.people.add_replies(answered, eco.day, b.material_days)
+            people.add_replies(answered, eco.day, b.material_days)
             eco.bound_activity(answered)  # replies raise their wish to come back
-        breaking = draws.chance(Purpose.BREAK, day, posts.people,
-                                eco.people.rule_breaking[posts.people])
         for forum_id, row in zip(posts.forums[breaking].tolist(), posts.rows[breaking].tolist(),
                                  strict=True):
             eco.fora[forum_id].reports.append(row)
@@ -364,56 +354,26 @@ class Member(Person):
     @classmethod
     def credit(cls, eco: mesa.Model, rows: np.ndarray) -> None:
         """A contribution counts as fresh material on its forum (more from VIPs and staff)
-        and earns thanks, some from today's visitors, who become weakly tied to the
-        sharer; enough contributions and thanks make a VIP."""
+        and earns thanks, some from today's visitors (lurkers too), who become weakly
+        tied to the sharer: how most non-posters come to have a contact. Enough
+        contributions and thanks make a VIP."""
         if not len(rows):
             return
         b, table = eco.behaviour, eco.memberships.table
-        sharers = table.person[rows].astype(np.int64)
-        forums = table.forum[rows].astype(np.int64)
-        thanks = eco.draws.poisson(Purpose.THANKS, eco.day, sharers, b.thanks_per_share,
-                                   eco.forum_keys[forums]).astype(np.int32)
-        table.contributions[rows] += 1
-        table.thanks[rows] += thanks
-        eco.people.thanks[sharers] += thanks
-        weight = np.where(table.rank[rows] >= Rank.VIP, b.vip_material_weight, 1.0)
-        material = np.bincount(forums, weights=weight, minlength=len(eco.fora))
+        visitors, start = stacked([f.visitors for f in eco.fora])
+        material, thankers, thanked, earned = visit.credit(
+            rows, table.person, table.forum, table.rank, table.contributions, table.thanks,
+            eco.people.thanks, eco.forum_keys, len(eco.fora), b.thanks_per_share,
+            float(np.exp(-b.thanks_per_share)), b.vip_material_weight, b.vip_contributions,
+            b.vip_thanks, b.thanks_tie_prob, visitors, start,
+            *eco.draws.bases(eco.day, Purpose.THANKS, Purpose.THANK_TIE, Purpose.THANKER,
+                             Purpose.VISITOR_POINT))
         for forum_id in np.flatnonzero(material).tolist():
             eco.fora[forum_id].material_today += float(material[forum_id])
-        cls.thank(eco, sharers, forums, thanks)
-        earned = ((table.rank[rows] <= Rank.MEMBER)
-                  & (table.contributions[rows] >= b.vip_contributions)
-                  & (table.thanks[rows] >= b.vip_thanks))
+        if len(thankers):  # tied at the end of the day, all at once (`tie_thankers`)
+            eco.thanks_given.append((thankers, thanked))
         if earned.any():
             eco.set_rank(rows[earned], Rank.VIP)
-
-    @classmethod
-    def thank(cls, eco: mesa.Model, sharers: np.ndarray, forums: np.ndarray,
-              thanks: np.ndarray) -> None:
-        """Thanks given by today's visitors (lurkers too) tie them weakly to the sharer:
-        how most non-posters come to have a contact."""
-        if not len(sharers):
-            return
-        draws, day = eco.draws, eco.day
-        # Each thanks is a draw of its own, addressed by the sharer, the forum and its rank
-        # among the share's thanks.
-        unit = np.repeat(np.arange(len(sharers)), thanks)
-        rank = np.arange(len(unit)) - np.repeat(np.cumsum(thanks) - thanks, thanks)
-        address = eco.forum_keys[forums[unit]] * THANKS_PER_SHARE_MAX + rank
-        from_visitor = draws.chance(Purpose.THANK_TIE, day, sharers[unit],
-                                    eco.behaviour.thanks_tie_prob, address)
-        unit, address = unit[from_visitor], address[from_visitor]
-        thankers, thanked = [], []
-        for forum_id in np.unique(forums[unit]).tolist():
-            visitors = eco.fora[forum_id].visitors
-            here = forums[unit] == forum_id
-            if len(visitors):
-                thanked.append(sharers[unit[here]])
-                thankers.append(draws.pick_points(Purpose.THANKER, day, visitors,
-                                                  Purpose.VISITOR_POINT, thanked[-1],
-                                                  address[here]))
-        if thankers:  # tied at the end of the day, all at once (`tie_thankers`)
-            eco.thanks_given.append((np.concatenate(thankers), np.concatenate(thanked)))
 
     @classmethod
     def tie_thankers(cls, eco: mesa.Model) -> None:

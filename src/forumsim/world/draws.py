@@ -101,10 +101,21 @@ class Draws:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self._key = _mix_int((seed * GAMMA + 0x5851F42D4C957F2D) & MASK)
+        self._day, self._bases = None, {}  # the bases of one day, as they are asked for
 
     def _base(self, purpose: int, day: int) -> int:
-        z = _mix_int((self._key + purpose * GAMMA) & MASK)
-        return _mix_int((z + (day + 1) * GAMMA) & MASK)
+        """The counter every draw of (purpose, day) starts from."""
+        if day != self._day:
+            self._day, self._bases = day, {}
+        base = self._bases.get(purpose)
+        if base is None:
+            z = _mix_int((self._key + purpose * GAMMA) & MASK)
+            base = self._bases[purpose] = _mix_int((z + (day + 1) * GAMMA) & MASK)
+        return base
+
+    def bases(self, day: int, *purposes: int) -> tuple[np.uint64, ...]:
+        """The bases of `purposes` on `day`, for the compiled kernels."""
+        return tuple(np.uint64(self._base(purpose, day)) for purpose in purposes)
 
     def uniform(self, purpose: int, day: int, who: np.ndarray,
                 index: np.ndarray | int | None = None) -> np.ndarray:
@@ -190,15 +201,13 @@ class Draws:
         to it. Each point sits on a circle at a position drawn for it today (the k-th
         repeat of a person at its own); each `who` draws a position and takes the first
         point at or after it."""
-        points = np.asarray(points, dtype=np.int64)
-        order = np.argsort(points, kind="stable")
-        repeat = np.arange(len(points)) - np.searchsorted(points[order], points[order])
-        where = np.empty(len(points))
-        where[order] = self.uniform(point_purpose, day, points[order], repeat)
-        circle = np.argsort(where, kind="stable")
-        target = self.uniform(purpose, day, who, index)
-        at = np.searchsorted(where[circle], target) % len(points)
-        return points[circle[at]]
+        who = np.ascontiguousarray(who, dtype=np.int64)
+        indexed = index is not None
+        index = (np.ascontiguousarray(np.broadcast_to(np.asarray(index, dtype=np.int64),
+                                                      who.shape)) if indexed else who)
+        return hashing.pick_points(np.ascontiguousarray(points, dtype=np.int64),
+                                   np.uint64(self._base(point_purpose, day)), who,
+                                   np.uint64(self._base(purpose, day)), index, indexed)
 
     def generator(self, purpose: int, day: int, *index: int) -> np.random.Generator:
         """A numpy generator of its own for a decision that needs a library's sampler

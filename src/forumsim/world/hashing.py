@@ -30,13 +30,25 @@ def _mix(z):
     return z ^ (z >> uint64(31))
 
 
+@njit(cache=True, inline="always")
+def draw(base, who):
+    """The uniform number of `who` (for the compiled kernels, one draw at a time)."""
+    return (_mix(uint64(base) + uint64(who) * GAMMA) >> uint64(11)) * UNIT
+
+
+@njit(cache=True, inline="always")
+def draw_at(base, who, index):
+    """The uniform number of the pair (who, index)."""
+    z = _mix(uint64(base) + uint64(who) * GAMMA)
+    return (_mix(z + (uint64(index) + uint64(1)) * GAMMA) >> uint64(11)) * UNIT
+
+
 @njit(cache=True)
 def uniform(base, who):
     """One uniform number per entry of `who`."""
     out = np.empty(who.shape[0])
-    start = uint64(base)
     for i in range(who.shape[0]):
-        out[i] = (_mix(start + uint64(who[i]) * GAMMA) >> uint64(11)) * UNIT
+        out[i] = draw(base, who[i])
     return out
 
 
@@ -44,11 +56,8 @@ def uniform(base, who):
 def uniform_pairs(base, who, index):
     """One uniform number per pair (who[i], index[i])."""
     out = np.empty(who.shape[0])
-    start = uint64(base)
     for i in range(who.shape[0]):
-        z = _mix(start + uint64(who[i]) * GAMMA)
-        z = _mix(z + (uint64(index[i]) + uint64(1)) * GAMMA)
-        out[i] = (z >> uint64(11)) * UNIT
+        out[i] = draw_at(base, who[i], index[i])
     return out
 
 
@@ -87,6 +96,28 @@ def below(base, bound, factor):
     return found[:k], numbers[:k]
 
 
+@njit(cache=True)
+def pick_points(points, point_base, who, base, index, indexed):
+    """`Draws.pick_points`: for each `who` (with `index[i]` if `indexed`), the first of
+    `points` on the circle at or after its own position; the k-th repeat of a point sits
+    at the position of the pair (point, k)."""
+    n = points.shape[0]
+    order = np.argsort(points, kind="mergesort")
+    where = np.empty(n)
+    first = 0
+    for k in range(n):
+        if k > 0 and points[order[k]] != points[order[k - 1]]:
+            first = k
+        where[order[k]] = draw_at(point_base, points[order[k]], k - first)
+    circle = np.argsort(where, kind="mergesort")
+    ring = where[circle]
+    out = np.empty(who.shape[0], dtype=np.int64)
+    for i in range(who.shape[0]):
+        target = draw_at(base, who[i], index[i]) if indexed else draw(base, who[i])
+        out[i] = points[circle[np.searchsorted(ring, target) % n]]
+    return out
+
+
 def prepare() -> float:
     """Compile every kernel, or load it from the disk cache where an earlier run left it;
     returns the seconds it took (well under one once cached)."""
@@ -95,6 +126,8 @@ def prepare() -> float:
     base = np.uint64(1)
     uniform(base, who)
     uniform_pairs(base, who, who)
+    uniform_pairs(base, who, np.broadcast_to(who, who.shape))  # an index read-only
     uniform_grid(base, who, who)
     below(base, np.ones(1, dtype=np.float32), 1.0)
+    pick_points(who, base, who, base, who, False)
     return time.perf_counter() - began

@@ -27,6 +27,7 @@ from forumsim.world.agents import (
 from forumsim.world.draws import Draws, Purpose, name_key
 from forumsim.world.forum import Address, Forum, Memberships, Rank, Status
 from forumsim.world.interventions import KINDS, Event, Intervention, build
+from forumsim.world.kernels import choice
 from forumsim.world.posts import PostLog
 from forumsim.world.scenario import InterventionSpec, Scenario, embedded_scenario
 from forumsim.world.ties import Ties
@@ -311,68 +312,31 @@ class Ecosystem(mesa.Model):
         belong to, chosen by its offer (and, for the displaced, by where others went and
         what was announced); a better forum may become home. Returns the visits and the
         people who have no usable membership left."""
-        p = self.people
         gone = np.array([f.gone for f in self.fora], dtype=bool)
-        home = p.home[people]
-        home_row = self.memberships.row_of[people, np.maximum(home, 0)]
-        has_home = (home >= 0) & (home_row >= 0) & ~gone[np.maximum(home, 0)]
         # Most people belong to their home forum only: they go home, no choice to make.
-        settled = has_home & (self.memberships.count[people] == 1)
-        forums = home.astype(np.int64)
-        chosen_rows = home_row.astype(np.int64)
+        forums, rows, others = choice.homes(people, self.people.home, self.memberships.row_of,
+                                            self.memberships.count, gone)
         unplaced = np.zeros(len(people), dtype=bool)
-        others = np.flatnonzero(~settled)
         if len(others):
-            forums[others], chosen_rows[others], unplaced[others] = self._choose_among(
-                people[others], home[others], has_home[others], gone)
+            choosers = people[others]
+            # The exponential numbers of the race among one's fora (`Draws.race`).
+            clock = -np.log1p(-self.draws.grid(Purpose.CHOICE, self.day, choosers,
+                                               self.forum_keys))
+            forums[others], rows[others], unplaced[others] = choice.among(
+                choosers, self.people.home, self.memberships.row_of, gone,
+                self.offer, self.behaviour.home_loyalty, self.behaviour.drift_prob,
+                relocation.displaced_bias(self, choosers), clock,
+                *self.draws.bases(self.day, Purpose.LOYALTY, Purpose.DRIFT))
         placed = ~unplaced
-        return (Visits(people[placed], forums[placed], chosen_rows[placed]),
-                people[unplaced])
-
-    def _choose_among(self, people: np.ndarray, home: np.ndarray, has_home: np.ndarray,
-                      gone: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`_choose_visits` for people with several memberships or no usable home: the
-        forum and membership row each visits, and who has no usable membership left."""
-        b = self.behaviour
-        n_fora = len(self.fora)
-        rows = np.take(self.memberships.row_of, people, axis=0)[:, :n_fora]
-        usable = (rows >= 0) & ~gone
-        n_usable = np.count_nonzero(usable, axis=1)
-        forums = home.astype(np.int64)
-        # People with a choice to make, and no home or no wish to go home today, choose.
-        choosing = n_usable > 1
-        choosing[choosing] = ~(has_home[choosing] & self.draws.chance(
-            Purpose.LOYALTY, self.day, people[choosing], b.home_loyalty))
-        choosing |= ~has_home & (n_usable == 1)
-        if choosing.any():
-            weight = np.maximum(self.offer[:n_fora], 1e-3) * usable[choosing]
-            weight *= relocation.displaced_bias(self, people[choosing])
-            elsewhere = has_home[choosing]
-            weight[elsewhere, home[choosing][elsewhere]] = 0.0
-            alone = weight.sum(axis=1) == 0  # only home is usable
-            weight[alone] = usable[choosing][alone]
-            forums[choosing] = self.draws.race(Purpose.CHOICE, self.day, people[choosing],
-                                               weight, self.forum_keys)
-            self._move_home(people[choosing], home[choosing], forums[choosing],
-                            has_home[choosing])
-        chosen = rows[np.arange(len(people)), np.maximum(forums, 0)]
-        return forums, chosen, n_usable == 0
-
-    def _move_home(self, people: np.ndarray, home: np.ndarray, chosen: np.ndarray,
-                   has_home: np.ndarray) -> None:
-        """The homeless make home where they went; others drift to a forum that offers
-        more than home does."""
-        offer = self.offer
-        better = has_home & (chosen != home) & (offer[chosen] > offer[np.maximum(home, 0)])
-        drift = better & self.draws.chance(Purpose.DRIFT, self.day, people,
-                                           self.behaviour.drift_prob)
-        move = ~has_home | drift
-        self.people.home[people[move]] = chosen[move]
+        return Visits(people[placed], forums[placed], rows[placed]), people[unplaced]
 
     def count_per_forum(self, counter: str, forums: np.ndarray) -> None:
         """Add one to today's `counter` of each forum in `forums` (and the ecosystem's)."""
-        self.today[counter] += len(forums)
-        counts = np.bincount(forums, minlength=len(self.fora))
+        self.add_per_forum(counter, np.bincount(forums, minlength=len(self.fora)))
+
+    def add_per_forum(self, counter: str, counts: np.ndarray) -> None:
+        """Add today's `counts` (by forum id) to each forum's `counter` and the ecosystem's."""
+        self.today[counter] += int(counts.sum())
         for forum_id in np.flatnonzero(counts).tolist():
             forum = self.fora[forum_id]
             setattr(forum, counter, getattr(forum, counter) + int(counts[forum_id]))

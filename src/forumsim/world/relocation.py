@@ -16,6 +16,7 @@ from forumsim.world.access import stricter
 from forumsim.world.agents import State
 from forumsim.world.draws import Purpose
 from forumsim.world.forum import Address, Rank
+from forumsim.world.kernels import join
 
 if TYPE_CHECKING:
     from forumsim.world.forum import Forum
@@ -32,37 +33,21 @@ def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
     if not len(people):
         return 0
     n_fora = len(eco.fora)
-    known = eco.known[people, :n_fora]
     open_now = np.array([f.online and f.registrations_open for f in eco.fora])
     listed = np.array([f.access.publicly_listed for f in eco.fora])
-    allowed = open_now & (listed | (known >= Address.KNOWN)) & (known != Address.BANNED)
+    by_invitation = np.array([f.access.by_invitation for f in eco.fora])
     contacts, vouchers = _contacts_on_fora(eco, people, n_fora)
-    # A contact's forum is known; a VIP or staff contact on a closed forum vouches.
-    allowed |= open_now & (contacts > 0) & (known != Address.BANNED)
-    allowed &= eco.memberships.row_of[people, :n_fora] < 0
-    invited = (known == Address.INVITED) | (vouchers > 0)
-    for forum in eco.fora:
-        column = allowed[:, forum.id]
-        if column.any():
-            column[column] = forum.access.admits(invited[column, forum.id])
-    size = apparent_sizes(eco)
-    b = eco.behaviour
-    # An address learnt personally (promotion, announcement) pulls like one contact there.
-    pull = contacts + (known >= Address.KNOWN)
-    weight = np.where(allowed, size * (1.0 + b.contact_weight * pull), 0.0)
-    weight *= displaced_bias(eco, people)
-    total = weight.sum(axis=1)
-    can = total > 0
-    if not can.any():
-        return 0
-    joined = people[can]
-    choice = eco.draws.race(Purpose.JOIN, eco.day, joined, weight[can], eco.forum_keys)
-    came_invited = invited[can]
-    for forum_id in np.unique(choice).tolist():
+    # The exponential numbers of the race among the fora (`Draws.race`).
+    clock = -np.log1p(-eco.draws.grid(Purpose.JOIN, eco.day, people, eco.forum_keys))
+    choice, invited = join.choose_forum(
+        people, eco.known, eco.memberships.row_of, open_now, listed, by_invitation, contacts,
+        vouchers, apparent_sizes(eco), eco.behaviour.contact_weight,
+        displaced_bias(eco, people), clock)
+    chosen = choice >= 0
+    for forum_id in np.unique(choice[chosen]).tolist():
         chose = choice == forum_id
-        newcomers = joined[chose]
-        eco.join(newcomers, eco.fora[forum_id], invited=came_invited[chose, forum_id])
-    return len(joined)
+        eco.join(people[chose], eco.fora[forum_id], invited=invited[chose])
+    return int(np.count_nonzero(chosen))
 
 
 def apparent_sizes(eco: mesa.Model) -> np.ndarray:
