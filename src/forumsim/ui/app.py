@@ -124,9 +124,10 @@ class ClassroomEcosystem(Ecosystem):
         ClassroomEcosystem.live.add(self)
 
     def counterfactual(self) -> Ecosystem:
-        """The same ecosystem (scenario and seed) without any shock, built at day 0: its
-        named random streams stay in step with this one's until a shock changes the
-        draws, so the gap between the two is the shocks' effect."""
+        """The same ecosystem (scenario and seed) without any shock, built at day 0: every
+        random number is addressed by (seed, purpose, day, person), so both make the same
+        draws wherever a shock did not reach, and the gap between the two is the shocks'
+        effect."""
         return Ecosystem(self.config.without_interventions())
 
     def schedule(self, spec: TakedownSpec | ArrestsSpec | OutageSpec) -> int:
