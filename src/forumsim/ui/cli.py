@@ -577,8 +577,8 @@ def describe_sweep(plan: Plan) -> str:
         size = (f"{_count(len(plan.points), 'point')} x "
                 f"{_count(sweep.replicates, 'replicate')} = {_count(len(plan.runs), 'run')}")
         seeds = ", common seeds across points" if sweep.common_seeds else ""
-    lines = [f"# sweep {plan.name}: design {sweep.design}, {size}; root seed {sweep.seed}"
-             f"{seeds}"]
+    design = "posterior draws" if sweep.posterior else f"design {sweep.design}"
+    lines = [f"# sweep {plan.name}: {design}, {size}; root seed {sweep.seed}{seeds}"]
     if sweep.description:
         lines.append(f"# {sweep.description.strip()}")
     if sweep.policies:
@@ -590,8 +590,15 @@ def describe_sweep(plan: Plan) -> str:
                      else _flow(fields))
             label = sweep.policy_label(name)
             lines.append(f"#   {name}{f' ({label!r})' if label != name else ''}: {shown}")
-    kind = "uncertainties (sampled into scenarios)" if sweep.uncertainties else "parameters"
-    lines.append(f"# {kind}:")
+    if plan.posterior is not None:
+        drawn = plan.posterior
+        lines.append(f"# uncertainties: {_count(len(drawn.values), 'joint draw')} (the "
+                     f"scenarios) from generation {drawn.generation} of the posterior "
+                     f"{drawn.file} ({_count(drawn.population, 'particle')}, drawn by "
+                     f"weight), of: {', '.join(drawn.names)}")
+    else:
+        kind = "uncertainties (sampled into scenarios)" if sweep.uncertainties else "parameters"
+        lines.append(f"# {kind}:")
     for name, space in sweep.space.items():
         variants = getattr(space, "variants", None)
         if variants is not None:  # named alternatives: say what each one is
