@@ -224,20 +224,20 @@ def _posterior_points(draws: PosteriorDraws, base: Scenario, levers: dict[str, d
     data = base.model_dump(mode="json")
     integers = set()
     for name in draws.names:
+        shown = f"'{quoted(name, bare=True)}'"
         try:  # on a copy: only whether the field exists
-            set_path(base.model_dump(mode="json"), name, 0, f"{where}, parameter "
-                     f"{quoted(name)}")
+            set_path(base.model_dump(mode="json"), name, 0, f"{where}, parameter {shown}")
         except ScenarioError as error:
             raise SweepError(str(error)) from None
         old = _value_at(data, name)
         if name.split(".")[0] in NOT_SWEPT or not isinstance(old, int | float) \
                 or isinstance(old, bool):
-            raise SweepError(f"{where}: its parameter {quoted(name)} is not a number of the "
-                             "scenario that a posterior can set (it is "
-                             f"{quoted(old)} in the base scenario).")
+            raise SweepError(f"{where}: its parameter {shown} is not a number of the scenario "
+                             f"that a posterior can set (it is {quoted(old)} in the base "
+                             "scenario).")
         for policy, fields in levers.items():
             if any(name == p or name.startswith(p + ".") for p in fields):
-                raise SweepError(f"{where}: its parameter {quoted(name)} is set by policy "
+                raise SweepError(f"{where}: its parameter {shown} is set by policy "
                                  f"'{policy}' too; a field is either a lever or an "
                                  "uncertainty, not both.")
         if isinstance(old, int):
