@@ -379,7 +379,8 @@ def report(
 ) -> None:
     """Write report.md and report.html (with figures/) for a sweep: outcomes with 95%
     bootstrap intervals, paired effects of interventions, key-player curves, sensitivity;
-    for policies x uncertainties, paired contrasts, robustness, goals and discovery."""
+    for policies x uncertainties (ranges, or a calibration's posterior), paired contrasts,
+    each policy's chance of being best, robustness and regret, goals and discovery."""
     from forumsim.analysis.sweep_report import ReportError, parse_goal, write_report
 
     try:
