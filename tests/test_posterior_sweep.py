@@ -221,6 +221,8 @@ BAD = {
     "unknown parameter": (lambda f: _columns(f, **{"behaviour.home_loyality": 0.7}),
                           ["no field 'behaviour.home_loyality'",
                            "Did you mean 'behaviour.home_loyalty'"]),
+    "not a field path": (lambda f: _columns(f, **{"behaviour.home\nloyalty": 0.7}),
+                         ["is not a scenario field by dotted path"]),
     "not a number field": (lambda f: _columns(f, **{"fora.0.access": 0.5}),
                            ["'fora.0.access'", "not a number"]),
     "out of the field's range": (lambda f: _columns(f, **{DESIST: 1.5}), ["point"]),

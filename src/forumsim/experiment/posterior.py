@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from forumsim.experiment.files import inside, read_bytes
-from forumsim.experiment.sweep import Posterior, SweepError
+from forumsim.experiment.sweep import FIELD_PATH, Posterior, SweepError
 from forumsim.world.scenario import ScenarioError, quoted
 
 POSTERIOR = "posterior.parquet"  # as `inference.write_results` names it
 MAX_POSTERIOR_BYTES = 256 << 20  # 100 generations of 100,000 particles fit easily
 MAX_COLUMNS = 102  # generation, weight and at most 100 parameters
+MAX_ROWS = 10_000_000  # 100 generations of 100,000 particles
 BOOKKEEPING = ("generation", "weight")
 
 
@@ -108,19 +110,28 @@ def _last_generation(file: Path, where: str) -> tuple[int, np.ndarray, list[str]
         raise refused(f"it is larger than {MAX_POSTERIOR_BYTES >> 20} MiB")
     try:
         parquet = pq.ParquetFile(pa.BufferReader(data))
-        columns = parquet.metadata.num_columns
-        table = parquet.read() if columns <= MAX_COLUMNS else None
+        columns, rows = parquet.metadata.num_columns, parquet.metadata.num_rows
+        fits = columns <= MAX_COLUMNS and rows <= MAX_ROWS
+        table = parquet.read() if fits else None  # sizes first: never unpack a bomb
     except (pa.ArrowException, OSError, ValueError) as error:
         raise refused("not a Parquet file: " + " ".join(str(error).split())[:120]) from None
     if table is None:
-        raise refused(f"it has {columns} columns; a posterior has generation, weight and "
-                      f"at most {MAX_COLUMNS - 2} parameters")
+        raise refused(f"it has {columns:,} columns and {rows:,} rows; a posterior has "
+                      f"generation, weight and at most {MAX_COLUMNS - 2} parameters, and "
+                      f"at most {MAX_ROWS:,} particles")
+    doubled = {c for c in table.column_names if table.column_names.count(c) > 1}
+    if doubled:
+        raise refused(f"its column {quoted(min(doubled))} appears more than once")
     missing = [c for c in BOOKKEEPING if c not in table.column_names]
     if missing:
         raise refused(f"it has no '{missing[0]}' column")
     names = [c for c in table.column_names if c not in BOOKKEEPING]
     if not names:
         raise refused("it holds no parameter, only generation and weight")
+    for name in names:
+        if len(name) > 120 or not re.fullmatch(FIELD_PATH, name):
+            raise refused(f"its column {quoted(name)} is not a scenario field by dotted "
+                          "path, e.g. behaviour.home_loyalty")
     for name in table.column_names:
         kind = table.schema.field(name).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):

@@ -222,8 +222,8 @@ ParameterSpace = Annotated[
 
 
 # A scenario field by dotted path, list items by index: behaviour.home_loyalty, fora.0.access
-FieldPath = Annotated[str, Field(max_length=120,
-                                 pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")]
+FIELD_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$"
+FieldPath = Annotated[str, Field(max_length=120, pattern=FIELD_PATH)]
 MAX_DRAWS = 10_000
 
 
