@@ -8,6 +8,7 @@ import math
 
 import pandas as pd
 
+from forumsim.analysis.best_policy import most_likely_best
 from forumsim.analysis.discovery import Discovery
 from forumsim.analysis.labels import RECORD, WHOLE, outcome, parameter
 from forumsim.analysis.policies import FEW_DISCOVERY_RUNS, GoalList, scenario_means
@@ -22,8 +23,11 @@ def bottom_line(results: SweepResults, goals: GoalList, failures: dict) -> list[
     ok = results.ok
     whole = [WHOLE + k for k in HEADLINE if WHOLE + k in ok and ok[WHOLE + k].notna().any()]
     scenarios = int(ok["scenario"].nunique())
-    intro = (f"{len(results.policies)} policies, each on the same {scenarios} sampled "
-             f"scenarios x {results.sweep.replicates} replicates. ")
+    posterior = results.manifest.get("posterior")
+    sampled = ("scenarios drawn jointly from a calibration's posterior" if posterior
+               else "sampled scenarios")
+    intro = (f"{len(results.policies)} policies, each on the same {scenarios} {sampled} x "
+             f"{results.sweep.replicates} replicates. ")
     if whole:
         intro += ("Whole effect: each run against the same scenario and seed without any of "
                   "the policy's shocks (common random numbers), as a share of the activity "
@@ -109,6 +113,9 @@ def _best(results: SweepResults, goals: GoalList, whole: list[str]) -> list[str]
             best = means.idxmax()
             lines.append(f"Largest whole {_short(name)}: {results.policy_label(best)} "
                          f"({number(means[best])} on average).")
+        chances = most_likely_best(results, name)
+        if chances:
+            lines.append(chances)
     return lines
 
 

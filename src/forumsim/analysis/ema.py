@@ -21,7 +21,7 @@ import pandas as pd
 from forumsim.analysis.policies import POLICY_OUTCOMES
 from forumsim.analysis.sweep_report import load_results
 from forumsim.experiment.plan import load_sweep, run_seed
-from forumsim.experiment.sweep import Levels, LogUniform, Range, Uniform, Variants
+from forumsim.experiment.sweep import Levels, LogUniform, Range, SweepError, Uniform, Variants
 from forumsim.world.scenario import Scenario, set_path
 
 POLICY = "policy"  # forumsim's column of the policy's name
@@ -117,6 +117,10 @@ def replicator_model(sweep_file: str | Path, outcomes: list[str] | None = None):
     ema = _ema()
     plan = load_sweep(sweep_file)
     sweep = plan.sweep
+    if sweep.posterior is not None:
+        raise SweepError(f"{sweep_file}: uncertainties: the EMA Workbench samples each "
+                         "uncertainty on its own, so it cannot keep a posterior's joint "
+                         "draws; run this sweep with forumsim sweep.")
     names = outcomes or sweep.outcomes or list(POLICY_OUTCOMES)
     variants = {path: dict(space.variants) for path, space in sweep.space.items()
                 if isinstance(space, Variants)}

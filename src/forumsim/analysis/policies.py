@@ -1,7 +1,8 @@
 """The report's answer to a policy question, for sweeps of policies x uncertainties: the
 bottom line (`bottom_line.py`), paired contrasts between policies (same scenario and seed),
-robustness across the sampled scenarios (distribution, regret, share meeting a goal) and
-scenario discovery (where a policy fails its goal)."""
+which policy is best and how sure (`best_policy.py`), robustness across the sampled
+scenarios or posterior draws (distribution, regret, share meeting a goal) and scenario
+discovery (where a policy fails its goal)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def policy_sections(results: SweepResults, figures: Path, reference: str | None 
                     ) -> tuple[list[tuple], list[tuple]]:
     """The report blocks of a policy sweep (none for other sweeps): the bottom line, for
     the report's first screen, and the sections that back it up."""
+    from forumsim.analysis.best_policy import best_policy_sections
     from forumsim.analysis.bottom_line import bottom_line
 
     if not results.policies:
@@ -60,7 +62,7 @@ def policy_sections(results: SweepResults, figures: Path, reference: str | None 
     failures = {(name, str(goal)): where_it_fails(results, name, goal) for name, goal in goals}
     return (bottom_line(results, goals, failures),
             [*contrasts(results, figures, reference, all_pairs),
-             *robustness(results, figures),
+             *best_policy_sections(results), *robustness(results, figures),
              *satisficing(results, goals, failures, figures), *missing])
 
 
@@ -152,8 +154,9 @@ def regret(means: pd.DataFrame, better: str) -> pd.DataFrame:
 def robustness(results: SweepResults, figures: Path) -> list[tuple]:
     """Per outcome with an aim: each policy's spread across scenarios and its regret."""
     scenarios = int(results.ok["scenario"].nunique())
+    sampled = "posterior draws" if results.manifest.get("posterior") else "sampled scenarios"
     blocks = [("h2", "Robustness across scenarios"),
-              ("p", f"Each of the {scenarios} sampled scenarios gives one value per policy "
+              ("p", f"Each of the {scenarios} {sampled} gives one value per policy "
                     "(its mean over replicates). Spread: the median over scenarios with the "
                     "10th and 90th percentiles. Regret: how far the policy falls short of "
                     "the best policy in the same scenario, in the outcome's units, for the "
@@ -199,26 +202,41 @@ def satisficing(results: SweepResults, goals: GoalList, failures: dict,
                       "{lasting_loss: {at_least: 0.1}}) or to the command (forumsim "
                       "report DIR --goal 'lasting_loss>=0.1') to see in how many "
                       "scenarios each policy meets it, and where it fails.")]
+    drawn = bool(results.manifest.get("posterior"))
     blocks = [("h2", "Goals: in how many scenarios each policy meets them"),
               ("p", "A scenario meets the goal when its mean over replicates does; a "
                     "policy for which the outcome is not defined meets no goal on it. A "
                     "goal on a shock's measure (loss, lasting_loss, ...) reads the whole "
                     "effect of the policy's shocks; iv0_..., iv1_... read one shock's own "
-                    "record.")]
+                    "record."
+                    + (" Each scenario is a draw from the posterior; the draws failing "
+                       "the goal are listed by number (the scenario column of "
+                       "summary.parquet, which holds each draw's parameters)."
+                       if drawn else ""))]
     for name, goal in goals:
         means = scenario_means(results, name)
         rows = []
         for policy in results.policies:
-            values = means[policy].to_numpy(dtype=float) if policy in means else np.array([])
-            met = goal.met(values)
-            rows.append({"policy": results.policy_label(policy), "n": _n(len(values)),
-                         "scenarios meeting the goal": f"{int(met.sum())} of {len(values)}"
-                                                       + (f" ({met.mean():.0%})"
-                                                          if len(values) else "")})
+            values = means[policy] if policy in means else pd.Series(dtype=float)
+            met = goal.met(values.to_numpy(dtype=float))
+            row = {"policy": results.policy_label(policy), "n": _n(len(values)),
+                   "scenarios meeting the goal": f"{int(met.sum())} of {len(values)}"
+                                                 + (f" ({met.mean():.0%})"
+                                                    if len(values) else "")}
+            if drawn:
+                row["draws failing it"] = listed_draws(values.index[~met])
+            rows.append(row)
         blocks += [("h3", f"Goal: {results.title(name)} {goal}"),
                    *_with_note(pd.DataFrame(rows))]
         blocks += discovery_blocks(results, name, failures[(name, str(goal))], figures)
     return blocks
+
+
+def listed_draws(draws: pd.Index, most: int = 12) -> str:
+    """Draw numbers as a short list: '2, 5, 9', or the first `most` and how many more."""
+    shown = ", ".join(str(int(d)) for d in draws[:most])
+    more = len(draws) - most
+    return (shown or "none") + (f" and {more} more" if more > 0 else "")
 
 
 def uncertain_conditions(results: SweepResults) -> list[str]:

@@ -231,8 +231,9 @@ def _overview(results: SweepResults) -> list[tuple]:
     if m.get("description"):
         blocks.append(("p", m["description"]))
     if results.policies:
-        design = (f"{sweep.design}: {len(results.policies)} policies x "
-                  f"{m['scenarios']:,} scenarios x {sweep.replicates} replicates")
+        design = (f"{'posterior draws' if m.get('posterior') else sweep.design}: "
+                  f"{len(results.policies)} policies x {m['scenarios']:,} scenarios x "
+                  f"{sweep.replicates} replicates")
         varied = {"policies": ", ".join(f"{results.policy_label(p)} ({p})"
                                         if results.policy_label(p) != p else p
                                         for p in results.policies),
@@ -242,8 +243,13 @@ def _overview(results: SweepResults) -> list[tuple]:
         design = f"{sweep.design}, {m['points']:,} points x {sweep.replicates} replicates"
         varied = {"parameters": ", ".join(m["parameters"])
                   or "none (replicates of the base scenario)"}
+    posterior = m.get("posterior")
+    drawn = ({"posterior": f"{posterior.get('draws')} joint draws, by weight, from generation "
+                           f"{posterior.get('generation')} ({posterior.get('population')} "
+                           f"particles) of {posterior.get('file')}"}
+             if isinstance(posterior, dict) else {})
     facts = {
-        "design": design,
+        "design": design, **drawn,
         "runs": f"{len(results.summary):,} of {m['planned_runs']:,} planned finished, "
                 f"{len(failed):,} failed",
         **varied,

@@ -212,7 +212,8 @@ def manifest(plan: Plan, sweep_file: str | Path | None) -> dict:
         "plan_sha256": plan.sha256(), "spec": plan.sweep.model_dump(mode="json"),
         "base_scenario": plan.base.model_dump(mode="json"),
         "parameters": plan_columns(plan), "design": plan.sweep.design,
-        "uncertainties": list(plan.sweep.uncertainties), "policies": list(plan.sweep.policies),
+        "uncertainties": plan.uncertain, "policies": list(plan.sweep.policies),
+        "posterior": plan.posterior.record() if plan.posterior else None,
         "scenarios": plan.sweep.scenarios_count(),
         "points": len(plan.points), "replicates": plan.sweep.replicates,
         "planned_runs": len(plan.runs),
@@ -226,7 +227,7 @@ def plan_columns(plan: Plan) -> list[str]:
     """The results columns that say what varied: the parameters, or the uncertainties and
     the policy."""
     if plan.sweep.policies:
-        return [*plan.sweep.uncertainties, "policy"]
+        return [*plan.uncertain, "policy"]
     return list(plan.sweep.parameters)
 
 

@@ -252,15 +252,17 @@ def _resolved(path: Path, root: Path, chain: tuple[Path, ...] = (),
 SCENARIO_KEYS = {*Scenario.model_fields, "extends"}
 
 
-def inside(path: Path, root: Path, where: str, given: str) -> Path:
+def inside(path: Path, root: Path, where: str, given: str,
+           allowed: str = f"a file there, in a folder below it, or one of "
+                          f"{', '.join(EMBEDDED)}") -> Path:
     """`path` resolved (links followed), if it lies in `root`'s folder tree; otherwise a
-    ScenarioError naming `where` it was `given`. A scenario file may only build on files
-    of its own folder tree, so that no file elsewhere on the machine is ever read as one."""
+    ScenarioError naming `where` it was `given` and what is `allowed`. A scenario file may
+    only build on files of its own folder tree, so that no file elsewhere on the machine
+    is ever read as one."""
     resolved = path.resolve()
     if not resolved.is_relative_to(root.resolve()):
         raise ScenarioError(f"{where} names {quoted(given, bare=True)}, which is outside "
-                            f"{root.resolve()}; a file there, in a folder below it, or one of "
-                            f"{', '.join(EMBEDDED)} is allowed.")
+                            f"{root.resolve()}; {allowed} is allowed.")
     return resolved
 
 

@@ -17,9 +17,11 @@ import numpy as np
 from pydantic import ValidationError
 
 from forumsim.experiment.files import inside, load_scenario
+from forumsim.experiment.posterior import PosteriorDraws, read_draws
 from forumsim.experiment.resources import scenario_memory
 from forumsim.experiment.sweep import (
     MAX_RUNS,
+    NOT_SWEPT,
     Levels,
     Sweep,
     SweepError,
@@ -63,6 +65,12 @@ class Plan:
     largest: Scenario | None = None  # the point needing the most memory
     runs: list[PlannedRun] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)  # the start_from tables of its runs
+    posterior: PosteriorDraws | None = None  # the draws, when they are the uncertainties
+
+    @property
+    def uncertain(self) -> list[str]:
+        """The uncertainties' names: the sampled ones, or the posterior's parameters."""
+        return self.posterior.names if self.posterior else list(self.sweep.uncertainties)
 
     def scenario(self, run: PlannedRun) -> Scenario:
         """The scenario of one run: the base with the point's values and the run's seed."""
@@ -70,9 +78,12 @@ class Plan:
                                seed=run.seed)
 
     def sha256(self) -> str:
-        """Hash of what determines the runs: the sweep, the resolved base scenario and the
-        contents of the tables runs start from (so a changed table is not resumed)."""
+        """Hash of what determines the runs: the sweep, the resolved base scenario, the
+        contents of the tables runs start from and the posterior draws runs are on (so a
+        changed table or posterior is not resumed)."""
         identity = {"sweep": self.sweep.identity(), "base": self.base.identity_data()}
+        if self.posterior is not None:
+            identity["posterior"] = self.posterior.sha256()
         if self.tables:
             from forumsim.experiment.start_from import observe  # pandas: only when used
 
@@ -101,7 +112,9 @@ def load_sweep(path: str | Path, seed: int | None = None) -> Plan:
         data = {**data, "seed": seed}
     sweep = _tables_next_to(parse_sweep(data, str(path)), path)
     base = _load_base(sweep.base, path)
-    return make_plan(sweep, base, str(path), name=sweep.name or path.stem)
+    draws = (read_draws(sweep.posterior, path, design_seed(sweep.seed))
+             if sweep.posterior is not None else None)
+    return make_plan(sweep, base, str(path), name=sweep.name or path.stem, posterior=draws)
 
 
 def _tables_next_to(sweep: Sweep, path: Path) -> Sweep:
@@ -137,8 +150,14 @@ def _load_base(base: str, sweep_path: Path) -> Scenario:
         raise SweepError(f"{sweep_path}: its base scenario is invalid: {error}") from None
 
 
-def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
-    """Apply `fixed` to the base, draw the design and check every point is a valid scenario."""
+def make_plan(sweep: Sweep, base: Scenario, source: str, name: str,
+              posterior: PosteriorDraws | None = None) -> Plan:
+    """Apply `fixed` to the base, draw the design (or take the `posterior` draws a sweep
+    over a posterior needs) and check every point is a valid scenario."""
+    if (sweep.posterior is None) != (posterior is None):
+        raise SweepError(f"{source}: uncertainties: posterior draws go with a sweep whose "
+                         "uncertainties are {posterior: PATH, draws: N}, and it needs them; "
+                         "plan it from its file with load_sweep.")
     data = base.model_dump(mode="json")
     for key, value in sweep.fixed.items():
         _set(data, key, value, f"{source}: fixed.{key}")
@@ -162,7 +181,8 @@ def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
     if sweep.points_count() * sweep.replicates > MAX_RUNS:
         raise SweepError(f"{source}: the design makes {sweep.points_count() * sweep.replicates:,} "
                          f"runs; at most {MAX_RUNS:,} are allowed.")
-    unit, chosen = _design(sweep)
+    unit, chosen = (_design(sweep) if posterior is None else
+                    (None, _posterior_points(posterior, base, levers, source)))
     points = [{k: v for k, (_, v) in row.items()} for row in chosen]
     labels = _columns([{k: lab for k, (lab, _) in row.items()} for row in chosen])
     if levers:  # every policy on every sampled scenario, scenario by scenario
@@ -182,7 +202,8 @@ def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
         if largest is None or scenario_memory(scenario) > scenario_memory(largest):
             largest = scenario
     plan = Plan(sweep, name, base, points, labels, unit, source, most, largest,
-                tables=sorted({s.start_from for s in started_as.values()}))
+                tables=sorted({s.start_from for s in started_as.values()}),
+                posterior=posterior)
     policies = max(len(levers), 1)
     for point, replicate in itertools.product(range(len(points)), range(sweep.replicates)):
         position = len(plan.runs)
@@ -192,6 +213,49 @@ def make_plan(sweep: Sweep, base: Scenario, source: str, name: str) -> Plan:
         seed = run_seed(sweep.seed, replicate if sweep.common_seeds else paired)
         plan.runs.append(PlannedRun(position, point, replicate, seed, labels[point]))
     return plan
+
+
+def _posterior_points(draws: PosteriorDraws, base: Scenario, levers: dict[str, dict],
+                      source: str) -> list[dict[str, tuple]]:
+    """The posterior's draws as the design's points, {parameter: (label, value)}: each
+    parameter a single-valued field of the base scenario that no policy sets, whole
+    numbers rounded for whole-number fields (a calibration's particles are floats)."""
+    where = f"{source}: field 'uncertainties.posterior' ({draws.file})"
+    data = base.model_dump(mode="json")
+    integers = set()
+    for name in draws.names:
+        shown = f"'{quoted(name, bare=True)}'"
+        try:  # on a copy: only whether the field exists
+            set_path(base.model_dump(mode="json"), name, 0, f"{where}, parameter {shown}")
+        except ScenarioError as error:
+            raise SweepError(str(error)) from None
+        old = _value_at(data, name)
+        if name.split(".")[0] in NOT_SWEPT or not isinstance(old, int | float) \
+                or isinstance(old, bool):
+            raise SweepError(f"{where}: its parameter {shown} is not a number of the scenario "
+                             f"that a posterior can set (it is {quoted(old)} in the base "
+                             "scenario).")
+        for policy, fields in levers.items():
+            if any(name == p or name.startswith(p + ".") for p in fields):
+                raise SweepError(f"{where}: its parameter {shown} is set by policy "
+                                 f"'{policy}' too; a field is either a lever or an "
+                                 "uncertainty, not both.")
+        if isinstance(old, int):
+            integers.add(name)
+    return [{name: (value, value) for name, value in
+             ((n, round(v) if n in integers else v) for n, v in row.items())}
+            for row in draws.rows()]
+
+
+def _value_at(data: dict, path: str) -> object:
+    for part in path.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data
+
+
+def design_seed(seed: int) -> int:
+    """The seed of a sweep's design (its sample, or its posterior draws), from the root."""
+    return int(np.random.SeedSequence(seed).generate_state(1)[0])
 
 
 def _design(sweep: Sweep) -> tuple[np.ndarray | None, list[dict[str, tuple]]]:
@@ -217,22 +281,22 @@ def _at(space: object, u: float) -> tuple[object, object]:
 
 def unit_sample(sweep: Sweep) -> np.ndarray:
     """The sampling design in [0, 1]^d, drawn from the root seed."""
-    design_seed = int(np.random.SeedSequence(sweep.seed).generate_state(1)[0])
+    seed = design_seed(sweep.seed)
     d = len(sweep.space)
     if sweep.design == "lhs":
         from scipy.stats import qmc
 
-        return qmc.LatinHypercube(d=d, rng=np.random.default_rng(design_seed)).random(
+        return qmc.LatinHypercube(d=d, rng=np.random.default_rng(seed)).random(
             sweep.samples)
     problem = {"num_vars": d, "names": list(sweep.space), "bounds": [[0.0, 1.0]] * d}
     if sweep.design == "sobol":
         from SALib.sample import sobol
 
         return sobol.sample(problem, sweep.samples, calc_second_order=sweep.second_order,
-                            seed=design_seed)
+                            seed=seed)
     from SALib.sample import morris
 
-    return morris.sample(problem, sweep.samples, num_levels=sweep.levels, seed=design_seed)
+    return morris.sample(problem, sweep.samples, num_levels=sweep.levels, seed=seed)
 
 
 def _columns(labels: list[dict[str, object]]) -> list[dict[str, object]]:

@@ -252,6 +252,14 @@ class SweepStore:
                     f"{folder}: already holds sweep '{old.get('sweep')}' "
                     f"({len(cls(folder, old).finished())} of {old.get('planned_runs')} runs "
                     "finished). Add --resume to continue it, or choose another --out folder.")
+            was, now = old.get("posterior"), manifest.get("posterior")
+            if isinstance(was, dict) and now and was.get("sha256") != now["sha256"]:
+                raise StoreError(
+                    f"{folder}: its runs are on other posterior draws than the sweep file "
+                    f"now gives (the posterior {now['file']} changed since the sweep "
+                    f"started: draws hash {str(was.get('sha256'))[:12]}, now "
+                    f"{now['sha256'][:12]}). Resuming would mix results; use another --out "
+                    f"folder, or delete {folder} to start over.")
             if old.get("plan_sha256") != manifest["plan_sha256"]:
                 raise StoreError(
                     f"{folder}: holds results of a different sweep (its file "

@@ -1,7 +1,8 @@
 """Sweep files: a base scenario, a parameter space (lists, ranges, distributions, named
 variants), a design (grid, lhs, sobol, morris), replicates and a root seed. Or, for policy
 analysis, `policies:` (named sets of interventions: the levers) crossed with
-`uncertainties:` (the parameter space of what is not known, sampled by the design).
+`uncertainties:` (the parameter space of what is not known, sampled by the design, or
+joint draws from a calibration's posterior).
 
 This module reads and validates the file; `plan.py` turns it into runs.
 """
@@ -221,8 +222,33 @@ ParameterSpace = Annotated[
 
 
 # A scenario field by dotted path, list items by index: behaviour.home_loyalty, fora.0.access
-FieldPath = Annotated[str, Field(max_length=120,
-                                 pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")]
+FIELD_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$"
+FieldPath = Annotated[str, Field(max_length=120, pattern=FIELD_PATH)]
+MAX_DRAWS = 10_000
+
+
+class Posterior(Strict):
+    """`{posterior: PATH, draws: N}`: N joint draws (whole particles, by weight) from the
+    last generation of a calibration's posterior; PATH is the folder of `forumsim
+    calibrate` (or its posterior.parquet), relative to the sweep file."""
+
+    posterior: str = Field(min_length=1, max_length=1000, description="a calibration "
+                           "folder or its posterior.parquet, relative to the sweep file")
+    draws: int = Field(ge=1, le=MAX_DRAWS, description="posterior draws: the scenarios "
+                       "every policy runs on")
+
+
+def _uncertainty_kind(value: Any) -> str:
+    is_posterior = isinstance(value, Posterior) or (isinstance(value, dict)
+                                                    and "posterior" in value)
+    return "posterior" if is_posterior else "spaces"
+
+
+Uncertainties = Annotated[
+    Annotated[dict[FieldPath, ParameterSpace], Field(max_length=100), Tag("spaces")]
+    | Annotated[Posterior, Tag("posterior")],
+    Discriminator(_uncertainty_kind),
+]
 
 
 PolicyName = Annotated[str, Field(max_length=40, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -264,9 +290,10 @@ class Sweep(Strict):
                                         "every run, by dotted path (e.g. days, "
                                         "behaviour.home_loyalty)")
     parameters: dict[FieldPath, ParameterSpace] = Field(default_factory=dict, max_length=100)
-    uncertainties: dict[FieldPath, ParameterSpace] = Field(
-        default_factory=dict, max_length=100, description="what is not known: sampled by "
-        "the design, like parameters; every policy runs on every sampled scenario")
+    uncertainties: Uncertainties = Field(
+        default_factory=dict, description="what is not known: sampled by the design, like "
+        "parameters, or {posterior: PATH, draws: N}, joint draws from a calibration's "
+        "posterior; every policy runs on every sampled scenario")
     policies: dict[PolicyName, list[Any] | dict[FieldPath, Any]] = Field(
         default_factory=dict, max_length=100, description="the levers: name -> a list of "
         "interventions, or a mapping of fields (dotted paths) the policy sets, with an "
@@ -311,8 +338,16 @@ class Sweep(Strict):
         return policies
 
     @property
+    def posterior(self) -> Posterior | None:
+        """Where the uncertainties come from when they are a calibration's posterior."""
+        return self.uncertainties if isinstance(self.uncertainties, Posterior) else None
+
+    @property
     def space(self) -> dict[str, Any]:
-        """What the design samples: the uncertainties, or the parameters of a plain sweep."""
+        """What the design samples: the uncertainties, or the parameters of a plain sweep
+        (nothing, for posterior draws: the draws are the scenarios)."""
+        if self.posterior is not None:
+            return {}
         return self.uncertainties or self.parameters
 
     def levers(self) -> dict[str, dict[str, Any]]:
@@ -339,7 +374,7 @@ class Sweep(Strict):
             if not fields:
                 continue
             for path in fields:
-                clash = [u for u in self.uncertainties if u == path or u.startswith(path + ".")
+                clash = [u for u in self.space if u == path or u.startswith(path + ".")
                          or path.startswith(u + ".")]
                 if clash:
                     raise ValueError(f"uncertainties.{clash[0]}: policy '{name}' sets "
@@ -351,6 +386,11 @@ class Sweep(Strict):
 
     @model_validator(mode="after")
     def _design_fits(self) -> Sweep:
+        if self.posterior is not None:
+            if self.design != "grid" or self.samples is not None:
+                raise ValueError("design: posterior draws are the scenarios themselves; "
+                                 "remove design and samples (set the number with draws)")
+            return self
         for field, spaces, role in (("parameters", self.parameters, "swept"),
                                     ("uncertainties", self.uncertainties, "uncertain")):
             for name, space in spaces.items():
@@ -384,7 +424,10 @@ class Sweep(Strict):
         return self
 
     def scenarios_count(self) -> int:
-        """How many scenarios (combinations of the sampled space) the design makes."""
+        """How many scenarios (combinations of the sampled space, or posterior draws) the
+        design makes."""
+        if self.posterior is not None:
+            return self.posterior.draws
         d = len(self.space)
         if self.design == "grid":
             return math.prod(len(s.levels()) for s in self.space.values())
@@ -425,6 +468,8 @@ def _explain(error: ValidationError, source: str) -> str:
     """One sentence naming the field path, the bad value and what is allowed."""
     first = error.errors()[0]
     loc = list(first["loc"])
+    if len(loc) > 1 and loc[0] == "uncertainties" and loc[1] in ("spaces", "posterior"):
+        del loc[1]  # the union's tag: ranges, or a posterior
     if (len(loc) > 2 and loc[0] in ("parameters", "uncertainties")
             and loc[2] in (*_KINDS, "levels")):
         del loc[2]  # the union's tag

@@ -379,7 +379,8 @@ def report(
 ) -> None:
     """Write report.md and report.html (with figures/) for a sweep: outcomes with 95%
     bootstrap intervals, paired effects of interventions, key-player curves, sensitivity;
-    for policies x uncertainties, paired contrasts, robustness, goals and discovery."""
+    for policies x uncertainties (ranges, or a calibration's posterior), paired contrasts,
+    each policy's chance of being best, robustness and regret, goals and discovery."""
     from forumsim.analysis.sweep_report import ReportError, parse_goal, write_report
 
     try:
@@ -577,8 +578,8 @@ def describe_sweep(plan: Plan) -> str:
         size = (f"{_count(len(plan.points), 'point')} x "
                 f"{_count(sweep.replicates, 'replicate')} = {_count(len(plan.runs), 'run')}")
         seeds = ", common seeds across points" if sweep.common_seeds else ""
-    lines = [f"# sweep {plan.name}: design {sweep.design}, {size}; root seed {sweep.seed}"
-             f"{seeds}"]
+    design = "posterior draws" if sweep.posterior else f"design {sweep.design}"
+    lines = [f"# sweep {plan.name}: {design}, {size}; root seed {sweep.seed}{seeds}"]
     if sweep.description:
         lines.append(f"# {sweep.description.strip()}")
     if sweep.policies:
@@ -590,8 +591,15 @@ def describe_sweep(plan: Plan) -> str:
                      else _flow(fields))
             label = sweep.policy_label(name)
             lines.append(f"#   {name}{f' ({label!r})' if label != name else ''}: {shown}")
-    kind = "uncertainties (sampled into scenarios)" if sweep.uncertainties else "parameters"
-    lines.append(f"# {kind}:")
+    if plan.posterior is not None:
+        drawn = plan.posterior
+        lines.append(f"# uncertainties: {_count(len(drawn.values), 'joint draw')} (the "
+                     f"scenarios) from generation {drawn.generation} of the posterior "
+                     f"{drawn.file} ({_count(drawn.population, 'particle')}, drawn by "
+                     f"weight), of: {', '.join(drawn.names)}")
+    else:
+        kind = "uncertainties (sampled into scenarios)" if sweep.uncertainties else "parameters"
+        lines.append(f"# {kind}:")
     for name, space in sweep.space.items():
         variants = getattr(space, "variants", None)
         if variants is not None:  # named alternatives: say what each one is
