@@ -264,6 +264,8 @@ def role_composition(result: RunResult, path: Path) -> Path:
         ax_top.plot(eco["day"], eco[name], label=label, color=colour)
     ax_top.set(title="Posting roles only (lurkers left out)", xlabel="day", ylabel="people")
     ax_top.set_yscale("log")
+    # Plain numbers: with mathtext off (names drawn as written), 10^2 would show as TeX.
+    ax_top.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:,g}"))
     ax_top.legend(fontsize=8)
     for ax in (ax_all, ax_top):
         ax.grid(alpha=0.3)
