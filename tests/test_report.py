@@ -166,6 +166,18 @@ def test_a_partly_finished_sweep_reports_what_is_there_and_says_so(tmp_path, mon
     assert "4 of 8 planned finished" in (out / "report.md").read_text()
 
 
+def test_a_sweep_without_any_shock_is_reported(tmp_path):
+    # A baseline: replicates of a scenario with no interventions (no iv columns at all).
+    (tmp_path / "baseline.yaml").write_text(
+        "name: baseline\nbase: small\nfixed: {people: 300, days: 40}\nreplicates: 2\n"
+        "seed: 7\n")
+    out = tmp_path / "baseline"
+    run_sweep(load_sweep(tmp_path / "baseline.yaml"), out, executor="inline")
+    result = runner.invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "figures" / "activity.png").exists()
+
+
 @pytest.mark.parametrize("setup, words", [
     (lambda folder: None, "no manifest.json"),
     (lambda folder: (folder / "manifest.json").write_text("{}"), "no summary.parquet yet"),

@@ -593,6 +593,8 @@ def _band(ax: plt.Axes, days: np.ndarray, mean: np.ndarray, low: np.ndarray,
 def shock_days(results: SweepResults) -> list[int]:
     """The days the runs' first shocks hit (each intervention's first application)."""
     ok = results.ok
+    if not _interventions(ok):  # a sweep without shocks (a baseline)
+        return []
     days = pd.concat([ok[f"iv{i}_day"] for i in range(_interventions(ok))])
     return sorted(int(d) for d in days.dropna().unique())
 
