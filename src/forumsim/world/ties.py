@@ -15,6 +15,7 @@ import copy
 import networkx as nx
 import numpy as np
 
+from forumsim.world.kernels import ties as kernels
 from forumsim.world.table import Table
 
 MERGE_AT = 4096  # recent ties kept apart from the indexed ones before a re-index
@@ -55,15 +56,8 @@ class Ties:
 
     def _find(self, keys: np.ndarray) -> np.ndarray:
         """The row of each tie key, -1 where the two people have no tie."""
-        rows = np.full(len(keys), -1, dtype=np.int64)
-        for sorted_keys, sorted_rows in ((self._keys, self._rows),
-                                         (self._recent_keys, self._recent_rows)):
-            if not len(sorted_keys):
-                continue
-            at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-            hit = sorted_keys[at] == keys
-            rows[hit] = sorted_rows[at[hit]]
-        return rows
+        return kernels.find(np.ascontiguousarray(keys, dtype=np.int64), self._keys, self._rows,
+                            self._recent_keys, self._recent_rows)
 
     def interact(self, a: np.ndarray, b: np.ndarray, day: int,
                  strength: float | np.ndarray = 1.0) -> int:
@@ -86,17 +80,10 @@ class Ties:
         if len(fresh):
             u, v = fresh // self.n_people, fresh % self.n_people
             new_rows = self.edges.append(u=u, v=v, weight=added[~old], formed=day, last=day)
-            np.add.at(self._degree, np.concatenate([u, v]), 1)
-            at = np.searchsorted(self._recent_keys, fresh)
-            self._recent_keys = np.insert(self._recent_keys, at, fresh)
-            self._recent_rows = np.insert(self._recent_rows, at, new_rows)
-            ends, others = np.concatenate([u, v]), np.concatenate([v, u])
-            edge_rows = np.concatenate([new_rows, new_rows]).astype(np.int64)
-            order = np.argsort(ends, kind="stable")
-            at = np.searchsorted(self._recent_ends, ends[order], side="right")
-            self._recent_ends = np.insert(self._recent_ends, at, ends[order])
-            self._recent_others = np.insert(self._recent_others, at, others[order])
-            self._recent_edge_rows = np.insert(self._recent_edge_rows, at, edge_rows[order])
+            (self._recent_keys, self._recent_rows, self._recent_ends, self._recent_others,
+             self._recent_edge_rows) = kernels.file_new(
+                self._recent_keys, self._recent_rows, self._recent_ends, self._recent_others,
+                self._recent_edge_rows, fresh, new_rows, self.n_people, self._degree)
             if len(self._recent_keys) > max(MERGE_AT, self._indexed // 2):
                 self._reindex()
         return len(fresh)
