@@ -44,9 +44,7 @@ def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
         vouchers, apparent_sizes(eco), eco.behaviour.contact_weight,
         displaced_bias(eco, people), clock)
     chosen = choice >= 0
-    for forum_id in np.unique(choice[chosen]).tolist():
-        chose = choice == forum_id
-        eco.join(people[chose], eco.fora[forum_id], invited=invited[chose])
+    eco.join_each(people[chosen], choice[chosen], invited[chosen])
     return int(np.count_nonzero(chosen))
 
 
