@@ -411,6 +411,8 @@ class Moderator(VIP):
     @classmethod
     def screen_applicants(cls, eco: mesa.Model, forum: Forum, capacity: int) -> int:
         """Review queued contributions of applicants; accepted ones get full access."""
+        if not forum.applications or capacity <= 0:
+            return 0
         table = eco.memberships.table
         rows = np.array(_take(forum.applications, capacity), dtype=np.int64)
         people = table.person[rows].astype(np.int64)
@@ -532,6 +534,8 @@ class Admin(Moderator):
                                eco.forum_keys[allies]).T
         for ally, draw in zip(allies, draws, strict=True):
             told = draw < eco.behaviour.cross_promotion_prob
+            if not told.any():
+                continue
             # A shared admin vouches for trusted members (VIPs, staff) on a closed ally.
             closed = eco.fora[ally].access.name == "closed"
             tell = np.where(closed & (ranks[told] >= Rank.VIP), Address.INVITED, Address.KNOWN)
