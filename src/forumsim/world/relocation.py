@@ -208,24 +208,8 @@ def _contacts_on_fora(eco: mesa.Model, people: np.ndarray,
                       n_fora: int) -> tuple[np.ndarray, np.ndarray]:
     """For each person and forum: how many of their contacts are members there, and how
     many of those are VIPs or staff (who can vouch for them)."""
-    contacts = np.zeros((len(people), n_fora), dtype=np.int64)
-    vouchers = np.zeros((len(people), n_fora), dtype=np.int64)
-    searchers = np.flatnonzero(eco.ties.connected(people))  # most newcomers know nobody
-    if not len(searchers):
-        return contacts, vouchers
-    owner, neighbours = eco.ties.neighbours_of(people[searchers])
-    owner = searchers[owner]
-    inside = eco.people.state[neighbours] == State.ACTIVE
-    owner, neighbours = owner[inside], neighbours[inside]
-    rows = np.take(eco.memberships.row_of, neighbours, axis=0)[:, :n_fora]
-    member = rows >= 0
-    cells = (owner[:, None] * n_fora + np.arange(n_fora)).ravel()
-    size = len(people) * n_fora
-    contacts = np.bincount(cells, weights=member.ravel(), minlength=size)
-    standing = member & (eco.memberships.table.rank[np.maximum(rows, 0)] >= Rank.VIP)
-    vouchers = np.bincount(cells, weights=standing.ravel(), minlength=size)
-    return (contacts.reshape(len(people), n_fora).astype(np.int64),
-            vouchers.reshape(len(people), n_fora).astype(np.int64))
+    return join.contacts_on_fora(people, n_fora, *eco.ties.adjacency(), eco.people.state,
+                                 eco.memberships.row_of, eco.memberships.table.rank)
 
 
 def found_forum(eco: mesa.Model, founder: int, access: str, name: str | None = None) -> int:

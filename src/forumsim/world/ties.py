@@ -144,6 +144,13 @@ class Ties:
                + _rank_within(recent_owner, both - indexed)] = recent
         return np.repeat(np.arange(len(people)), both), merged
 
+    def adjacency(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The tie index for compiled kernels: person p's indexed contacts are
+        `adjacent[start[p]:start[p + 1]]`; the contacts of ties formed since, `others[i]`
+        for every i with `ends[i] == p` (sorted by end). Returns (start, adjacent, ends,
+        others)."""
+        return self._start, self._adjacent, self._recent_ends, self._recent_others
+
     def embeddedness(self, people: np.ndarray, day: int) -> np.ndarray:
         """Each person's ties weighed by their strength on `day`, after decay since their
         last contact (a reply within the last half-life counts about 1): how embedded
