@@ -65,11 +65,10 @@ class Ties:
         returns how many ties were new."""
         a = np.asarray(a, dtype=np.int64)
         b = np.asarray(b, dtype=np.int64)
-        strength = np.broadcast_to(np.asarray(strength, dtype=np.float64), a.shape)
-        keep = a != b
-        keys, inverse = np.unique(self._key(a[keep], b[keep]), return_inverse=True)
-        added = np.bincount(inverse, weights=strength[keep], minlength=len(keys))
-        known = self._find(keys)
+        strength = np.ascontiguousarray(np.broadcast_to(np.asarray(strength, dtype=np.float64),
+                                                        a.shape))
+        keys, added, known = kernels.tally(a, b, strength, self.n_people, self._keys,
+                                           self._rows, self._recent_keys, self._recent_rows)
         old = known >= 0
         rows = known[old]
         # What is left of the tie since the last contact, and this contact on top.

@@ -24,6 +24,39 @@ def find(keys, main_keys, main_rows, recent_keys, recent_rows):
 
 
 @njit(cache=True)
+def tally(a, b, strength, n_people, main_keys, main_rows, recent_keys, recent_rows):
+    """The interactions of pairs (a[i], b[i]) of different people, by tie: the sorted
+    tie keys, the strength each tie gets (summed in the order of the pairs, as
+    `np.bincount` sums) and each tie's row (-1 for a new tie)."""
+    n = a.shape[0]
+    all_keys = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        if a[i] != b[i]:
+            all_keys[k] = min(a[i], b[i]) * n_people + max(a[i], b[i])
+            k += 1
+    all_keys = all_keys[:k]
+    kept = np.empty(k, dtype=np.float64)
+    k = 0
+    for i in range(n):
+        if a[i] != b[i]:
+            kept[k] = strength[i]
+            k += 1
+    order = np.argsort(all_keys, kind="mergesort")
+    keys = np.empty(k, dtype=np.int64)
+    added = np.zeros(k, dtype=np.float64)
+    m = -1
+    for j in range(k):
+        key = all_keys[order[j]]
+        if m < 0 or keys[m] != key:
+            m += 1
+            keys[m] = key
+        added[m] += kept[order[j]]
+    keys, added = keys[:m + 1], added[:m + 1]
+    return keys, added, find(keys, main_keys, main_rows, recent_keys, recent_rows)
+
+
+@njit(cache=True)
 def file_new(recent_keys, recent_rows, recent_ends, recent_others, recent_edge_rows,
              fresh, new_rows, n_people, degree):
     """New ties (`fresh`: their sorted keys, `new_rows`: their edge rows) filed into the
@@ -80,4 +113,5 @@ def prepare() -> None:
     """Compile (or load) this module's kernels."""
     one, empty = np.ones(1, dtype=np.int64), np.empty(0, dtype=np.int64)
     find(one, empty, empty, empty, empty)
+    tally(one, one + 1, np.ones(1), 3, empty, empty, empty, empty)
     file_new(empty, empty, empty, empty, empty, one, one, 2, np.zeros(2, dtype=np.int32))
