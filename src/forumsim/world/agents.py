@@ -531,9 +531,7 @@ class Admin(Moderator):
             eco.memberships.row_of, eco.memberships.table.rank, gone, closed, eco.forum_keys,
             eco.known, *eco.draws.bases(eco.day, Purpose.CROSS),
             eco.behaviour.cross_promotion_prob)
-        ends = np.cumsum(counts).tolist()
-        for ally in np.flatnonzero(counts).tolist():
-            eco.visit_ally(told[ends[ally] - counts[ally]:ends[ally]], eco.fora[ally])
+        eco.visit_allies(told, np.repeat(np.arange(len(counts)), counts))
 
     @classmethod
     def tighten_access(cls, eco: mesa.Model, forum: Forum, backlog: bool) -> None:

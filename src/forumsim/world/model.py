@@ -218,9 +218,10 @@ class Ecosystem(mesa.Model):
             people = np.unique(pairs[today & (pairs[:, 1] == forum_id), 0])
             relocation.join_if_allowed(self, people, self.fora[forum_id])
 
-    def visit_ally(self, people: np.ndarray, ally: Forum) -> None:
-        """Visitors told of an allied forum go and register there if they may."""
-        relocation.join_if_allowed(self, people, ally)
+    def visit_allies(self, people: np.ndarray, allies: np.ndarray) -> None:
+        """Visitors told of allied fora (`people[i]` of forum `allies[i]`) go and register
+        there if they may."""
+        relocation.join_where_allowed(self, people, allies)
 
     def govern(self) -> None:
         """Staff work through queues within capacity; admins tend their forum."""
@@ -393,6 +394,10 @@ class Ecosystem(mesa.Model):
         gone = np.array([f.gone for f in self.fora], dtype=bool)
         home = p.home[people]
         homeless = (home < 0) | gone[np.maximum(home, 0)]
+        if not np.isscalar(forums) and len(people) > 1:
+            # Someone registering on several fora makes the first one home, as they
+            # would registering on them one by one.
+            homeless &= _first_occurrences(people)
         p.home[people[homeless]] = forums if np.isscalar(forums) else forums[homeless]
         outside = p.state[people] == State.OUTSIDE
         if outside.any():
@@ -836,6 +841,13 @@ def _copy_collector(collector: mesa.DataCollector) -> mesa.DataCollector:
     for name in ("_collection_steps", "_agent_records", "_agenttype_records"):
         setattr(twin, name, copy.deepcopy(getattr(collector, name)))
     return twin
+
+
+def _first_occurrences(items: np.ndarray) -> np.ndarray:
+    """Whether each item is the first of its value in `items`."""
+    first = np.zeros(len(items), dtype=bool)
+    first[np.unique(items, return_index=True)[1]] = True
+    return first
 
 
 def _today(name: str):

@@ -65,20 +65,27 @@ def apparent_sizes(eco: mesa.Model) -> np.ndarray:
 
 
 def join_if_allowed(eco: mesa.Model, people: np.ndarray, forum: Forum) -> int:
-    """`people` register on `forum` if it is open to them (online, registrations open,
-    not banned there, not yet members; on a closed forum only the invited); returns how
-    many did."""
-    if not len(people) or not forum.online or not forum.registrations_open:
+    """`people` register on `forum` if it is open to them (see `join_where_allowed`);
+    returns how many did."""
+    return join_where_allowed(eco, people, np.full(len(people), forum.id, dtype=np.int64))
+
+
+def join_where_allowed(eco: mesa.Model, people: np.ndarray, forums: np.ndarray) -> int:
+    """`people[i]` registers on forum `forums[i]` if it is open to them (online,
+    registrations open, not banned there, not yet members; on a closed forum only the
+    invited), forum by forum in order of id; returns how many registrations there were."""
+    if not len(people):
         return 0
-    people = people[(eco.people.state[people] == State.ACTIVE)
-                    & (eco.memberships.row_of[people, forum.id] < 0)
-                    & (eco.known[people, forum.id] != Address.BANNED)]
-    invited = eco.known[people, forum.id] == Address.INVITED
-    admitted = forum.access.admits(invited)
-    people, invited = people[admitted], invited[admitted]
-    if len(people):
-        eco.join(people, forum, invited=invited)
-    return len(people)
+    open_now = np.array([f.online and f.registrations_open for f in eco.fora], dtype=bool)
+    known = eco.known[people, forums]
+    invited = known == Address.INVITED
+    allowed = (open_now[forums] & (eco.people.state[people] == State.ACTIVE)
+               & (eco.memberships.row_of[people, forums] < 0) & (known != Address.BANNED))
+    for forum_id in np.unique(forums[allowed]).tolist():
+        here = allowed & (forums == forum_id)
+        allowed[here] = eco.fora[forum_id].access.admits(invited[here])
+    eco.join_each(people[allowed], forums[allowed], invited[allowed])
+    return int(np.count_nonzero(allowed))
 
 
 def newcomers(eco: mesa.Model) -> np.ndarray:
