@@ -370,7 +370,7 @@ class Ecosystem(mesa.Model):
         a forum register on different ones)."""
         if not len(people):
             return
-        order = np.argsort(forums, kind="stable")
+        order = np.argsort(forums.astype(np.int16), kind="stable")  # a radix sort
         people, forums, invited = people[order], forums[order], invited[order]
         full = np.array([f.access.full_access_on_join for f in self.fora], dtype=bool)
         self.memberships.add(people, forums, self.day, Rank.LURKER, full_access=full[forums],
