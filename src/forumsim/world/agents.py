@@ -22,7 +22,7 @@ import numpy as np
 
 from forumsim.world.draws import Purpose
 from forumsim.world.forum import Address, Membership, Rank
-from forumsim.world.kernels import stacked, visit
+from forumsim.world.kernels import govern, stacked, visit
 
 if TYPE_CHECKING:
     from forumsim.world.forum import Forum
@@ -141,7 +141,9 @@ class Visits:
         """(forum id, visiting people) for each forum visited, in forum order."""
         if not len(self.forums):
             return
-        order = np.argsort(self.forums, kind="stable")
+        # Forum ids fit in 16 bits (as in the membership table): numpy's stable sort of
+        # those is a radix sort, in one pass.
+        order = np.argsort(self.forums.astype(np.int16), kind="stable")
         forums, people = self.forums[order], self.people[order]
         starts = np.flatnonzero(np.diff(forums)) + 1
         for start, stop in zip([0, *starts.tolist()], [*starts.tolist(), len(forums)],
@@ -411,6 +413,8 @@ class Moderator(VIP):
     @classmethod
     def screen_applicants(cls, eco: mesa.Model, forum: Forum, capacity: int) -> int:
         """Review queued contributions of applicants; accepted ones get full access."""
+        if not forum.applications or capacity <= 0:
+            return 0
         table = eco.memberships.table
         rows = np.array(_take(forum.applications, capacity), dtype=np.int64)
         people = table.person[rows].astype(np.int64)
@@ -517,29 +521,19 @@ class Admin(Moderator):
 
     @classmethod
     def cross_promote(cls, eco: mesa.Model, forum: Forum) -> None:
-        """Today's visitors may learn the addresses of fora where this forum's admins are."""
+        """Today's visitors may learn the addresses of fora where this forum's admins are
+        (a shared admin vouches for trusted members, VIPs and staff, on a closed one);
+        those told go and register there if they may."""
         if not len(forum.visitors) or not forum.admins:
             return
-        rows = eco.memberships.row_of[forum.admins, : len(eco.fora)]
-        allies = [f for f in np.flatnonzero((rows >= 0).any(axis=0)).tolist()
-                  if f != forum.id and not eco.fora[f].gone]
-        if not allies:
-            return
-        rows = eco.memberships.row_of[forum.visitors, forum.id]
-        # A visitor banned earlier today has no membership row any more: no vouching.
-        ranks = np.where(rows >= 0, eco.memberships.table.rank[np.maximum(rows, 0)], Rank.LURKER)
-        draws = eco.draws.grid(Purpose.CROSS, eco.day, forum.visitors,
-                               eco.forum_keys[allies]).T
-        for ally, draw in zip(allies, draws, strict=True):
-            told = draw < eco.behaviour.cross_promotion_prob
-            # A shared admin vouches for trusted members (VIPs, staff) on a closed ally.
-            closed = eco.fora[ally].access.name == "closed"
-            tell = np.where(closed & (ranks[told] >= Rank.VIP), Address.INVITED, Address.KNOWN)
-            people = forum.visitors[told]
-            known = eco.known[people, ally]
-            eco.known[people, ally] = np.where(known == Address.BANNED, known,
-                                               np.maximum(known, tell))
-            eco.visit_ally(people, eco.fora[ally])
+        gone = np.array([f.gone for f in eco.fora], dtype=bool)
+        closed = np.array([f.access.name == "closed" for f in eco.fora], dtype=bool)
+        told, counts = govern.cross_promote(
+            forum.id, forum.visitors, np.array(forum.admins, dtype=np.int64),
+            eco.memberships.row_of, eco.memberships.table.rank, gone, closed, eco.forum_keys,
+            eco.known, *eco.draws.bases(eco.day, Purpose.CROSS),
+            eco.behaviour.cross_promotion_prob)
+        eco.visit_allies(told, np.repeat(np.arange(len(counts)), counts))
 
     @classmethod
     def tighten_access(cls, eco: mesa.Model, forum: Forum, backlog: bool) -> None:

@@ -126,6 +126,8 @@ class Draws:
         who = np.ascontiguousarray(who, dtype=np.int64)
         if index is None:
             return hashing.uniform(base, who)
+        if np.ndim(index) == 0:  # one index for all (a forum's key, say)
+            return hashing.uniform_pairs(base, who, np.full(who.shape, index, dtype=np.int64))
         index = np.broadcast_to(np.asarray(index, dtype=np.int64), who.shape)
         return hashing.uniform_pairs(base, who, np.ascontiguousarray(index))
 

@@ -218,9 +218,10 @@ class Ecosystem(mesa.Model):
             people = np.unique(pairs[today & (pairs[:, 1] == forum_id), 0])
             relocation.join_if_allowed(self, people, self.fora[forum_id])
 
-    def visit_ally(self, people: np.ndarray, ally: Forum) -> None:
-        """Visitors told of an allied forum go and register there if they may."""
-        relocation.join_if_allowed(self, people, ally)
+    def visit_allies(self, people: np.ndarray, allies: np.ndarray) -> None:
+        """Visitors told of allied fora (`people[i]` of forum `allies[i]`) go and register
+        there if they may."""
+        relocation.join_where_allowed(self, people, allies)
 
     def govern(self) -> None:
         """Staff work through queues within capacity; admins tend their forum."""
@@ -351,7 +352,6 @@ class Ecosystem(mesa.Model):
              invited: bool | np.ndarray = False) -> None:
         """Register `people` on `forum` (`invited`: by invitation or vouching); newcomers
         enter the ecosystem."""
-        p = self.people
         day = self.day if joined is None else joined
         full = forum.access.full_access_on_join or rank >= Rank.VIP
         rows = self.memberships.add(people, forum.id, day, Rank.LURKER, full_access=full,
@@ -360,18 +360,48 @@ class Ecosystem(mesa.Model):
         forum.registered += len(people)
         forum.registrations += len(people)
         self.today["registrations"] += len(people)
-        known = self.known[people, forum.id]
-        self.known[people, forum.id] = np.maximum(known, Address.KNOWN)
+        self._settle_in(people, forum.id, day)
+        if rank > Rank.LURKER:
+            self.set_rank(rows, rank)
+
+    def join_each(self, people: np.ndarray, forums: np.ndarray, invited: np.ndarray) -> None:
+        """Each of `people` registers today on their forum in `forums` (ids), as a lurker:
+        what `join` does forum by forum in order of id, at once (people who search for
+        a forum register on different ones)."""
+        if not len(people):
+            return
+        order = np.argsort(forums.astype(np.int16), kind="stable")  # a radix sort
+        people, forums, invited = people[order], forums[order], invited[order]
+        full = np.array([f.access.full_access_on_join for f in self.fora], dtype=bool)
+        self.memberships.add(people, forums, self.day, Rank.LURKER, full_access=full[forums],
+                             invited=invited)
+        counts = np.bincount(forums, minlength=len(self.fora))
+        for forum_id in np.flatnonzero(counts).tolist():
+            forum, joined = self.fora[forum_id], int(counts[forum_id])
+            forum.members += joined
+            forum.registered += joined
+            forum.registrations += joined
+        self.today["registrations"] += len(people)
+        self._settle_in(people, forums, self.day)
+
+    def _settle_in(self, people: np.ndarray, forums: int | np.ndarray,
+                   day: int | np.ndarray) -> None:
+        """People who just registered (on `forums`, on `day`) know its address, make it
+        home if they have none, and enter the ecosystem if they were outside."""
+        p = self.people
+        known = self.known[people, forums]
+        self.known[people, forums] = np.maximum(known, Address.KNOWN)
         gone = np.array([f.gone for f in self.fora], dtype=bool)
         home = p.home[people]
         homeless = (home < 0) | gone[np.maximum(home, 0)]
-        p.home[people[homeless]] = forum.id
-        new = people[p.state[people] == State.OUTSIDE]
-        if len(new):
-            entered = day if np.isscalar(day) else np.asarray(day)[p.state[people] == State.OUTSIDE]
-            self._enter(new, entered)
-        if rank > Rank.LURKER:
-            self.set_rank(rows, rank)
+        if not np.isscalar(forums) and len(people) > 1:
+            # Someone registering on several fora makes the first one home, as they
+            # would registering on them one by one.
+            homeless &= _first_occurrences(people)
+        p.home[people[homeless]] = forums if np.isscalar(forums) else forums[homeless]
+        outside = p.state[people] == State.OUTSIDE
+        if outside.any():
+            self._enter(people[outside], day if np.isscalar(day) else np.asarray(day)[outside])
 
     def _enter(self, people: np.ndarray, entered: int | np.ndarray) -> None:
         """People enter the ecosystem: they become active and their career clock starts."""
@@ -811,6 +841,13 @@ def _copy_collector(collector: mesa.DataCollector) -> mesa.DataCollector:
     for name in ("_collection_steps", "_agent_records", "_agenttype_records"):
         setattr(twin, name, copy.deepcopy(getattr(collector, name)))
     return twin
+
+
+def _first_occurrences(items: np.ndarray) -> np.ndarray:
+    """Whether each item is the first of its value in `items`."""
+    first = np.zeros(len(items), dtype=bool)
+    first[np.unique(items, return_index=True)[1]] = True
+    return first
 
 
 def _today(name: str):

@@ -44,9 +44,7 @@ def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
         vouchers, apparent_sizes(eco), eco.behaviour.contact_weight,
         displaced_bias(eco, people), clock)
     chosen = choice >= 0
-    for forum_id in np.unique(choice[chosen]).tolist():
-        chose = choice == forum_id
-        eco.join(people[chose], eco.fora[forum_id], invited=invited[chose])
+    eco.join_each(people[chosen], choice[chosen], invited[chosen])
     return int(np.count_nonzero(chosen))
 
 
@@ -67,20 +65,27 @@ def apparent_sizes(eco: mesa.Model) -> np.ndarray:
 
 
 def join_if_allowed(eco: mesa.Model, people: np.ndarray, forum: Forum) -> int:
-    """`people` register on `forum` if it is open to them (online, registrations open,
-    not banned there, not yet members; on a closed forum only the invited); returns how
-    many did."""
-    if not len(people) or not forum.online or not forum.registrations_open:
+    """`people` register on `forum` if it is open to them (see `join_where_allowed`);
+    returns how many did."""
+    return join_where_allowed(eco, people, np.full(len(people), forum.id, dtype=np.int64))
+
+
+def join_where_allowed(eco: mesa.Model, people: np.ndarray, forums: np.ndarray) -> int:
+    """`people[i]` registers on forum `forums[i]` if it is open to them (online,
+    registrations open, not banned there, not yet members; on a closed forum only the
+    invited), forum by forum in order of id; returns how many registrations there were."""
+    if not len(people):
         return 0
-    people = people[(eco.people.state[people] == State.ACTIVE)
-                    & (eco.memberships.row_of[people, forum.id] < 0)
-                    & (eco.known[people, forum.id] != Address.BANNED)]
-    invited = eco.known[people, forum.id] == Address.INVITED
-    admitted = forum.access.admits(invited)
-    people, invited = people[admitted], invited[admitted]
-    if len(people):
-        eco.join(people, forum, invited=invited)
-    return len(people)
+    open_now = np.array([f.online and f.registrations_open for f in eco.fora], dtype=bool)
+    known = eco.known[people, forums]
+    invited = known == Address.INVITED
+    allowed = (open_now[forums] & (eco.people.state[people] == State.ACTIVE)
+               & (eco.memberships.row_of[people, forums] < 0) & (known != Address.BANNED))
+    for forum_id in np.unique(forums[allowed]).tolist():
+        here = allowed & (forums == forum_id)
+        allowed[here] = eco.fora[forum_id].access.admits(invited[here])
+    eco.join_each(people[allowed], forums[allowed], invited[allowed])
+    return int(np.count_nonzero(allowed))
 
 
 def newcomers(eco: mesa.Model) -> np.ndarray:
@@ -210,24 +215,8 @@ def _contacts_on_fora(eco: mesa.Model, people: np.ndarray,
                       n_fora: int) -> tuple[np.ndarray, np.ndarray]:
     """For each person and forum: how many of their contacts are members there, and how
     many of those are VIPs or staff (who can vouch for them)."""
-    contacts = np.zeros((len(people), n_fora), dtype=np.int64)
-    vouchers = np.zeros((len(people), n_fora), dtype=np.int64)
-    searchers = np.flatnonzero(eco.ties.connected(people))  # most newcomers know nobody
-    if not len(searchers):
-        return contacts, vouchers
-    owner, neighbours = eco.ties.neighbours_of(people[searchers])
-    owner = searchers[owner]
-    inside = eco.people.state[neighbours] == State.ACTIVE
-    owner, neighbours = owner[inside], neighbours[inside]
-    rows = np.take(eco.memberships.row_of, neighbours, axis=0)[:, :n_fora]
-    member = rows >= 0
-    cells = (owner[:, None] * n_fora + np.arange(n_fora)).ravel()
-    size = len(people) * n_fora
-    contacts = np.bincount(cells, weights=member.ravel(), minlength=size)
-    standing = member & (eco.memberships.table.rank[np.maximum(rows, 0)] >= Rank.VIP)
-    vouchers = np.bincount(cells, weights=standing.ravel(), minlength=size)
-    return (contacts.reshape(len(people), n_fora).astype(np.int64),
-            vouchers.reshape(len(people), n_fora).astype(np.int64))
+    return join.contacts_on_fora(people, n_fora, *eco.ties.adjacency(), eco.people.state,
+                                 eco.memberships.row_of, eco.memberships.table.rank)
 
 
 def found_forum(eco: mesa.Model, founder: int, access: str, name: str | None = None) -> int:

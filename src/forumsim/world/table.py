@@ -28,7 +28,8 @@ class Table:
 
     def append(self, **values: np.ndarray | int | float) -> np.ndarray:
         """Append rows (columns not given are zero) and return their row indices."""
-        n = max((np.size(v) for v in values.values()), default=0)
+        n = max((v.size if isinstance(v, np.ndarray) else np.size(v)
+                 for v in values.values()), default=0)
         start, end = self._size, self._size + n
         capacity = len(next(iter(self._columns.values())))
         if end > capacity:

@@ -15,6 +15,7 @@ import copy
 import networkx as nx
 import numpy as np
 
+from forumsim.world.kernels import ties as kernels
 from forumsim.world.table import Table
 
 MERGE_AT = 4096  # recent ties kept apart from the indexed ones before a re-index
@@ -55,15 +56,8 @@ class Ties:
 
     def _find(self, keys: np.ndarray) -> np.ndarray:
         """The row of each tie key, -1 where the two people have no tie."""
-        rows = np.full(len(keys), -1, dtype=np.int64)
-        for sorted_keys, sorted_rows in ((self._keys, self._rows),
-                                         (self._recent_keys, self._recent_rows)):
-            if not len(sorted_keys):
-                continue
-            at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-            hit = sorted_keys[at] == keys
-            rows[hit] = sorted_rows[at[hit]]
-        return rows
+        return kernels.find(np.ascontiguousarray(keys, dtype=np.int64), self._keys, self._rows,
+                            self._recent_keys, self._recent_rows)
 
     def interact(self, a: np.ndarray, b: np.ndarray, day: int,
                  strength: float | np.ndarray = 1.0) -> int:
@@ -71,11 +65,10 @@ class Ties:
         returns how many ties were new."""
         a = np.asarray(a, dtype=np.int64)
         b = np.asarray(b, dtype=np.int64)
-        strength = np.broadcast_to(np.asarray(strength, dtype=np.float64), a.shape)
-        keep = a != b
-        keys, inverse = np.unique(self._key(a[keep], b[keep]), return_inverse=True)
-        added = np.bincount(inverse, weights=strength[keep], minlength=len(keys))
-        known = self._find(keys)
+        strength = np.ascontiguousarray(np.broadcast_to(np.asarray(strength, dtype=np.float64),
+                                                        a.shape))
+        keys, added, known = kernels.tally(a, b, strength, self.n_people, self._keys,
+                                           self._rows, self._recent_keys, self._recent_rows)
         old = known >= 0
         rows = known[old]
         # What is left of the tie since the last contact, and this contact on top.
@@ -86,17 +79,10 @@ class Ties:
         if len(fresh):
             u, v = fresh // self.n_people, fresh % self.n_people
             new_rows = self.edges.append(u=u, v=v, weight=added[~old], formed=day, last=day)
-            np.add.at(self._degree, np.concatenate([u, v]), 1)
-            at = np.searchsorted(self._recent_keys, fresh)
-            self._recent_keys = np.insert(self._recent_keys, at, fresh)
-            self._recent_rows = np.insert(self._recent_rows, at, new_rows)
-            ends, others = np.concatenate([u, v]), np.concatenate([v, u])
-            edge_rows = np.concatenate([new_rows, new_rows]).astype(np.int64)
-            order = np.argsort(ends, kind="stable")
-            at = np.searchsorted(self._recent_ends, ends[order], side="right")
-            self._recent_ends = np.insert(self._recent_ends, at, ends[order])
-            self._recent_others = np.insert(self._recent_others, at, others[order])
-            self._recent_edge_rows = np.insert(self._recent_edge_rows, at, edge_rows[order])
+            (self._recent_keys, self._recent_rows, self._recent_ends, self._recent_others,
+             self._recent_edge_rows) = kernels.file_new(
+                self._recent_keys, self._recent_rows, self._recent_ends, self._recent_others,
+                self._recent_edge_rows, fresh, new_rows, self.n_people, self._degree)
             if len(self._recent_keys) > max(MERGE_AT, self._indexed // 2):
                 self._reindex()
         return len(fresh)
@@ -156,6 +142,13 @@ class Ties:
         merged[first[recent_owner] + indexed[recent_owner]
                + _rank_within(recent_owner, both - indexed)] = recent
         return np.repeat(np.arange(len(people)), both), merged
+
+    def adjacency(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The tie index for compiled kernels: person p's indexed contacts are
+        `adjacent[start[p]:start[p + 1]]`; the contacts of ties formed since, `others[i]`
+        for every i with `ends[i] == p` (sorted by end). Returns (start, adjacent, ends,
+        others)."""
+        return self._start, self._adjacent, self._recent_ends, self._recent_others
 
     def embeddedness(self, people: np.ndarray, day: int) -> np.ndarray:
         """Each person's ties weighed by their strength on `day`, after decay since their

@@ -28,11 +28,13 @@ def stacked(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def prepare() -> float:
     """Compile every kernel, or load it from the disk cache; returns the seconds it took."""
     from forumsim.world import hashing
-    from forumsim.world.kernels import choice, join, visit
+    from forumsim.world.kernels import choice, govern, join, ties, visit
 
     began = time.perf_counter()
     hashing.prepare()
     choice.prepare()
     visit.prepare()
     join.prepare()
+    govern.prepare()
+    ties.prepare()
     return time.perf_counter() - began

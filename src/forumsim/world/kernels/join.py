@@ -6,10 +6,39 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from forumsim.world.forum import Address
+from forumsim.world.agents import State
+from forumsim.world.forum import Address, Rank
 from forumsim.world.kernels.choice import race
 
 BANNED, KNOWN, INVITED = int(Address.BANNED), int(Address.KNOWN), int(Address.INVITED)
+ACTIVE, VIP = int(State.ACTIVE), int(Rank.VIP)
+
+
+@njit(cache=True)
+def contacts_on_fora(people, n_fora, start, adjacent, recent_ends, recent_others, state,
+                     row_of, rank):
+    """For each of `people` and each forum: how many of their contacts (the tie index
+    `start`/`adjacent` and the recent ties, see `Ties.adjacency`) still in the ecosystem
+    are members there, and how many of those are VIPs or staff (who can vouch)."""
+    contacts = np.zeros((people.shape[0], n_fora), dtype=np.int64)
+    vouchers = np.zeros((people.shape[0], n_fora), dtype=np.int64)
+    for i in range(people.shape[0]):
+        person = people[i]
+        lo = np.searchsorted(recent_ends, person)
+        hi = np.searchsorted(recent_ends, person, side="right")
+        indexed = start[person + 1] - start[person]
+        for k in range(indexed + hi - lo):
+            contact = (adjacent[start[person] + k] if k < indexed
+                       else recent_others[lo + k - indexed])
+            if state[contact] != ACTIVE:
+                continue
+            for f in range(n_fora):
+                row = row_of[contact, f]
+                if row >= 0:
+                    contacts[i, f] += 1
+                    if rank[row] >= VIP:
+                        vouchers[i, f] += 1
+    return contacts, vouchers
 
 
 @njit(cache=True)
@@ -47,6 +76,10 @@ def choose_forum(people, known, row_of, open_now, listed, by_invitation, contact
 
 def prepare() -> None:
     """Compile (or load) this module's kernels."""
+    none = np.empty(0, dtype=np.int64)
+    contacts_on_fora(np.zeros(1, dtype=np.int64), 1, np.zeros(2, dtype=np.int64),
+                     np.empty(0, dtype=np.int32), none, none, np.zeros(1, dtype=np.int8),
+                     np.zeros((1, 1), dtype=np.int32), np.zeros(1, dtype=np.int8))
     ints, flags = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.bool_)
     grid = np.zeros((1, 1), dtype=np.int64)
     choose_forum(ints, np.zeros((1, 1), dtype=np.int8), np.zeros((1, 1), dtype=np.int32),
