@@ -215,8 +215,13 @@ def test_publicized_takedown_deters_activity(small_scenario):
     assert b["active_people"].iloc[window].sum() < 0.9 * a["active_people"].iloc[window].sum()
 
 
-def test_after_enforcement_news_fewer_new_ties_form(small_scenario):
+@pytest.mark.parametrize("through", ["replies", "thanks"])
+def test_after_enforcement_news_fewer_new_ties_form(small_scenario, through):
+    # Ties form from replies and from thanks; caution acts on each, so each is checked with
+    # the other switched off.
     base = small_scenario.overridden(people=4000)
+    off = {"thanks_tie_prob": 0.0} if through == "replies" else {"reply_share": 0.0}
+    base = _with(base, behaviour={**base.behaviour.model_dump(), **off})
     calm = Ecosystem(base).run()
     alarmed = Ecosystem(_with(base, {"type": "arrests", "day": 60, "k": 1})).run()
     cautious = slice(60, 60 + int(base.behaviour.threat_days))  # the days people are wary
@@ -226,6 +231,7 @@ def test_after_enforcement_news_fewer_new_ties_form(small_scenario):
         return ((formed >= cautious.start) & (formed < cautious.stop)).sum()
 
     # Only a threat_new_tie_factor (0.3) of replies to strangers still form ties.
+    assert new_ties(calm) > 50
     assert new_ties(alarmed) < 0.6 * new_ties(calm)
 
 

@@ -590,3 +590,24 @@ def test_an_abandoned_forum_goes_to_its_most_thanked_member():
     heir = int(people[eligible][np.argmax(table.thanks[rows][eligible])])
     eco.arrest(np.array(forum.staff))
     assert forum.admins == [heir]
+
+
+# --- successors and caution -----------------------------------------------------------------
+
+
+def _successor_members(eco: Ecosystem) -> float:
+    """Members of the seized forum's successors with full access at the end of the run."""
+    successors = [f.id for f in eco.fora if "(" in f.name]
+    rows = eco.memberships.row_of[:, successors]
+    return float(eco.memberships.table.full_access[rows[rows >= 0]].sum())
+
+
+def test_a_stricter_successor_takes_in_fewer_of_the_displaced():
+    # At the default chance (0.6) a successor is one step stricter than the seized forum:
+    # applicants wait to be let in or vouched for, so fewer are full members than on a
+    # successor as open as its predecessor.
+    stricter = _outcomes(_successor_members, interventions=TAKEDOWN, seeds=MORE_SEEDS,
+                         successor_prob=1.0)
+    same = _outcomes(_successor_members, interventions=TAKEDOWN, seeds=MORE_SEEDS,
+                     successor_prob=1.0, successor_stricter_prob=0.0)
+    assert_higher(same, stricter, "full members of successors as open as the seized forum")
