@@ -310,6 +310,25 @@ def test_people_who_come_back_take_the_places_of_newcomers():
     assert_higher(gone, returning, "people ever registered without returners")
 
 
+def test_people_who_desisted_come_back_on_the_day_drawn_for_them():
+    # At the default rate some of those who desisted are back within a year, each on the
+    # day drawn when they left, and then act again (the places kept for them among the
+    # day's arrivals are filled).
+    for seed in SEEDS:
+        eco = Ecosystem(_scenario(seed, days=360))
+        came_back: list[int] = []
+
+        def spied(people, original=eco.come_back, came_back=came_back):
+            came_back.extend(people.tolist())
+            original(people)
+        eco.come_back = spied
+        eco.run()
+        desisted = eco.people.state == State.DESISTED
+        assert not ((eco._return_day > 0) & (eco._return_day <= eco.day) & desisted).any()
+        assert len(came_back) > 20, seed
+        assert (eco.people.state[came_back] != State.DESISTED).mean() > 0.5
+
+
 def test_growth_draws_newcomers():
     # A steady ecosystem does not grow; one coming back from a seizure does.
     def registered(eco: Ecosystem) -> float:
