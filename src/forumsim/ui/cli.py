@@ -645,8 +645,9 @@ def validate(
     (van der Bruggen et al. 2022; da Cunha et al. 2020), forum sizes and lifetimes
     (da Cunha et al. 2020; Fonhof et al. 2019; van der Bruggen & Blokland 2020),
     displacement and recovery after closures (ElBahrawy et al. 2020; Van Buskirk et al.
-    2017; Soska & Christin 2015; Collier et al. 2019; Vu et al. 2024, 2025) and key players (Bright et al. 2017; Borgatti 2006). The full run
-    (10 replicates, interval tests) takes about 10 minutes on 2 cores."""
+    2017; Soska & Christin 2015; Collier et al. 2019; Vu et al. 2024, 2025) and key
+    players (Bright et al. 2017; Borgatti 2006). The full run (10 replicates, interval
+    tests) takes about 10 minutes on 2 cores."""
     from forumsim.analysis.validation_table import check_table_path
     from forumsim.experiment.folders import StoreError
 
