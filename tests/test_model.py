@@ -137,3 +137,11 @@ def test_role_counts_are_labelled_by_role(busy_run):
     assert counts["vips"] == counts[Rank.VIP] and counts["lurkers"] == counts[Rank.LURKER]
     assert list(counts.as_dict()) == ["lurkers", "members", "vips", "moderators", "admins"]
     assert f"vips={counts[Rank.VIP]}" in repr(counts)
+
+
+def test_the_kernels_codes_for_a_persons_state_are_the_agents():
+    # The kernels cannot import agents.py (it imports them), so they repeat its code.
+    from forumsim.world.agents import State
+    from forumsim.world.kernels import join, visit
+
+    assert join.ACTIVE == visit.ACTIVE == State.ACTIVE

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from forumsim.world.agents import State
 from forumsim.world.forum import Address, Rank
 from forumsim.world.kernels.choice import race
 
 BANNED, KNOWN, INVITED = int(Address.BANNED), int(Address.KNOWN), int(Address.INVITED)
-ACTIVE, VIP = int(State.ACTIVE), int(Rank.VIP)
+ACTIVE = 1  # agents.State.ACTIVE (agents.py imports the kernels)
+VIP = int(Rank.VIP)
 
 
 @njit(cache=True)
