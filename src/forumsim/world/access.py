@@ -3,23 +3,17 @@ whether registering gives full access at once or only after staff accept a contr
 
 from __future__ import annotations
 
-import numpy as np
-
 from forumsim.world.scenario import AccessName
 
 
 class AccessPolicy:
-    """Base class: an access regime. Subclasses differ in three class attributes and `admits`."""
+    """Base class: an access regime. Subclasses differ in their class attributes."""
 
     name: AccessName
     publicly_listed: bool  # address on the public link list (semi-open market)
     full_access_on_join: bool  # False: full access only after an accepted contribution
     strictness: int  # ordering used when admins tighten access
     by_invitation = False  # only the invited (or vouched for) may register
-
-    def admits(self, invited: np.ndarray) -> np.ndarray:
-        """Which of the candidates (who know the address) may register now."""
-        return np.ones_like(invited, dtype=bool)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -51,9 +45,6 @@ class ClosedAccess(AccessPolicy):
     full_access_on_join = True
     strictness = 2
     by_invitation = True
-
-    def admits(self, invited: np.ndarray) -> np.ndarray:
-        return invited.astype(bool)
 
 
 POLICIES: dict[str, type[AccessPolicy]] = {

@@ -526,7 +526,7 @@ class Admin(Moderator):
         those told go and register there if they may."""
         if not len(forum.visitors) or not forum.admins:
             return
-        gone = np.array([f.gone for f in eco.fora], dtype=bool)
+        gone = eco.gone()
         closed = np.array([f.access.name == "closed" for f in eco.fora], dtype=bool)
         told, counts = govern.cross_promote(
             forum.id, forum.visitors, np.array(forum.admins, dtype=np.int64),

@@ -313,7 +313,7 @@ class Ecosystem(mesa.Model):
         belong to, chosen by its offer (and, for the displaced, by where others went and
         what was announced); a better forum may become home. Returns the visits and the
         people who have no usable membership left."""
-        gone = np.array([f.gone for f in self.fora], dtype=bool)
+        gone = self.gone()
         # Most people belong to their home forum only: they go home, no choice to make.
         forums, rows, others = choice.homes(people, self.people.home, self.memberships.row_of,
                                             self.memberships.count, gone)
@@ -356,10 +356,7 @@ class Ecosystem(mesa.Model):
         full = forum.access.full_access_on_join or rank >= Rank.VIP
         rows = self.memberships.add(people, forum.id, day, Rank.LURKER, full_access=full,
                                     invited=invited)
-        forum.members += len(people)
-        forum.registered += len(people)
-        forum.registrations += len(people)
-        self.today["registrations"] += len(people)
+        self._count_registrations(forum, len(people))
         self._settle_in(people, forum.id, day)
         if rank > Rank.LURKER:
             self.set_rank(rows, rank)
@@ -377,12 +374,15 @@ class Ecosystem(mesa.Model):
                              invited=invited)
         counts = np.bincount(forums, minlength=len(self.fora))
         for forum_id in np.flatnonzero(counts).tolist():
-            forum, joined = self.fora[forum_id], int(counts[forum_id])
-            forum.members += joined
-            forum.registered += joined
-            forum.registrations += joined
-        self.today["registrations"] += len(people)
+            self._count_registrations(self.fora[forum_id], int(counts[forum_id]))
         self._settle_in(people, forums, self.day)
+
+    def _count_registrations(self, forum: Forum, n: int) -> None:
+        """`n` people just registered on `forum`: its counts and the day's."""
+        forum.members += n
+        forum.registered += n
+        forum.registrations += n
+        self.today["registrations"] += n
 
     def _settle_in(self, people: np.ndarray, forums: int | np.ndarray,
                    day: int | np.ndarray) -> None:
@@ -391,7 +391,7 @@ class Ecosystem(mesa.Model):
         p = self.people
         known = self.known[people, forums]
         self.known[people, forums] = np.maximum(known, Address.KNOWN)
-        gone = np.array([f.gone for f in self.fora], dtype=bool)
+        gone = self.gone()
         home = p.home[people]
         homeless = (home < 0) | gone[np.maximum(home, 0)]
         if not np.isscalar(forums) and len(people) > 1:
@@ -817,6 +817,10 @@ class Ecosystem(mesa.Model):
         return twin
 
     # ----- convenience -----------------------------------------------------------------------
+    def gone(self) -> np.ndarray:
+        """Which fora (by id) are gone for good: seized or closed."""
+        return np.array([f.gone for f in self.fora], dtype=bool)
+
     def forum(self, name: str) -> Forum:
         """The forum called `name`."""
         for forum in self.fora:

@@ -55,7 +55,7 @@ def visit_factor(eco: mesa.Model, people: np.ndarray) -> np.ndarray:
         home = p.home[people]
         offered = np.ones(len(people))
         # Someone whose home forum is gone has none: they look for one as often as ever.
-        gone = np.array([f.gone for f in eco.fora], dtype=bool)
+        gone = eco.gone()
         has_home = (home >= 0) & ~gone[np.maximum(home, 0)]
         homes = home[has_home]
         rows = eco.memberships.row_of[people[has_home], homes]

@@ -56,7 +56,7 @@ def apparent_sizes(eco: mesa.Model) -> np.ndarray:
     size = np.array([f.members + 1.0 for f in eco.fora])
     founded = np.array([f.founded for f in eco.fora])
     if b.new_forum_appeal > 0 and (founded > 0).any():
-        alive = ~np.array([f.gone for f in eco.fora], dtype=bool)
+        alive = ~eco.gone()
         typical = size[alive].mean() if alive.any() else 1.0
         fresh = founded > 0
         size[fresh] += (b.new_forum_appeal * typical
@@ -77,13 +77,12 @@ def join_where_allowed(eco: mesa.Model, people: np.ndarray, forums: np.ndarray) 
     if not len(people):
         return 0
     open_now = np.array([f.online and f.registrations_open for f in eco.fora], dtype=bool)
+    by_invitation = np.array([f.access.by_invitation for f in eco.fora], dtype=bool)
     known = eco.known[people, forums]
     invited = known == Address.INVITED
     allowed = (open_now[forums] & (eco.people.state[people] == State.ACTIVE)
-               & (eco.memberships.row_of[people, forums] < 0) & (known != Address.BANNED))
-    for forum_id in np.unique(forums[allowed]).tolist():
-        here = allowed & (forums == forum_id)
-        allowed[here] = eco.fora[forum_id].access.admits(invited[here])
+               & (eco.memberships.row_of[people, forums] < 0) & (known != Address.BANNED)
+               & (invited | ~by_invitation[forums]))
     eco.join_each(people[allowed], forums[allowed], invited[allowed])
     return int(np.count_nonzero(allowed))
 
@@ -295,7 +294,7 @@ def give_up(eco: mesa.Model, people: np.ndarray) -> None:
     p = eco.people
     people = people[p.state[people] == State.ACTIVE]
     rows = np.take(eco.memberships.row_of, people, axis=0)[:, : len(eco.fora)]
-    gone = np.array([f.gone for f in eco.fora], dtype=bool)
+    gone = eco.gone()
     stranded = people[~((rows >= 0) & ~gone).any(axis=1)]
     quits = eco.draws.chance(Purpose.GIVE_UP, eco.day, stranded,
                              eco.behaviour.displaced_desist_prob)
