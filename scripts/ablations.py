@@ -46,6 +46,10 @@ class Ablation:
     dormant: str = ""  # the condition under which a dormant mechanism acts
 
 
+# Conditions that wake two mechanisms each.
+RUN_DRY = "a forum whose sharers are gone (its material below 30% of what is usual)"
+STAFF_LOST = "a forum that has lost much of its staff (its staff arrested)"
+
 ABLATIONS = [
     # activity and population
     Ablation("activity_median_per_day", 0.025, "baseline", "active", -1),
@@ -129,10 +133,8 @@ ABLATIONS = [
     Ablation("report_pull_penalty", 0.0, "baseline", "active", 0,
              "a staff backlog of reports (a bot wave)"),
     Ablation("drift_prob", 0.0, "baseline", "home_at_best", -1),
-    Ablation("dry_pull", 0.0, "baseline", "dry_left", -1,
-             "a forum whose sharers are gone (its material below 30% of what is usual)"),
-    Ablation("dry_leave_prob_per_visit", 0.0, "baseline", "dry_left", -1,
-             "a forum whose sharers are gone (its material below 30% of what is usual)"),
+    Ablation("dry_pull", 0.0, "baseline", "dry_left", -1, RUN_DRY),
+    Ablation("dry_leave_prob_per_visit", 0.0, "baseline", "dry_left", -1, RUN_DRY),
     # status, ties and loyalty
     Ablation("thanks_share_boost", 0.0, "baseline", "shares", -1),
     Ablation("thanks_scale", 100.0, "baseline", "shares", -1),
@@ -141,10 +143,8 @@ ABLATIONS = [
     Ablation("tie_retention", 0.0, "baseline", "in_ecosystem_end", -1),
     Ablation("thanks_tie_prob", 0.0, "baseline", "tied_share", -1),
     # governance with consequences
-    Ablation("understaffed_outage_factor", 0.0, "baseline", "failed_visits", -1,
-             "a forum that has lost much of its staff (its staff arrested)"),
-    Ablation("understaffed_closure_per_day", 0.0, "baseline", "closed_fora", -1,
-             "a forum that has lost much of its staff (its staff arrested)"),
+    Ablation("understaffed_outage_factor", 0.0, "baseline", "failed_visits", -1, STAFF_LOST),
+    Ablation("understaffed_closure_per_day", 0.0, "baseline", "closed_fora", -1, STAFF_LOST),
     Ablation("handover_min_thanks", 10**9, "baseline", "closed_fora", +1,
              "a forum that loses all its staff"),
     # coordinated relocation
