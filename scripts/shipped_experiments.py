@@ -16,7 +16,7 @@ import numpy as np
 
 from forumsim import load_scenario, run
 
-EXPERIMENTS = ("takedown_largest", "decapitation", "key_players_single")
+EXPERIMENTS = ("takedown_largest", "takedown_quiet", "decapitation", "key_players_single")
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("loss", "peak_loss", "days_to_recovery", "lasting_loss", "arrested", "displaced",
            "rehomed_30d", "top_destination_share", "successor_fora", "kpd")
