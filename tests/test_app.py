@@ -296,15 +296,19 @@ ERROR_WORDS = ("Traceback", "Too many renders", "error in step", "RuntimeError",
 
 def _assert_one_colour_per_forum(page, charts) -> None:
     """The map and the activity lines the browser was given name each forum by the same
-    colour, no two fora alike; and the map as drawn shows the colour of each forum online."""
+    colour; no two activity lines alike (beyond the sixteen colours of the palette, a
+    colour comes back with dashed lines: a long run founds that many fora); and the map
+    as drawn shows the colour of each forum online."""
     given = page.evaluate("""() => {
         const [map, lines] = [...document.querySelectorAll('.solara-echarts')].map(
             d => d.__vue__.option);
         return {map: map.series[0].data.map(n => [n.name, n.itemStyle.color, n.label.formatter]),
-                lines: lines.series.map(s => [s.name, s.itemStyle.color])};}""")
-    lines = dict(given["lines"])
+                lines: lines.series.map(s => [s.name, s.itemStyle.color, s.lineStyle.type])};}""")
+    lines = {name: colour for name, colour, _ in given["lines"]}
     assert {name: colour for name, colour, _ in given["map"]} == lines
-    assert len(set(lines.values())) == len(lines)
+    styles = [(colour, dashes) for _, colour, dashes in given["lines"]]
+    assert len(set(styles)) == len(styles), styles
+    assert len(set(lines.values())) == min(len(lines), 16)
     from io import BytesIO
 
     from PIL import Image
