@@ -59,12 +59,17 @@ def _file(tmp_path, changes=None, name="calibration.yaml"):
     ({"fit": ["reply_sharing"]}, "'reply_sharing' is not a statistic"),
     ({"hold_out": ["reply_share"]}, "'reply_share' is both fitted and held out"),
     ({"fit": ["reply_clustering"]}, "'reply_clustering' has no target value"),
+    ({"fit": ["run_share_nothing"]}, "nor of the simulated run"),
+    ({"targets": {"file": "targets.json"}, "fit": ["run_share_sharing"], "hold_out": []},
+     "'run_share_sharing' is one of the simulated run"),
     ({"targets": {"file": "missing.json"}}, "not a targets file"),
     ({"population": 2}, "field 'population'"),
     ({"generation": 2}, "unknown field 'generation'"),
     ({"base": "nowhere.yaml"}, "its base scenario is invalid"),
 ])
 def test_a_bad_calibration_file_is_refused_in_one_line(tmp_path, changes, words):
+    (tmp_path / "targets.json").write_text(json.dumps(
+        {"kind": "forumsim targets", "statistics": {"run_share_sharing": 0.07}}))
     path = _file(tmp_path, changes)
     with pytest.raises(CalibrationError) as caught:
         load_calibration(path)
@@ -116,6 +121,36 @@ def test_replicates_average_the_statistics_of_runs_with_seeds_of_their_own(tmp_p
     for name in both:
         assert both[name] == pytest.approx((one[name] + other[name]) / 2)
     assert double.identity() != single.identity()  # not resumable across the change
+
+
+def test_statistics_of_the_run_are_those_of_its_metrics(tmp_path):
+    """`run_...` statistics (no posts table has them) are the figures `forumsim run`
+    reports for the same scenario and seed: the end-of-run shares, and where a
+    takedown's displaced people went."""
+    from forumsim.experiment.inference import statistics
+    from forumsim.experiment.runner import run
+
+    names = {"run_share_sharing": 0.07, "run_takedown_1_rehomed_share": 0.6,
+             "run_takedown_1_rehomed_top_destination_share": 0.66,
+             "run_takedown_2_rehomed_share": 0.5}
+    (tmp_path / "seized.yaml").write_text(yaml.safe_dump({
+        "extends": "small", "people": 1500, "days": 120,
+        "interventions": [{"type": "takedown", "day": 60, "target": "largest"}]}))
+    problem = load_calibration(_file(tmp_path, {
+        "base": "seized.yaml", "fixed": {},
+        "targets": {"published": {name: {"value": v, "tolerance": 0.1}
+                                  for name, v in names.items()}},
+        "fit": list(names)[:3], "hold_out": [list(names)[3]]}))
+    values = {"behaviour.communicator_share": 0.05, "behaviour.herding_days": 7}
+    simulated = statistics(problem, values)
+    metrics = run(problem.scenario(values, seed=problem.seed_of(values))).metrics
+    shock = metrics["interventions"][0]
+    assert shock["displaced"] > 50 and 0 < shock["top_destination_share"] < 1
+    assert simulated["run_share_sharing"] == metrics["share_sharing"]
+    assert simulated["run_takedown_1_rehomed_share"] == shock["rehomed_30d"]
+    assert simulated["run_takedown_1_rehomed_top_destination_share"] == \
+        shock["top_destination_share"]
+    assert math.isnan(simulated["run_takedown_2_rehomed_share"])  # no second takedown
 
 
 def test_a_folder_forumsim_did_not_write_is_never_used(tmp_path):

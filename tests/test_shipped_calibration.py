@@ -106,3 +106,20 @@ def test_the_own_data_files_make_one_path(tmp_path):
     assert len(plan.runs) == 2 * 12 * 2
     assert plan.base.days == problem.base.days == 365
     assert plan.base.people == problem.base.people
+
+
+def test_the_calibration_with_run_statistics_is_shipped_as_the_run_it_records():
+    """experiments/calibrate_default_run.yaml fits statistics of the run (which no posts
+    table has) besides those of its posts; its shipped folder is the run the docs
+    describe, whose last generation degenerated (docs/calibration.md)."""
+    path = EXPERIMENTS / "calibrate_default_run.yaml"
+    problem = load_calibration(path)
+    folder = EXPERIMENTS / "posteriors" / "calibrate_default_run"
+    marker = json.loads((folder / "calibration.json").read_text())
+    assert marker["identity"] == problem.identity()
+    assert {"run_share_sharing", "run_takedown_1_rehomed_top_destination_share"} <= set(
+        problem.calibration.fit)
+    posterior = pd.read_parquet(folder / "posterior.parquet")
+    last = posterior[posterior["generation"] == problem.calibration.generations - 1]
+    weights = last["weight"].to_numpy()
+    assert weights.sum() ** 2 / (weights ** 2).sum() < 5  # the degeneracy the docs report

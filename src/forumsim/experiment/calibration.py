@@ -36,6 +36,17 @@ MARKER = "calibration.json"  # marks a calibration folder and what it was made f
 LOCK = ".forumsim-calibrate.lock"  # one calibration writes a folder at a time
 MAX_TARGETS_BYTES = 64 << 20  # a targets file is a few kilobytes
 TAKEDOWN = re.compile(r"takedown_\d+_(drop|recovery_days|moved_share|top_destination_share)")
+# Statistics of the simulated run itself, which no posts table gives (who shares material,
+# where the displaced people went, not only the authors): fitted to published values only.
+RUN_STATISTICS = ("run_share_sharing", "run_share_posting", "run_share_lurkers",
+                  "run_share_downloading", "run_top1pct_post_share", "run_share_vips",
+                  "run_share_staff")
+RUN_TAKEDOWN = re.compile(r"run_takedown_\d+_(rehomed_share|rehomed_top_destination_share)")
+
+
+def is_run_statistic(name: str) -> bool:
+    """Whether `name` is a statistic of the simulated run (not of its posts)."""
+    return name in RUN_STATISTICS or bool(RUN_TAKEDOWN.fullmatch(name))
 
 
 class CalibrationError(ValueError):
@@ -125,9 +136,11 @@ class Calibration(Strict):
     @model_validator(mode="after")
     def _known_statistics(self) -> Calibration:
         for name in [*self.fit, *self.hold_out, *self.targets.published]:
-            if name not in STATISTICS and not TAKEDOWN.fullmatch(name):
+            if name not in STATISTICS and not TAKEDOWN.fullmatch(name) \
+                    and not is_run_statistic(name):
                 raise ValueError(f"'{name}' is not a statistic of forumsim data summarize "
-                                 "(see docs/data.md)")
+                                 "(see docs/data.md) nor of the simulated run "
+                                 "(run_..., see docs/calibration.md)")
         both = sorted(set(self.fit) & set(self.hold_out))
         if both:
             raise ValueError(f"'{both[0]}' is both fitted and held out")
@@ -273,6 +286,10 @@ def _targets(calibration: Calibration, path: Path) -> tuple[dict, dict]:
         values[name], scales[name] = published.value, published.tolerance
     used = [*calibration.fit, *calibration.hold_out]
     for name in used:
+        if is_run_statistic(name) and name not in calibration.targets.published:
+            raise CalibrationError(f"{path}: the statistic '{name}' is one of the simulated "
+                                   "run, which no posts table has: give its value under "
+                                   "targets.published.")
         if name not in values:
             raise CalibrationError(f"{path}: the statistic '{name}' has no target value (not "
                                    "in the targets file, or null there, and not published).")

@@ -23,6 +23,7 @@ import math
 import os
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,15 +35,17 @@ import yaml
 from forumsim.experiment.calibration import (
     LOCK,
     MARKER,
+    RUN_TAKEDOWN,
     CalibrationFolderError,
     Problem,
     check_folder,
+    is_run_statistic,
 )
 from forumsim.experiment.executors import connect, forked_workers_die_with_us
 from forumsim.experiment.folders import claimed
 from forumsim.experiment.forum_data import exported_community
 from forumsim.experiment.resources import check_workers_memory
-from forumsim.experiment.runner import simulate
+from forumsim.experiment.runner import RunResult, rehoming, simulate
 from forumsim.experiment.targets import summarize
 from forumsim.version import __version__
 
@@ -78,13 +81,45 @@ def statistics(problem: Problem, parameters: dict[str, float],
 
 
 def _summarised(problem: Problem, parameters: dict[str, float], seed: int) -> dict[str, float]:
-    """One simulation's statistics, as `forumsim data summarize` computes them."""
-    result = simulate(problem.scenario(parameters, seed=seed), export_posts=True)
-    if not len(result.community["posts"]["post_id"]):
-        return dict.fromkeys(problem.targets, math.nan)
-    values = summarize(exported_community(result.community))["statistics"]
+    """One simulation's statistics: of its posts as `forumsim data summarize` computes
+    them, and of the run itself (`run_...`, see `run_statistics`)."""
+    of_posts = [name for name in problem.targets if not is_run_statistic(name)]
+    result = simulate(problem.scenario(parameters, seed=seed), export_posts=bool(of_posts))
+    values: dict[str, object] = run_statistics(
+        result, [name for name in problem.targets if is_run_statistic(name)])
+    if of_posts and len(result.community["posts"]["post_id"]):
+        values.update(summarize(exported_community(result.community))["statistics"])
     return {name: math.nan if values.get(name) is None else float(values[name])
             for name in problem.targets}
+
+
+def run_statistics(result: RunResult, names: list[str]) -> dict[str, float | None]:
+    """Statistics of a simulated run that no posts table gives: `run_<figure>` is the
+    end-of-run figure of `summary.json` (e.g. `run_share_sharing`, the share of registered
+    people who shared material), and `run_takedown_<k>_rehomed_share` and
+    `..._rehomed_top_destination_share` are, for the k-th takedown, the share of its
+    displaced people who rehomed within the rehoming window and the share of those who
+    went to the most chosen forum (as in the run's intervention metrics, without the
+    counterfactual, which they do not need)."""
+    values: dict[str, float | None] = {}
+    takedowns = sorted({e.index for e in result.events if e.type == "takedown"})
+    for name in names:
+        match = RUN_TAKEDOWN.fullmatch(name)
+        if match is None:
+            values[name] = result.metrics[name.removeprefix("run_")]
+            continue
+        k = int(name.split("_")[2])
+        if not 1 <= k <= len(takedowns):
+            values[name] = None
+            continue
+        displaced, _, rehomed = rehoming([e for e in result.events
+                                          if e.index == takedowns[k - 1]])
+        if match.group(1) == "rehomed_share":
+            values[name] = len(rehomed) / len(displaced) if len(displaced) else None
+        else:
+            values[name] = (max(Counter(rehomed.values()).values()) / len(rehomed)
+                            if rehomed else None)
+    return values
 
 
 def calibrate(problem: Problem, out: Path, workers: int = 1, resume: bool = False,

@@ -282,6 +282,22 @@ RANDOM_ARREST_KEYS = ("loss_random", "loss_random_low", "loss_random_high", "kpd
                       "kpd_high", "random_draws")  # only targeted arrests have them
 
 
+def rehoming(events: list) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """Of one shock's `events`: the displaced, the arrested, and where each displaced
+    person who rehomed went (person -> forum). People the shock arrested cannot rehome:
+    they are not counted as displaced."""
+    if not events:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), {}
+    arrested = np.unique(np.concatenate([e.arrested_people for e in events]))
+    displaced = np.setdiff1d(np.unique(np.concatenate([e.displaced for e in events])),
+                             arrested)
+    caught = set(arrested.tolist())
+    rehomed: dict[int, int] = {}
+    for event in events:
+        rehomed.update((p, f) for p, f in event.rehomed.items() if p not in caught)
+    return displaced, arrested, rehomed
+
+
 def intervention_record(result: RunResult, counterfactual: RunResult, index: int,
                         random_runs: list[RunResult] | None = None) -> dict[str, object]:
     """Resilience figures of intervention `index` against the counterfactual: loss,
@@ -297,15 +313,7 @@ def intervention_record(result: RunResult, counterfactual: RunResult, index: int
     other = counterfactual.ecosystem["active_people"].to_numpy(float)
     smooth_actual = smoothed(result.ecosystem["active_people"])
     smooth_other = smoothed(counterfactual.ecosystem["active_people"])
-    displaced = np.unique(np.concatenate([e.displaced for e in events])) if events else []
-    # People this shock arrested cannot rehome: they are not counted as displaced here.
-    arrested = (np.unique(np.concatenate([e.arrested_people for e in events]))
-                if events else np.empty(0, dtype=np.int64))
-    displaced = np.setdiff1d(displaced, arrested)
-    caught = set(arrested.tolist())
-    rehomed: dict[int, int] = {}
-    for event in events:
-        rehomed.update((p, f) for p, f in event.rehomed.items() if p not in caught)
+    displaced, arrested, rehomed = rehoming(events)
     destinations = Counter(rehomed.values())
     record: dict[str, object] = {
         "type": spec.type,

@@ -26,6 +26,11 @@ KIND = "forumsim targets"
 
 # The unit of each statistic, by the first pattern its name matches (see docs/data.md).
 STATISTIC_UNITS = (
+    # statistics of a simulated run, which calibrations may fit to published values
+    ("run_share_", "share of registered people"),
+    ("run_top1pct_post_share", "share of contributions"),
+    ("_rehomed_top_destination_share", "share of the rehomed"),
+    ("_rehomed_share", "share of the displaced"),
     ("posts_per_author_gini", "Gini, 0 to 1"), ("posts_per_author_", "posts per author"),
     ("posts_top1pct_author_share", "share of posts"),
     ("posters_among_members", "share of members"),
