@@ -255,7 +255,7 @@ class Member(Person):
         """On closed fora, invite a contact now and then (the only way in): VIPs and staff
         at `invite_prob_per_visit`, members at `member_invite_factor` times that."""
         b = eco.behaviour
-        closed = np.array([f.access.name == "closed" for f in eco.fora], dtype=bool)[visits.forums]
+        closed = eco.by_invitation()[visits.forums]
         if not closed.any():
             return
         standing = eco.memberships.table.rank[visits.rows] >= Rank.VIP
@@ -527,7 +527,7 @@ class Admin(Moderator):
         if not len(forum.visitors) or not forum.admins:
             return
         gone = eco.gone()
-        closed = np.array([f.access.name == "closed" for f in eco.fora], dtype=bool)
+        closed = eco.by_invitation()
         told, counts = govern.cross_promote(
             forum.id, forum.visitors, np.array(forum.admins, dtype=np.int64),
             eco.memberships.row_of, eco.memberships.table.rank, gone, closed, eco.forum_keys,

@@ -821,6 +821,15 @@ class Ecosystem(mesa.Model):
         """Which fora (by id) are gone for good: seized or closed."""
         return np.array([f.gone for f in self.fora], dtype=bool)
 
+    def by_invitation(self) -> np.ndarray:
+        """Which fora (by id) only the invited may join: the closed ones, where members
+        vouch for contacts and a shared admin vouches for the trusted."""
+        return np.array([f.access.by_invitation for f in self.fora], dtype=bool)
+
+    def registering(self) -> np.ndarray:
+        """Which fora (by id) take registrations today: online, and not frozen."""
+        return np.array([f.online and f.registrations_open for f in self.fora], dtype=bool)
+
     def forum(self, name: str) -> Forum:
         """The forum called `name`."""
         for forum in self.fora:

@@ -33,9 +33,9 @@ def search_and_join(eco: mesa.Model, people: np.ndarray) -> int:
     if not len(people):
         return 0
     n_fora = len(eco.fora)
-    open_now = np.array([f.online and f.registrations_open for f in eco.fora])
+    open_now = eco.registering()
     listed = np.array([f.access.publicly_listed for f in eco.fora])
-    by_invitation = np.array([f.access.by_invitation for f in eco.fora])
+    by_invitation = eco.by_invitation()
     contacts, vouchers = _contacts_on_fora(eco, people, n_fora)
     # The exponential numbers of the race among the fora (`Draws.race`).
     clock = -np.log1p(-eco.draws.grid(Purpose.JOIN, eco.day, people, eco.forum_keys))
@@ -76,8 +76,8 @@ def join_where_allowed(eco: mesa.Model, people: np.ndarray, forums: np.ndarray) 
     invited), forum by forum in order of id; returns how many registrations there were."""
     if not len(people):
         return 0
-    open_now = np.array([f.online and f.registrations_open for f in eco.fora], dtype=bool)
-    by_invitation = np.array([f.access.by_invitation for f in eco.fora], dtype=bool)
+    open_now = eco.registering()
+    by_invitation = eco.by_invitation()
     known = eco.known[people, forums]
     invited = known == Address.INVITED
     allowed = (open_now[forums] & (eco.people.state[people] == State.ACTIVE)
