@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from forumsim.experiment.calibration import load_calibration
+from forumsim.experiment.inference import weighted_quantile
 from forumsim.experiment.plan import load_sweep
 from forumsim.world.scenario import Behaviour
 
@@ -24,14 +25,6 @@ EXPERIMENTS = Path(__file__).parents[1] / "experiments"
 CALIBRATION = EXPERIMENTS / "calibrate_default.yaml"
 SHIPPED = EXPERIMENTS / "posteriors" / "calibrate_default"
 NARROW = 0.5  # a 90% interval under half the prior's central 90% pins a parameter down
-
-
-def weighted_quantiles(values: np.ndarray, weights: np.ndarray,
-                       quantiles: list[float]) -> np.ndarray:
-    order = np.argsort(values)
-    values, weights = values[order], weights[order]
-    cumulative = (np.cumsum(weights) - 0.5 * weights) / weights.sum()
-    return np.interp(quantiles, cumulative, values)
 
 
 def last_generation() -> pd.DataFrame:
@@ -62,7 +55,8 @@ def test_a_default_the_patterns_pin_down_is_its_posterior_median():
     identified = []
     for name, prior in problem.calibration.parameters.items():
         values = last[name].to_numpy()
-        low, median, high = weighted_quantiles(values, weights, [0.05, 0.5, 0.95])
+        # as the calibration's report and calibrated.yaml compute them
+        low, median, high = (weighted_quantile(values, weights, q) for q in (0.05, 0.5, 0.95))
         a, b = prior.bounds
         scale = np.log if prior.kind == "log_uniform" else (lambda x: x)
         width = (scale(high) - scale(low)) / (0.9 * (scale(b) - scale(a)))

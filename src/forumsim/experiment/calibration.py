@@ -41,7 +41,7 @@ TAKEDOWN = re.compile(r"takedown_\d+_(drop|recovery_days|moved_share|top_destina
 RUN_STATISTICS = ("run_share_sharing", "run_share_posting", "run_share_lurkers",
                   "run_share_downloading", "run_top1pct_post_share", "run_share_vips",
                   "run_share_staff")
-RUN_TAKEDOWN = re.compile(r"run_takedown_\d+_(rehomed_share|rehomed_top_destination_share)")
+RUN_TAKEDOWN = re.compile(r"run_takedown_(\d+)_(rehomed_share|rehomed_top_destination_share)")
 
 
 def is_run_statistic(name: str) -> bool:

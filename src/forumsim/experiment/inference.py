@@ -108,13 +108,13 @@ def run_statistics(result: RunResult, names: list[str]) -> dict[str, float | Non
         if match is None:
             values[name] = result.metrics[name.removeprefix("run_")]
             continue
-        k = int(name.split("_")[2])
+        k, figure = int(match.group(1)), match.group(2)
         if not 1 <= k <= len(takedowns):
             values[name] = None
             continue
         displaced, _, rehomed = rehoming([e for e in result.events
                                           if e.index == takedowns[k - 1]])
-        if match.group(1) == "rehomed_share":
+        if figure == "rehomed_share":
             values[name] = len(rehomed) / len(displaced) if len(displaced) else None
         else:
             values[name] = (max(Counter(rehomed.values()).values()) / len(rehomed)
